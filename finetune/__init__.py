@@ -1,0 +1,26 @@
+"""finetune: the Hugging Face course's Keras fine-tuning recipe (chapter 3) as a small library.
+
+    python -m finetune --model minilm-l6 --loss from_logits --optimizer linear-decay --epochs 3
+
+This module is the one place where process-wide environment for TensorFlow is set: transformers'
+TF models need Keras 2 (tf-keras), which TensorFlow 2.16+ only uses when TF_USE_LEGACY_KERAS=1
+is set *before* TensorFlow is first imported. Import `finetune` before `tensorflow`.
+"""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide CUDA-probe noise on CPU-only hosts
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+from finetune.config import RunConfig  # noqa: E402
+from finetune.errors import FinetuneError  # noqa: E402
+
+__all__ = ["RunConfig", "FinetuneError", "finetune"]
+
+
+def finetune(config: RunConfig, prepared=None):
+    """Run one fine-tune described by `config` and return its `Result` (see finetune.train)."""
+    from finetune.train import finetune as _finetune
+
+    return _finetune(config, prepared)

@@ -1,0 +1,75 @@
+"""Fine-tune one model on one GLUE task and print the result as JSON.
+
+    GLUE_DIR=../shared/data/glue python -m finetune --model minilm-l6 --loss from_logits \
+        --optimizer linear-decay --epochs 3 --batch-size 8 --seed 0 [--max-train-samples N] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from finetune.config import DEVICES, RunConfig
+from finetune.errors import FinetuneError
+from finetune.recipes import LOSSES, OPTIMIZERS
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m finetune", description=__doc__.splitlines()[0])
+    defaults = RunConfig()
+    parser.add_argument("--task", default=defaults.task)
+    parser.add_argument("--model", default=None,
+                        help="minilm-l6, bert-base-uncased, tiny, a Hub id or a directory "
+                             "(default: bert-base-uncased when TensorFlow sees a GPU, else minilm-l6)")
+    parser.add_argument("--loss", default=defaults.loss, help=" or ".join(LOSSES))
+    parser.add_argument("--optimizer", default=defaults.optimizer, help=" or ".join(OPTIMIZERS))
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--max-train-samples", type=int, default=None, help="first N training rows only")
+    parser.add_argument("--max-eval-samples", type=int, default=None, help="first N validation rows only")
+    parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"),
+                        help="folder in the GLUE download layout (default: $GLUE_DIR; unset: the Hub)")
+    parser.add_argument("--device", default=defaults.device, help=" or ".join(DEVICES))
+    parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
+                        help="steps left out of the steady-state step time")
+    parser.add_argument("--json", type=Path, default=None, help="also write the result JSON here")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.json is not None and not args.json.parent.is_dir():
+            raise FinetuneError(f"--json {args.json}: folder {args.json.parent} does not exist; create it first")
+        choice = "as requested"
+        if args.model is None:
+            from finetune.models import default_model
+
+            args.model, choice = default_model()
+        config = RunConfig(
+            task=args.task, model=args.model, loss=args.loss, optimizer=args.optimizer, epochs=args.epochs,
+            batch_size=args.batch_size, seed=args.seed, max_train_samples=args.max_train_samples,
+            max_eval_samples=args.max_eval_samples, glue_dir=args.glue_dir, device=args.device,
+            warmup_steps=args.warmup_steps,
+        )
+        from finetune.train import finetune
+
+        result = finetune(config, model_choice=choice)
+    except FinetuneError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = result.to_json()
+    if args.json is not None:
+        tmp = args.json.with_name(args.json.name + ".tmp")
+        tmp.write_text(text + "\n", encoding="utf-8")
+        tmp.replace(args.json)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

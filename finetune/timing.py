@@ -1,0 +1,88 @@
+"""Step time from a Keras callback: per-step wall time and loss, and the steady state without tracing.
+
+The clock runs from `on_train_batch_begin` to `on_train_batch_end`; Keras turns the step's logs
+into Python numbers at batch end, so the step has finished on the device when the clock stops.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+import tf_keras as keras
+
+
+@dataclass(frozen=True)
+class StepStats:
+    median_ms: float
+    p25_ms: float
+    p75_ms: float
+    iqr_ms: float
+    mean_ms: float
+    steps_kept: int  # steps the statistics are computed from
+    steps_total: int
+    steps_skipped: int  # the first steps, left out as tracing / retracing warm-up
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def steady_state(step_times_s: list[float], skip: int) -> StepStats:
+    """Statistics over all steps after the first `skip` (at least one step is always kept)."""
+    if not step_times_s:
+        raise ValueError("no steps were timed")
+    skip = min(skip, len(step_times_s) - 1)
+    kept_ms = sorted(1000.0 * t for t in step_times_s[skip:])
+    if len(kept_ms) >= 2:
+        p25, _, p75 = statistics.quantiles(kept_ms, n=4, method="inclusive")
+    else:
+        p25 = p75 = kept_ms[0]
+    return StepStats(
+        median_ms=statistics.median(kept_ms),
+        p25_ms=p25,
+        p75_ms=p75,
+        iqr_ms=p75 - p25,
+        mean_ms=statistics.fmean(kept_ms),
+        steps_kept=len(kept_ms),
+        steps_total=len(step_times_s),
+        steps_skipped=skip,
+    )
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Records each training step's wall time and loss.
+
+    Keras reports the epoch's running mean loss after each batch; the step's own loss is recovered
+    exactly from consecutive running means: loss_k = k * mean_k - (k - 1) * mean_(k-1).
+    `slowdown` (test hook) sleeps that fraction of each step, to prove a regression gate fails.
+    """
+
+    def __init__(self, slowdown: float = 0.0):
+        super().__init__()
+        self.slowdown = slowdown
+        self.step_times_s: list[float] = []
+        self.step_losses: list[float] = []
+        self.epoch_losses: list[float] = []
+        self._start = 0.0
+        self._previous_mean = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._previous_mean = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        elapsed = time.perf_counter() - self._start
+        if self.slowdown:
+            time.sleep(elapsed * self.slowdown)
+            elapsed = time.perf_counter() - self._start
+        self.step_times_s.append(elapsed)
+        mean = float(logs["loss"])
+        self.step_losses.append((batch + 1) * mean - batch * self._previous_mean)
+        self._previous_mean = mean
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_losses.append(float(logs["loss"]))
