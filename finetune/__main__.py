@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -58,7 +59,8 @@ def main(argv=None) -> int:
         )
         from finetune.train import finetune
 
-        result = finetune(config, model_choice=choice)
+        with contextlib.redirect_stdout(sys.stderr):  # Keras' progress bar; stdout carries only the JSON
+            result = finetune(config, model_choice=choice)
     except FinetuneError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
