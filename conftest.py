@@ -34,3 +34,11 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session")
 def glue_dir(pytestconfig):
     return pytestconfig.getoption("--glue-dir")
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """pytest-benchmark's machine_info, plus what step times depend on: libraries, CPU model, GPUs."""
+    from finetune import environment
+
+    machine_info["finetune"] = {"versions": environment.versions(), "hardware": environment.hardware(),
+                                "hardware_key": environment.hardware_key()}

@@ -65,7 +65,8 @@ def prepare(config) -> PreparedData:
     return PreparedData(task, model, tokenizer, tokenized, source)
 
 
-def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None):
+def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None,
+                shuffle_train: bool = True):
     """(train, validation) tf.data pipelines, padded per batch; only the training set is shuffled."""
     from transformers import DataCollatorWithPadding
 
@@ -78,4 +79,4 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
             columns=MODEL_INPUTS, label_cols=["label"], shuffle=shuffle, collate_fn=collator, batch_size=batch_size
         )
 
-    return convert("train", True), convert("validation", False)
+    return convert("train", shuffle_train), convert("validation", False)

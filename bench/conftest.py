@@ -1,0 +1,67 @@
+"""Benchmark fixtures: one Suite per session; seeds parametrized from --seeds; the summary and the
+baseline update at the end of the session.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.suite import Options, Suite, invocation_args
+
+SUITE = pytest.StashKey[Suite]()
+
+
+def pytest_configure(config):
+    config.stash[SUITE] = Suite(Options.from_pytest(config), invocation_args())
+
+
+def pytest_generate_tests(metafunc):
+    if "seed" in metafunc.fixturenames:
+        seeds = metafunc.config.stash[SUITE].options.seeds
+        metafunc.parametrize("seed", seeds, ids=[f"seed{s}" for s in seeds])
+    if "batch_size" in metafunc.fixturenames:
+        sizes = metafunc.config.stash[SUITE].options.tier.batch_sizes
+        metafunc.parametrize("batch_size", sizes, ids=[f"batch{b}" for b in sizes])
+
+
+def pytest_report_header(config):
+    suite = config.stash[SUITE]
+    found = "found" if suite.baseline is not None else "MISSING: comparisons skip; create with --update-baselines"
+    return [f"finetune: {suite.options.describe()}",
+            f"finetune: baselines {suite.baseline_path.name} ({found})"]
+
+
+@pytest.fixture(scope="session")
+def suite(pytestconfig) -> Suite:
+    return pytestconfig.stash[SUITE]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    suite = session.config.stash.get(SUITE, None)
+    if suite is None or not suite.options.update:
+        return
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        suite.update_message = "--update-baselines: run interrupted, baselines left unchanged"
+    else:
+        suite.update_message = suite.write_baselines()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    suite = config.stash.get(SUITE, None)
+    if suite is None or not (suite.quality_results or suite.step_results):
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("fine-tuning results")
+    for (loss, optimizer, seed), r in sorted(suite.quality_results.items()):
+        state = f"COLLAPSED to {r.collapsed} (constant prediction)" if r.collapsed else "learned"
+        write(f"quality {loss:11} {optimizer:12} seed {seed}: accuracy {r.accuracy:.4f}  F1 {r.f1:.4f}  "
+              f"{r.step_time['median_ms']:.0f} ms/step  {state}")
+    for (device, batch_size, seed), info in sorted(suite.step_results.items()):
+        speedup = f"  GPU/CPU speed-up {info['speedup_vs_cpu']:.2f}x" if "speedup_vs_cpu" in info else ""
+        write(f"step time {device} batch {batch_size} seed {seed}: {info['step_time_ms']:.1f} ms/step  "
+              f"{info['examples_per_s']:.1f} examples/s  {info['tokens_per_s']:.0f} tokens/s{speedup}")
+    for test_id, passed, message in suite.verdicts:
+        mark = {True: "ok  ", False: "FAIL", None: "skip"}[passed]
+        write(f"baseline {mark} {message}")
+    if getattr(suite, "update_message", None):
+        write(suite.update_message)

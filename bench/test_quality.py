@@ -1,0 +1,41 @@
+"""Quality: loss {string, from_logits} x optimizer {adam, linear-decay}, each a real fine-tune on MRPC.
+
+    pytest bench/test_quality.py --benchmark-json=quality.json
+"""
+
+import pytest
+
+from bench.suite import CLEAR_MARGIN, VARIANTS, WINNER
+
+
+def _collapse_note(result) -> str:
+    return f" [collapsed to {result.collapsed}: constant prediction]" if result.collapsed else ""
+
+
+@pytest.mark.parametrize("loss, optimizer", VARIANTS, ids=[f"{l}-{o}" for l, o in VARIANTS])
+def test_quality(benchmark, suite, loss, optimizer, seed, request):
+    benchmark.group = f"quality {suite.options.model} {suite.options.epochs} epoch(s)"
+    result = benchmark.pedantic(suite.quality, args=(loss, optimizer, seed), rounds=1, iterations=1)
+    benchmark.extra_info.update(suite.quality_info(result))
+    failures = []
+    for name in ("accuracy", "f1"):
+        passed, message = suite.compare(request.node.nodeid, name, getattr(result, name),
+                                        suite.quality_key(loss, optimizer), resolution=1 / result.num_eval_examples)
+        if passed is False:
+            failures.append(message + _collapse_note(result))
+    assert not failures, "; ".join(failures)
+
+
+def test_course_claims(suite, seed):
+    """from_logits + linear-decay beats every other variant on accuracy by a clear margin."""
+    results = {variant: suite.quality(*variant, seed) for variant in VARIANTS}
+    best = results[WINNER]
+    assert not best.collapsed, (f"{'+'.join(WINNER)} collapsed to {best.collapsed}: accuracy {best.accuracy:.4f}, "
+                                f"F1 {best.f1:.4f} is the constant-prediction score, the course's fix did not learn")
+    failures = [
+        f"{loss}+{optimizer} accuracy {r.accuracy:.4f}{_collapse_note(r)} is within {CLEAR_MARGIN} of "
+        f"{'+'.join(WINNER)}'s {best.accuracy:.4f}"
+        for (loss, optimizer), r in results.items()
+        if (loss, optimizer) != WINNER and best.accuracy - r.accuracy < CLEAR_MARGIN
+    ]
+    assert not failures, "the course's claim does not hold: " + "; ".join(failures)

@@ -1,0 +1,147 @@
+"""Stored baselines: each figure's measured spread (mean, std, min, max, n), and the band derived from it.
+
+One JSON file per model x hardware: `baselines/<model>__<hardware>.json`. A band is never typed in:
+
+    half-width = t(q, n-1) * std * sqrt(1 + 1/n)     (prediction interval for one new run)
+    band       = [mean - half, mean + half], widened to cover every stored value,
+                 plus the figure's resolution (one validation example for accuracy and F1)
+
+with q = 0.995 two-sided for quality, and q = 0.99 one-sided (upper bound only) for step time.
+A figure measured once (n = 1) has no spread, so no band: its comparison is skipped and says so.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import statistics
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from scipy import stats as _stats
+
+QUALITY_QUANTILE = 0.995  # two-sided 99% prediction interval
+SPEED_QUANTILE = 0.99  # one-sided: only a slower step is a regression
+
+
+@dataclass(frozen=True)
+class Figure:
+    mean: float
+    std: float
+    min: float
+    max: float
+    n: int
+    values: tuple
+
+    @classmethod
+    def of(cls, values) -> "Figure":
+        values = tuple(float(v) for v in values)
+        return cls(
+            mean=statistics.fmean(values),
+            std=statistics.stdev(values) if len(values) > 1 else 0.0,
+            min=min(values), max=max(values), n=len(values), values=values,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Figure":
+        return cls(**{**data, "values": tuple(data["values"])})
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "values": list(self.values)}
+
+
+@dataclass(frozen=True)
+class Band:
+    low: float
+    high: float
+    half_width: float
+    how: str  # the derivation, for messages
+
+
+def band(figure: Figure, resolution: float = 0.0, upper_only: bool = False) -> Band | None:
+    """The band a new run is expected in, or None when one measurement gives no spread."""
+    if figure.n < 2:
+        return None
+    quantile = SPEED_QUANTILE if upper_only else QUALITY_QUANTILE
+    t = float(_stats.t.ppf(quantile, figure.n - 1))
+    half = t * figure.std * math.sqrt(1 + 1 / figure.n)
+    low = (-math.inf if upper_only else min(figure.mean - half, figure.min) - resolution)
+    high = max(figure.mean + half, figure.max) + resolution
+    how = f"t({quantile}, {figure.n - 1})={t:.2f} x std x sqrt(1+1/n)"
+    if resolution:
+        how += f" + resolution {resolution:.4g}"
+    return Band(low, high, half, how)
+
+
+def check(name: str, value: float, figure: Figure | None, where: str, resolution: float = 0.0,
+          upper_only: bool = False) -> tuple[bool | None, str]:
+    """(passed, message); passed is None when there is nothing to compare against."""
+    if figure is None:
+        return None, f"no baseline for {name} ({where}): create it with pytest bench/ --update-baselines --seeds 5"
+    derived = band(figure, resolution, upper_only)
+    stored = f"baseline mean {figure.mean:.4g}, std {figure.std:.3g}, n={figure.n}"
+    if derived is None:
+        return None, f"baseline for {name} ({where}) has n=1, too few for a band: re-measure with --seeds 2 or more"
+    shown = f"<= {derived.high:.4g}" if upper_only else f"[{derived.low:.4g}, {derived.high:.4g}]"
+    inside = derived.low <= value <= derived.high
+    verdict = "inside" if inside else "OUTSIDE"
+    return inside, (f"{name} {value:.4g} is {verdict} the baseline band {shown} ({where}; {stored}; "
+                    f"tolerance {derived.half_width:.3g} = {derived.how})")
+
+
+def path_for(directory: Path, model: str, hardware_key: str) -> Path:
+    safe_model = model.replace("/", "--")
+    return Path(directory) / f"{safe_model}__{hardware_key}.json"
+
+
+def load(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def figure_of(document: dict | None, key: str, name: str) -> Figure | None:
+    group = (document or {}).get("figures", {}).get(key)
+    if not group or name not in group:
+        return None
+    return Figure.from_dict(group[name])
+
+
+def merged(document: dict | None, header: dict, groups: dict) -> dict:
+    """The document with `groups` (key -> {figure name: Figure or provenance}) replaced, others kept."""
+    updated = dict(document or {})
+    updated.update(header)
+    figures = dict(updated.get("figures", {}))
+    for key, group in groups.items():
+        figures[key] = {name: (value.to_dict() if isinstance(value, Figure) else value)
+                        for name, value in group.items()}
+    updated["figures"] = dict(sorted(figures.items()))
+    updated["updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return updated
+
+
+def write_atomic(path: Path, document: dict) -> None:
+    """Write to a temporary file beside `path`, then rename over it: an interruption leaves the old file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(document, out, indent=2)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def quality_key(task: str, loss: str, optimizer: str, epochs: int, max_train_samples: int | None,
+                batch_size: int) -> str:
+    train = "all" if max_train_samples is None else max_train_samples
+    return f"quality/{task}/{loss}/{optimizer}/epochs={epochs}/train={train}/batch={batch_size}"
+
+
+def step_key(device: str, batch_size: int, timed_steps: int) -> str:
+    return f"step_time/{device}/batch={batch_size}/steps={timed_steps}"
