@@ -180,18 +180,13 @@ class Suite:
         self.verdicts.append((test_id, *verdict))
         return verdict
 
+    def provenance(self) -> dict:
+        return {"command": self.command, "versions": environment.versions(),
+                "hardware": environment.hardware(), "tier": self.options.tier.name}
+
     def updated_groups(self) -> dict:
-        provenance = {"command": self.command, "versions": environment.versions(),
-                      "hardware": environment.hardware(), "tier": self.options.tier.name}
-        groups = {}
-        for loss, optimizer in VARIANTS:
-            runs = [r for (l, o, _), r in sorted(self.quality_results.items()) if (l, o) == (loss, optimizer)]
-            if runs:
-                groups[self.quality_key(loss, optimizer)] = {
-                    "accuracy": Figure.of(r.accuracy for r in runs), "f1": Figure.of(r.f1 for r in runs),
-                    "collapsed": [r.collapsed for r in runs],
-                    "provenance": {**provenance, "seeds": [r.config["seed"] for r in runs]},
-                }
+        provenance = self.provenance()
+        groups = quality_groups([r.to_dict() for r in self.quality_results.values()], provenance)
         by_key: dict = {}
         for (device, batch_size, seed), info in sorted(self.step_results.items()):
             by_key.setdefault(self.step_key(device, batch_size), []).append((seed, info))
@@ -210,6 +205,24 @@ class Suite:
         document = baselines.merged(self.baseline, header, groups)
         baselines.write_atomic(self.baseline_path, document)
         return f"--update-baselines: wrote {len(groups)} figure group(s) to {self.baseline_path}"
+
+
+def quality_groups(results: list[dict], provenance: dict) -> dict:
+    """Baseline figure groups from fine-tune results (Result.to_dict(), or the CLI's --json files)."""
+    grouped: dict = {}
+    for r in sorted(results, key=lambda r: r["config"]["seed"]):
+        c = r["config"]
+        key = baselines.quality_key(c["task"], c["loss"], c["optimizer"], c["epochs"], c["max_train_samples"],
+                                    c["batch_size"])
+        grouped.setdefault(key, []).append(r)
+    return {
+        key: {
+            "accuracy": Figure.of(r["accuracy"] for r in runs), "f1": Figure.of(r["f1"] for r in runs),
+            "collapsed": [r["collapsed"] for r in runs],
+            "provenance": {**provenance, "seeds": [r["config"]["seed"] for r in runs]},
+        }
+        for key, runs in grouped.items()
+    }
 
 
 def invocation_args() -> list[str]:

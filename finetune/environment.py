@@ -64,12 +64,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def hardware_key(device: str = "auto") -> str:
+def key_for(hardware_info: dict, device: str = "auto") -> str:
     """Names the hardware a figure belongs to, e.g. `cpu-amd-epyc-2c` or `gpu-nvidia-h100-80gb-hbm3-x8`."""
-    gpus = gpu_names()
+    gpus = hardware_info["gpus"]
     if gpus and device != "cpu":
         return f"gpu-{_slug(gpus[0])}-x{len(gpus)}"
-    return f"cpu-{_slug(cpu_model())}-{os.cpu_count()}c"
+    return f"cpu-{_slug(hardware_info['cpu'])}-{hardware_info['cpu_count']}c"
+
+
+def hardware_key(device: str = "auto") -> str:
+    return key_for(hardware(), device)
 
 
 @functools.cache

@@ -25,6 +25,7 @@ class Result:
     wall_time_s: dict  # load, train, predict, total
     versions: dict
     hardware: dict
+    measured_at: str  # UTC, ISO 8601, when the run finished
 
     def to_dict(self) -> dict:
         return asdict(self)

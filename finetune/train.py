@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import numpy as np
@@ -66,4 +67,5 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
                      "predict": predicted - trained, "total": predicted - started},
         versions=environment.versions(),
         hardware=environment.hardware(),
+        measured_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )

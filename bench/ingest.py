@@ -1,0 +1,70 @@
+"""Add fine-tunes measured with the CLI (`python -m finetune --json`) to the stored baselines.
+
+    python -m bench.ingest out/runs/*.json
+
+For long measurements run outside pytest (e.g. many seeds in parallel sessions). Each result carries
+its configuration, versions and hardware; the command that made it is rebuilt from its configuration.
+Figures are grouped by model x hardware x variant, and each group replaces the stored one atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import finetune  # noqa: F401
+from bench.suite import BASELINE_DIR, quality_groups
+from finetune import baselines, environment
+
+
+def command_of(config: dict, seeds: list) -> str:
+    train = f" --max-train-samples {config['max_train_samples']}" if config["max_train_samples"] else ""
+    return (f"GLUE_DIR=../shared/data/glue python -m finetune --model {config['model']} --loss {config['loss']} "
+            f"--optimizer {config['optimizer']} --epochs {config['epochs']} --batch-size {config['batch_size']}"
+            f"{train} --seed {{{','.join(map(str, seeds))}}} --json RESULT.json")
+
+
+def ingest(paths: list[Path], directory: Path = BASELINE_DIR) -> list[str]:
+    by_file: dict = {}
+    for path in paths:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        result.setdefault("measured_at", dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+                          .isoformat(timespec="seconds"))
+        target = baselines.path_for(directory, result["config"]["model"], environment.key_for(result["hardware"]))
+        by_file.setdefault(target, []).append(result)
+    written = []
+    for target, results in by_file.items():
+        first = results[0]
+        groups = {}
+        for variant in {command_of(r["config"], []) for r in results}:
+            runs = [r for r in results if command_of(r["config"], []) == variant]
+            provenance = {"versions": runs[0]["versions"], "hardware": runs[0]["hardware"],
+                          "measured_at": sorted(r["measured_at"] for r in runs)}
+            (key, group), = quality_groups(runs, provenance).items()
+            group["provenance"]["command"] = command_of(runs[0]["config"], group["provenance"]["seeds"])
+            groups[key] = group
+        header = {"model": first["config"]["model"], "hardware_key": target.stem.split("__")[1],
+                  "hardware": first["hardware"]}
+        baselines.write_atomic(target, baselines.merged(baselines.load(target), header, groups))
+        written.append(f"{target}: {', '.join(groups)}")
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.results if not p.is_file()]
+    if missing:
+        print(f"error: no such result file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    for line in ingest(args.results):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

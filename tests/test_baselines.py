@@ -1,0 +1,110 @@
+"""The regression gate: bands derived from measured spread, failing both ways, written atomically."""
+
+import json
+import math
+
+import pytest
+
+import finetune  # noqa: F401
+from finetune import baselines, environment
+from finetune.baselines import Figure
+
+ACCURACY = Figure.of([0.80, 0.81, 0.82, 0.81, 0.80])
+
+
+def test_figure_statistics():
+    assert ACCURACY.n == 5 and ACCURACY.min == 0.80 and ACCURACY.max == 0.82
+    assert ACCURACY.mean == pytest.approx(0.808)
+    assert ACCURACY.std == pytest.approx(0.008366600265)
+
+
+def test_band_is_the_prediction_interval_plus_resolution():
+    band = baselines.band(ACCURACY, resolution=1 / 408)
+    half = 4.604094 * ACCURACY.std * math.sqrt(1 + 1 / 5)  # t(0.995, 4)
+    assert band.half_width == pytest.approx(half, rel=1e-5)
+    assert band.low == pytest.approx(0.808 - half - 1 / 408, rel=1e-6)
+    assert band.high == pytest.approx(0.808 + half + 1 / 408, rel=1e-6)
+
+
+def test_gate_passes_unchanged_and_fails_a_quality_drop():
+    assert baselines.check("accuracy", 0.81, ACCURACY, "here")[0] is True
+    passed, message = baselines.check("accuracy", 0.70, ACCURACY, "minilm-l6 on cpu", resolution=1 / 408)
+    assert passed is False
+    for named in ("accuracy 0.7", "OUTSIDE", "baseline mean 0.808", "n=5", "tolerance", "t(0.995, 4)"):
+        assert named in message
+
+
+def test_speed_gate_is_one_sided():
+    steps = Figure.of([300.0, 305.0, 310.0, 298.0, 302.0])
+    assert baselines.check("step_time_ms", 150.0, steps, "here", upper_only=True)[0] is True  # faster is fine
+    assert baselines.check("step_time_ms", 303.0, steps, "here", upper_only=True)[0] is True
+    passed, message = baselines.check("step_time_ms", 1.2 * steps.mean, steps, "cpu", upper_only=True)
+    assert passed is False and "step_time_ms 363.6 is OUTSIDE" in message and "<= " in message
+
+
+def test_nothing_to_compare_is_said_not_passed():
+    assert baselines.check("f1", 0.9, None, "here")[0] is None
+    passed, message = baselines.check("f1", 0.9, Figure.of([0.9]), "here")
+    assert passed is None and "n=1" in message and "--seeds 2" in message
+
+
+def test_stored_cpu_step_time_gate_catches_a_20_percent_slowdown():
+    """On this machine's committed baseline: its own mean passes, the same step 20% slower fails."""
+    path = baselines.path_for(baselines_dir(), "minilm-l6", environment.hardware_key())
+    document = baselines.load(path)
+    figure = baselines.figure_of(document, baselines.step_key("cpu", 8, 24), "step_time_ms")
+    if figure is None:
+        pytest.skip(f"no committed CPU step-time baseline for {environment.hardware_key()} in {path.name}")
+    assert baselines.check("step_time_ms", figure.mean, figure, "cpu", upper_only=True)[0] is True
+    assert baselines.check("step_time_ms", 1.2 * figure.mean, figure, "cpu", upper_only=True)[0] is False
+
+
+def baselines_dir():
+    from bench.suite import BASELINE_DIR
+
+    return BASELINE_DIR
+
+
+def test_update_merges_and_keeps_other_figures(tmp_path):
+    path = tmp_path / "m__hw.json"
+    baselines.write_atomic(path, baselines.merged(None, {"model": "m"}, {"a": {"x": ACCURACY}, "b": {"x": ACCURACY}}))
+    newer = Figure.of([0.5, 0.6])
+    baselines.write_atomic(path, baselines.merged(baselines.load(path), {"model": "m"}, {"a": {"x": newer}}))
+    assert baselines.figure_of(baselines.load(path), "a", "x") == newer
+    assert baselines.figure_of(baselines.load(path), "b", "x") == ACCURACY
+
+
+def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "m__hw.json"
+    baselines.write_atomic(path, {"figures": {"a": {"x": ACCURACY.to_dict()}}})
+    before = path.read_text()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(json, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        baselines.write_atomic(path, {"figures": {}})
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m__hw.json"]  # no temporary file left behind
+
+
+def test_cli_results_are_grouped_per_variant(tmp_path):
+    from bench.ingest import ingest
+
+    paths = []
+    for i, (loss, accuracy) in enumerate([("from_logits", 0.80), ("from_logits", 0.82), ("string", 0.6838)]):
+        result = {"config": {"task": "mrpc", "model": "minilm-l6", "loss": loss, "optimizer": "linear-decay",
+                             "epochs": 3, "batch_size": 8, "max_train_samples": None, "seed": i},
+                  "accuracy": accuracy, "f1": accuracy, "collapsed": None, "versions": {"tensorflow": "2.20.0"},
+                  "hardware": {"cpu": "Some CPU", "cpu_count": 2, "gpus": []}, "measured_at": "2026-11-25T00:00:00"}
+        paths.append(tmp_path / f"r{i}.json")
+        paths[-1].write_text(json.dumps(result))
+    ingest(paths, tmp_path)
+    document = baselines.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")
+    key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    assert baselines.figure_of(document, key, "accuracy").values == (0.80, 0.82)
+    assert document["figures"][key]["provenance"]["seeds"] == [0, 1]
+    assert "--loss from_logits" in document["figures"][key]["provenance"]["command"]
+    string_key = baselines.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
+    assert baselines.figure_of(document, string_key, "accuracy").n == 1
