@@ -1,6 +1,8 @@
 """Add fine-tunes measured with the CLI (`python -m finetune --json`) to the stored baselines.
 
-    python -m bench.ingest out/runs/*.json
+    python -m bench.ingest out/runs/*.json [out/bench.json]
+
+Accepts the CLI's result files and pytest-benchmark JSON files (their quality benchmarks).
 
 For long measurements run outside pytest (e.g. many seeds in parallel sessions). Each result carries
 its configuration, versions and hardware; the command that made it is rebuilt from its configuration.
@@ -27,10 +29,26 @@ def command_of(config: dict, seeds: list) -> str:
             f"{train} --seed {{{','.join(map(str, seeds))}}} --json RESULT.json")
 
 
+CONFIG_FIELDS = ("task", "model", "loss", "optimizer", "epochs", "batch_size", "max_train_samples", "seed")
+
+
+def results_in(path: Path) -> list[dict]:
+    """The fine-tune results a file holds: one CLI result, or a pytest-benchmark run's quality benchmarks."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if "benchmarks" not in document:
+        return [document]
+    machine = document["machine_info"]["finetune"]
+    return [
+        {"config": {name: info[name] for name in CONFIG_FIELDS}, "accuracy": info["accuracy"], "f1": info["f1"],
+         "collapsed": info["collapsed"], "versions": machine["versions"], "hardware": machine["hardware"],
+         "measured_at": document["datetime"], "command": f"pytest bench/ --benchmark-json={path.name}"}
+        for info in (b["extra_info"] for b in document["benchmarks"]) if "accuracy" in info
+    ]
+
+
 def ingest(paths: list[Path], directory: Path = BASELINE_DIR) -> list[str]:
     by_file: dict = {}
-    for path in paths:
-        result = json.loads(path.read_text(encoding="utf-8"))
+    for result, path in ((r, p) for p in paths for r in results_in(p)):
         result.setdefault("measured_at", dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
                           .isoformat(timespec="seconds"))
         target = baselines.path_for(directory, result["config"]["model"], environment.key_for(result["hardware"]))
@@ -44,7 +62,8 @@ def ingest(paths: list[Path], directory: Path = BASELINE_DIR) -> list[str]:
             provenance = {"versions": runs[0]["versions"], "hardware": runs[0]["hardware"],
                           "measured_at": sorted(r["measured_at"] for r in runs)}
             (key, group), = quality_groups(runs, provenance).items()
-            group["provenance"]["command"] = command_of(runs[0]["config"], group["provenance"]["seeds"])
+            group["provenance"]["command"] = runs[0].get("command") or command_of(runs[0]["config"],
+                                                                                  group["provenance"]["seeds"])
             groups[key] = group
         header = {"model": first["config"]["model"], "hardware_key": target.stem.split("__")[1],
                   "hardware": first["hardware"]}

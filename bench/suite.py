@@ -202,7 +202,8 @@ class Suite:
         if not groups:
             return "--update-baselines: nothing was measured, baselines unchanged"
         header = {"model": self.options.model, "hardware_key": self.hardware_key, "hardware": environment.hardware()}
-        document = baselines.merged(self.baseline, header, groups)
+        current = baselines.load(self.baseline_path)  # re-read: another update may have landed meanwhile
+        document = baselines.merged(current, header, groups)
         baselines.write_atomic(self.baseline_path, document)
         return f"--update-baselines: wrote {len(groups)} figure group(s) to {self.baseline_path}"
 

@@ -1,0 +1,104 @@
+"""The benchmark suite's pytest-benchmark JSON files: loaded, checked, and compared with each other.
+
+Each file is pytest-benchmark's (`pytest bench/ --benchmark-json=PATH`) with this suite's additions:
+machine_info["finetune"] (versions, hardware, hardware_key; see conftest.py) and each benchmark's
+extra_info (bench/suite.py: `step_info`, `quality_info`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from finetune import environment
+from finetune.errors import FinetuneError
+
+COMPARED_CONFIG = ("model", "tier", "epochs")  # what must match for figures across files to be like for like
+# The extra_info keys a report needs; the rest (e.g. flops_per_step, precision, num_eval_examples) are optional.
+STEP_KEYS = ("model", "device", "batch_size", "step_time_ms", "examples_per_s", "tokens_per_s")
+QUALITY_KEYS = ("model", "loss", "optimizer", "epochs", "batch_size", "accuracy", "f1")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One input file."""
+
+    name: str  # the file name as rows and messages show it; the path given when two files share a name
+    when: str
+    commit: str
+    versions: dict  # empty when machine_info has no "finetune" entry
+    hardware: dict | None
+    hardware_key: str
+    benchmarks: list
+
+
+def load_runs(paths: list[Path]) -> list[Run]:
+    names = [path.name for path in paths]
+    unique = len(set(names)) == len(names)
+    return [load_run(path, path.name if unique else str(path)) for path in paths]
+
+
+def load_run(path: Path, name: str) -> Run:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FinetuneError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise FinetuneError(f"{path}: cannot be read ({err.__class__.__name__})") from None
+    except json.JSONDecodeError as err:
+        raise FinetuneError(f"{path}: not JSON ({err.msg}, line {err.lineno})") from None
+    if not (isinstance(document, dict) and isinstance(document.get("benchmarks"), list)
+            and isinstance(document.get("machine_info"), dict)):
+        raise FinetuneError(f"{path}: not a pytest-benchmark JSON file (no 'machine_info' and 'benchmarks' list); "
+                            "write one with pytest bench/ --benchmark-json=PATH")
+    for bench in document["benchmarks"]:
+        if not (isinstance(bench, dict) and isinstance(bench.get("extra_info"), dict)
+                and isinstance(bench.get("stats"), dict)):
+            raise FinetuneError(f"{path}: a benchmark has no 'stats' or 'extra_info': not pytest-benchmark's format")
+    ours = document["machine_info"].get("finetune") or {}
+    commit = document.get("commit_info") or {}
+    return Run(name=name, when=str(document.get("datetime", "unknown date"))[:19],
+               commit=str(commit.get("id", "unknown"))[:10] + (" (dirty)" if commit.get("dirty") else ""),
+               versions=ours.get("versions") or {}, hardware=ours.get("hardware"),
+               hardware_key=ours.get("hardware_key", "unknown-hardware"), benchmarks=document["benchmarks"])
+
+
+def extra_infos(run: Run, kind: str, keys: tuple) -> list[dict]:
+    """extra_info of the step-time ("tokens_per_s") or quality ("accuracy") benchmarks, checked for `keys`."""
+    marker = {"step": "tokens_per_s", "quality": "accuracy"}[kind]
+    found = [b for b in run.benchmarks if marker in b["extra_info"]]
+    for bench in found:
+        missing = [key for key in keys if key not in bench["extra_info"]]
+        if missing:
+            raise FinetuneError(f"{run.name}: benchmark {bench.get('name', '?')} has no {', '.join(missing)} "
+                                f"in extra_info: not written by this suite's bench/")
+    return [b["extra_info"] for b in found]
+
+
+def hardware_of(run: Run, device: str) -> str:
+    """A CPU row measured on a GPU host belongs to the CPU: the same key the baselines use."""
+    return environment.key_for(run.hardware, device) if run.hardware else run.hardware_key
+
+
+def differences(runs: list[Run]) -> list[str]:
+    """Markdown lines naming every library version and configuration value that differs between files."""
+    if len(runs) < 2:
+        return ["One input file: nothing to compare."]
+    lines = [f"- {run.name} records no library versions (its machine_info has no 'finetune' entry)"
+             for run in runs if not run.versions]
+    recorded = [run for run in runs if run.versions]
+    for library in sorted({name for run in recorded for name in run.versions}):
+        values = {run.name: str(run.versions.get(library, "not installed")) for run in recorded}
+        if len(set(values.values())) > 1:
+            lines.append(f"- {library} version: " + ", ".join(f"{n} {v}" for n, v in values.items()))
+    for field in COMPARED_CONFIG:
+        values = {run.name: ", ".join(sorted({str(b["extra_info"][field]) for b in run.benchmarks
+                                             if field in b["extra_info"]})) or "not recorded" for run in runs}
+        if len(set(values.values())) > 1:
+            lines.append(f"- {field}: " + ", ".join(f"{n} {v}" for n, v in values.items()))
+    if not lines:
+        return [f"All {len(runs)} files were measured with the same library versions and the same "
+                f"{', '.join(COMPARED_CONFIG)}."]
+    return ["The input files differ in these library versions or configurations, so their figures are not "
+            "like for like:", "", *lines]

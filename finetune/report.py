@@ -1,0 +1,237 @@
+"""A markdown report and a step-time chart from the benchmark suite's pytest-benchmark JSON files.
+
+    python -m finetune.report out/nightly.json [more.json ...] --out out/report [--reference cpu] [--baselines DIR]
+
+The files may come from different machines and dates: every row names the file and hardware it was
+measured on, and the "Differences" section says where files differ in library versions or configuration.
+Repeated seeds of one variant are one row: the median step time, with the number of seeds as n.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import finetune  # noqa: F401
+from finetune import baselines, flops
+from finetune.benchjson import QUALITY_KEYS, STEP_KEYS, Run, differences, extra_infos, hardware_of, load_runs
+from finetune.errors import FinetuneError
+
+DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
+
+
+# --- step time ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StepRow:
+    label: str  # unique per row; --reference matches a substring of it
+    run: str  # the file it came from
+    hardware: str
+    device: str  # "cpu" or "gpu"
+    device_name: str
+    model: str
+    batch_size: int
+    precision: str | None
+    n: int  # seeds
+    step_time_ms: float  # median over seeds, as are the rates
+    examples_per_s: float
+    tokens_per_s: float
+    flops_per_step: float | None
+
+    @property
+    def flops_per_s(self) -> float | None:
+        return None if self.flops_per_step is None else self.flops_per_step / (self.step_time_ms / 1000.0)
+
+    @property
+    def peak(self) -> flops.Peak | None:
+        if self.precision is None or self.device != "gpu":  # CPUs have no peak in the table: MFU is n/a
+            return None
+        return flops.peak_for(self.device_name, self.precision)
+
+
+def median_of(infos: list[dict], field: str) -> float | None:
+    values = [info[field] for info in infos if info.get(field) is not None]
+    return statistics.median(values) if values else None
+
+
+def step_rows(runs: list[Run]) -> list[StepRow]:
+    groups: dict = {}
+    for run in runs:
+        for info in extra_infos(run, "step", STEP_KEYS):
+            key = (run.name, hardware_of(run, info["device"]), info.get("device_name", ""), info["model"],
+                   info["device"], info["batch_size"], info.get("precision"))
+            groups.setdefault(key, []).append(info)
+    rows = []
+    for (name, hardware, device_name, model, device, batch_size, precision), infos in groups.items():
+        prefix = f"{name}: " if len(runs) > 1 else ""
+        label = f"{prefix}{hardware} {model} {device} batch {batch_size}" + (f" {precision}" if precision else "")
+        rows.append(StepRow(label, name, hardware, device, device_name, model, batch_size, precision, len(infos),
+                            *(median_of(infos, field) for field in
+                              ("step_time_ms", "examples_per_s", "tokens_per_s", "flops_per_step"))))
+    return rows
+
+
+def pick_reference(rows: list[StepRow], substring: str | None) -> StepRow | None:
+    if substring is None or not rows:
+        return rows[0] if rows else None
+    for row in rows:
+        if substring in row.label:
+            return row
+    raise FinetuneError(f"--reference {substring!r} matches no step-time row; rows are: "
+                        + "; ".join(row.label for row in rows))
+
+
+def step_table(rows: list[StepRow], reference: StepRow | None, by_file: bool) -> list[list[str]]:
+    table = []
+    for row in rows:
+        achieved, peak = row.flops_per_s, row.peak
+        utilisation = flops.mfu(achieved, peak) if achieved is not None else None
+        table.append([
+            *([row.run] if by_file else []), row.hardware, row.device_name, row.model, str(row.batch_size),
+            row.precision or "n/a", f"{row.step_time_ms:.1f}", str(row.n),
+            f"{row.examples_per_s:.1f}", f"{row.tokens_per_s:,.0f}",
+            "n/a" if achieved is None else f"{achieved / 1e12:.2f}",
+            "n/a" if utilisation is None else f"{100 * utilisation:.1f}% of {peak.tflops:g} {peak.precision}",
+            "reference" if row is reference else f"{reference.step_time_ms / row.step_time_ms:.3g}x",
+        ])
+    return table
+
+
+def plot_step_times(rows: list[StepRow], path: Path) -> None:
+    # Figure without pyplot: no process-wide backend or figure registry; savefig renders PNG with Agg.
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 1.5 + 0.6 * max(len(rows), 1)))
+    axes = figure.subplots()
+    if rows:
+        times = [row.step_time_ms for row in rows]
+        bars = axes.barh(range(len(rows)), times, color=["tab:green" if row.device == "gpu" else "tab:blue"
+                                                         for row in rows])
+        axes.set_yticks(range(len(rows)), [row.label.replace(f" {row.model}", f"\n{row.model}", 1) + f" (n={row.n})"
+                                           for row in rows], fontsize=8)
+        axes.invert_yaxis()
+        axes.bar_label(bars, [f"{t:.1f}" for t in times], fontsize=8, padding=2)
+        if max(times) / min(times) > 20:  # CPU and GPU rows differ by orders of magnitude
+            axes.set_xscale("log")
+            axes.set_xlabel("median ms per training step, log scale (lower is faster)")
+            axes.set_xlim(min(times) / 3, max(times) * 3)  # room for the shortest bar and the longest label
+        else:
+            axes.set_xlim(0, max(times) * 1.15)
+    else:
+        axes.text(0.5, 0.5, "no step-time benchmarks in the input", ha="center", va="center")
+    if not axes.get_xlabel():
+        axes.set_xlabel("median ms per training step (lower is faster)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+# --- quality ------------------------------------------------------------------------------------------
+def band_text(document: dict | None, key: str, name: str, value: float, resolution: float) -> str:
+    if document is None:
+        return "no baseline"
+    figure = baselines.figure_of(document, key, name)
+    band = baselines.band(figure, resolution) if figure else None
+    if band is None:
+        return "no band" if figure is None else f"n={figure.n}: no band"
+    verdict = "in" if band.low <= value <= band.high else "**OUT**"
+    return f"[{band.low:.4f}, {band.high:.4f}] n={figure.n} {verdict}"
+
+
+def load_baseline(path: Path) -> dict | None:
+    try:
+        return baselines.load(path)
+    except (OSError, ValueError) as err:  # ValueError: JSONDecodeError and bad UTF-8
+        raise FinetuneError(f"baseline {path}: cannot be read ({err.__class__.__name__})") from None
+
+
+def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
+    table = []
+    for run in runs:
+        for info in extra_infos(run, "quality", QUALITY_KEYS):
+            document = load_baseline(baselines.path_for(baseline_dir, info["model"], run.hardware_key))
+            key = baselines.quality_key(info.get("task", "mrpc"), info["loss"], info["optimizer"], info["epochs"],
+                                        info.get("max_train_samples"), info["batch_size"])
+            # The gate widens the band by one validation example; older results do not say how many there were.
+            resolution = 1 / info["num_eval_examples"] if info.get("num_eval_examples") else 0.0
+            collapsed = f"**COLLAPSED** ({info['collapsed']})" if info.get("collapsed") else ""
+            table.append([
+                *([run.name] if len(runs) > 1 else []), run.hardware_key, info["model"],
+                info["loss"], info["optimizer"], str(info["epochs"]), str(info.get("seed", "")),
+                f"{info['accuracy']:.4f}", f"{info['f1']:.4f}", collapsed,
+                band_text(document, key, "accuracy", info["accuracy"], resolution),
+                band_text(document, key, "f1", info["f1"], resolution),
+            ])
+    return table
+
+
+# --- the report ---------------------------------------------------------------------------------------
+def markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    if not rows:
+        return ["(none in the input)"]
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+            *("| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows)]
+
+
+def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, quality: list[list[str]]) -> str:
+    lines = ["# Fine-tuning benchmark report", "", "## Inputs", ""]
+    lines += markdown_table(["file", "measured (UTC)", "commit", "hardware", "GPUs"],
+                            [[r.name, r.when, r.commit, r.hardware_key, ", ".join((r.hardware or {}).get("gpus", []))
+                              or "none"] for r in runs])
+    lines += ["", "## Step time", "", "![step time](step_time.png)", "",
+              "Median over seeds (n). Achieved FLOP/s = training FLOPs per step (finetune.flops) / step time; "
+              "MFU = achieved / the GPU's dense peak at the run's precision, only where both are known.",
+              f"Speed-up = reference ms/step / row ms/step; reference: {reference.label if reference else 'none'}.", ""]
+    by_file = ["file"] if len(runs) > 1 else []
+    lines += markdown_table([*by_file, "hardware", "device", "model", "batch", "precision", "ms/step", "n",
+                             "examples/s", "tokens/s", "TFLOP/s", "MFU", "speed-up"],
+                            step_table(steps, reference, bool(by_file)))
+    peaks = {(row.peak.tflops, row.peak.precision, row.peak.source) for row in steps if row.peak}
+    lines += ["", *(f"Peak {tflops:g} TFLOP/s {precision}: {source}." for tflops, precision, source in sorted(peaks))]
+    lines += ["", "## Quality", "", "Bands: the stored baseline's prediction interval (finetune.baselines) for this "
+              "model, hardware and variant, widened by one validation example where extra_info records "
+              "num_eval_examples, as the gate does; **OUT** marks a figure outside it.", ""]
+    lines += markdown_table([*by_file, "hardware", "model", "loss", "optimizer", "epochs", "seed", "accuracy", "F1",
+                             "collapsed", "accuracy band", "F1 band"], quality)
+    lines += ["", "## Differences", "", *differences(runs), ""]
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m finetune.report", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path,
+                        help="pytest-benchmark JSON files (pytest bench/ --benchmark-json=PATH)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for report.md and step_time.png")
+    parser.add_argument("--reference", default=None,
+                        help="speed-ups are relative to the first step-time row containing this text "
+                             "(default: the first row)")
+    parser.add_argument("--baselines", type=Path, default=DEFAULT_BASELINES,
+                        help="stored baselines folder (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        runs = load_runs(args.runs)
+        steps = step_rows(runs)
+        reference = pick_reference(steps, args.reference)
+        text = render(runs, steps, reference, quality_table(runs, args.baselines))
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "report.md").write_text(text, encoding="utf-8")
+            plot_step_times(steps, args.out / "step_time.png")
+        except OSError as err:
+            raise FinetuneError(f"--out {args.out}: cannot write there ({err.strerror or err})") from None
+        except ImportError:
+            raise FinetuneError("matplotlib is not installed: pip install -e '.[report]'") from None
+    except FinetuneError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out / 'report.md'} and {args.out / 'step_time.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

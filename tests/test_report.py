@@ -1,0 +1,151 @@
+"""The report: tables computed from the fixtures' numbers, the chart, the Differences section, bad input."""
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from finetune import baselines, report
+from finetune.baselines import Figure
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GPU = FIXTURES / "gpu_h100_bench.json"  # H100 host: cpu and gpu step times (gpu: 3 seeds), 4 quality runs
+CPU = FIXTURES / "cpu_epyc_bench.json"  # 2-core CPU: another model, tier, epochs and tensorflow version
+H100 = "NVIDIA H100 80GB HBM3"
+
+
+def run_report(capsys, *args):
+    code = report.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def table(text: str, section: str) -> list[dict]:
+    """The first markdown table under the heading `## section`, as one dict per row."""
+    lines = text.split(f"## {section}\n", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| "))
+    headers = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(headers, (cell.strip() for cell in line.strip("|").split("|")))))
+    return rows
+
+
+def infos(path, device=None, loss=None):
+    found = [b["extra_info"] for b in json.loads(path.read_text())["benchmarks"]]
+    return [i for i in found if (device is None or i.get("device") == device and "tokens_per_s" in i)
+            and (loss is None or i.get("loss") == loss)]
+
+
+@pytest.fixture
+def gpu_report(tmp_path, capsys):
+    code, out, err = run_report(capsys, GPU, "--out", tmp_path / "report", "--reference", "cpu batch 32")
+    assert code == 0, err
+    return (tmp_path / "report" / "report.md").read_text()
+
+
+def test_report_writes_markdown_and_a_png_chart(tmp_path, capsys):
+    code, out, _ = run_report(capsys, GPU, CPU, "--out", tmp_path / "new" / "folder")
+    assert code == 0 and "report.md" in out
+    assert (tmp_path / "new" / "folder" / "report.md").read_text().startswith("# Fine-tuning benchmark report")
+    png = (tmp_path / "new" / "folder" / "step_time.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+
+
+def test_gpu_row_is_the_median_of_its_seeds_with_achieved_flops_and_mfu(gpu_report):
+    gpu = infos(GPU, device="gpu")
+    median_ms = statistics.median(i["step_time_ms"] for i in gpu)
+    flops_per_s = gpu[0]["flops_per_step"] / (median_ms / 1000)
+    (row,) = [r for r in table(gpu_report, "Step time") if r["device"] == H100]
+    assert len(gpu) == 3 and median_ms == 42.0 != statistics.fmean(i["step_time_ms"] for i in gpu)
+    assert row["ms/step"] == "42.0" and row["n"] == "3"
+    assert row["TFLOP/s"] == f"{flops_per_s / 1e12:.2f}"
+    assert row["MFU"] == f"{100 * flops_per_s / 989.4e12:.1f}% of 989.4 bf16"
+    assert row["examples/s"] == f"{statistics.median(i['examples_per_s'] for i in gpu):.1f}"
+
+
+def test_speedup_is_relative_to_the_reference_row(gpu_report):
+    cpu_ms = infos(GPU, device="cpu")[0]["step_time_ms"]
+    rows = {r["device"]: r for r in table(gpu_report, "Step time")}
+    assert rows["Intel(R) Xeon(R) Platinum 8480+"]["speed-up"] == "reference"
+    assert rows[H100]["speed-up"] == f"{cpu_ms / 42.0:.3g}x" == "58.3x"
+
+
+def test_reference_defaults_to_the_first_row_and_must_match_one(tmp_path, capsys):
+    assert run_report(capsys, GPU, "--out", tmp_path, "--reference", "gpu batch 32")[0] == 0
+    rows = table((tmp_path / "report.md").read_text(), "Step time")
+    assert rows[1]["speed-up"] == "reference" and rows[0]["speed-up"] == f"{42.0 / 2450.0:.3g}x"
+    code, _, err = run_report(capsys, GPU, "--out", tmp_path, "--reference", "tpu")
+    assert code == 2 and err.count("\n") == 1 and "--reference 'tpu' matches no step-time row" in err
+
+
+def test_cpu_rows_and_rows_without_flops_show_na(tmp_path, capsys):
+    assert run_report(capsys, GPU, CPU, "--out", tmp_path)[0] == 0
+    rows = {r["device"]: r for r in table((tmp_path / "report.md").read_text(), "Step time")}
+    xeon = rows["Intel(R) Xeon(R) Platinum 8480+"]  # has flops_per_step, but a CPU has no peak
+    assert xeon["TFLOP/s"] != "n/a" and xeon["MFU"] == "n/a"
+    epyc = rows["AMD EPYC 7B13"]  # no flops_per_step or precision in extra_info
+    assert epyc["TFLOP/s"] == "n/a" and epyc["MFU"] == "n/a" and epyc["file"] == CPU.name
+
+
+def test_differences_name_the_files_and_the_differing_values(tmp_path, capsys):
+    assert run_report(capsys, GPU, CPU, "--out", tmp_path)[0] == 0
+    differences = (tmp_path / "report.md").read_text().split("## Differences")[1]
+    assert f"tensorflow version: {GPU.name} 2.20.0, {CPU.name} 2.19.0" in differences
+    assert f"tier: {GPU.name} full, {CPU.name} ci" in differences
+    assert f"epochs: {GPU.name} 3, {CPU.name} 1" in differences
+    assert f"model: {GPU.name} bert-base-uncased, {CPU.name} minilm-l6" in differences
+    assert "transformers" not in differences  # the same version in both
+
+
+def test_no_differences_are_claimed_between_like_runs(tmp_path, capsys):
+    twin = tmp_path / "tomorrow.json"
+    twin.write_text(GPU.read_text())
+    assert run_report(capsys, GPU, twin, "--out", tmp_path / "out")[0] == 0
+    assert "All 2 files were measured with the same library versions" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_collapsed_quality_runs_are_marked(gpu_report):
+    rows = {(r["loss"], r["optimizer"]): r for r in table(gpu_report, "Quality")}
+    assert len(rows) == 4
+    assert rows["string", "adam"]["collapsed"] == "**COLLAPSED** (all-positive)"
+    assert rows["from_logits", "adam"]["collapsed"] == "**COLLAPSED** (all-positive)"
+    assert rows["from_logits", "linear-decay"]["collapsed"] == ""
+    assert rows["from_logits", "linear-decay"]["accuracy"] == "0.8603"
+
+
+def test_quality_rows_show_the_stored_baseline_band(tmp_path, capsys):
+    key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    other = baselines.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
+    accuracy = Figure.of([0.855, 0.86, 0.865, 0.86, 0.86])
+    groups = {k: {"accuracy": accuracy, "f1": Figure.of([0.895, 0.90, 0.905, 0.90, 0.90])} for k in (key, other)}
+    path = baselines.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
+    baselines.write_atomic(path, baselines.merged(None, {}, groups))
+    assert run_report(capsys, GPU, "--out", tmp_path / "out", "--baselines", tmp_path / "baselines")[0] == 0
+    rows = {(r["loss"], r["optimizer"]): r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
+    band = baselines.band(accuracy)
+    assert rows["from_logits", "linear-decay"]["accuracy band"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 in"
+    assert rows["string", "linear-decay"]["accuracy band"].endswith("n=5 **OUT**")  # 0.7525, far below
+    assert rows["string", "adam"]["accuracy band"] == "no band"  # no figures for this variant
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "no such file"),
+    ("accuracy: 0.86\n", "not JSON"),
+    ('{"config": {"model": "tiny"}, "accuracy": 0.8}', "not a pytest-benchmark JSON file"),  # a CLI result
+    ('[{"name": "x"}]', "not a pytest-benchmark JSON file"),
+    ('{"machine_info": {}, "benchmarks": [{"name": "x"}]}', "has no 'stats' or 'extra_info'"),
+])
+def test_bad_input_is_one_line_naming_the_file(tmp_path, capsys, content, problem):
+    path = tmp_path / "run.json"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = run_report(capsys, GPU, path, "--out", tmp_path / "out")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: ") and problem in lines[0], err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing half-written
