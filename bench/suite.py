@@ -153,7 +153,7 @@ class Suite:
             "accuracy": r.accuracy, "f1": r.f1, "collapsed": r.collapsed, "epoch_losses": r.epoch_losses,
             "step_time_iqr_ms": r.step_time["iqr_ms"], "tier": self.options.tier.name,
             "max_train_samples": c["max_train_samples"], "num_train_steps": r.num_train_steps,
-            "metric_source": r.metric_source, "data_source": r.data_source, "wall_time_s": r.wall_time_s["total"],
+            "metric_source": r.metric_source, "num_eval_examples": r.num_eval_examples, "data_source": r.data_source, "wall_time_s": r.wall_time_s["total"],
         }
 
     def step_info(self, device: str, batch_size: int, seed: int, step_time_ms: float, steps: int, rates: dict) -> dict:

@@ -78,7 +78,10 @@ def extra_infos(run: Run, kind: str, keys: tuple) -> list[dict]:
 
 def hardware_of(run: Run, device: str) -> str:
     """A CPU row measured on a GPU host belongs to the CPU: the same key the baselines use."""
-    return environment.key_for(run.hardware, device) if run.hardware else run.hardware_key
+    try:
+        return environment.key_for(run.hardware, device)
+    except (KeyError, TypeError):  # no or partial hardware record: the file's own key is all there is
+        return run.hardware_key
 
 
 def differences(runs: list[Run]) -> list[str]:

@@ -188,7 +188,7 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
                              "examples/s", "tokens/s", "TFLOP/s", "MFU", "speed-up"],
                             step_table(steps, reference, bool(by_file)))
     peaks = {(row.peak.tflops, row.peak.precision, row.peak.source) for row in steps if row.peak}
-    lines += ["", *(f"Peak {tflops:g} TFLOP/s {precision}: {source}." for tflops, precision, source in sorted(peaks))]
+    lines += ["", *(f"- peak {tflops:g} TFLOP/s {precision}: {source}" for tflops, precision, source in sorted(peaks))]
     lines += ["", "## Quality", "", "Bands: the stored baseline's prediction interval (finetune.baselines) for this "
               "model, hardware and variant, widened by one validation example where extra_info records "
               "num_eval_examples, as the gate does; **OUT** marks a figure outside it.", ""]
@@ -219,13 +219,15 @@ def main(argv=None) -> int:
         reference = pick_reference(steps, args.reference)
         text = render(runs, steps, reference, quality_table(runs, args.baselines))
         try:
+            import matplotlib  # noqa: F401  (checked before anything is written)
+        except ImportError:
+            raise FinetuneError("matplotlib is not installed: pip install -e '.[report]'") from None
+        try:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "report.md").write_text(text, encoding="utf-8")
             plot_step_times(steps, args.out / "step_time.png")
         except OSError as err:
             raise FinetuneError(f"--out {args.out}: cannot write there ({err.strerror or err})") from None
-        except ImportError:
-            raise FinetuneError("matplotlib is not installed: pip install -e '.[report]'") from None
     except FinetuneError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
