@@ -64,7 +64,7 @@ class Options:
         seeds = config.getoption("--seeds")
         if seeds < 1:
             raise pytest.UsageError(f"--seeds must be at least 1, got {seeds}")
-        epochs = config.getoption("--epochs") or tier.epochs
+        epochs = tier.epochs if config.getoption("--epochs") is None else config.getoption("--epochs")
         if epochs < 1:
             raise pytest.UsageError(f"--epochs must be a positive whole number, got {epochs}")
         return cls(model, choice, tier, epochs, config.getoption("--glue-dir"), tuple(range(seeds)),

@@ -1,7 +1,7 @@
 """RunConfig: everything that defines one fine-tune, validated where it is built.
 
-The scientific variables compared by the benchmarks are `loss` and `optimizer` (and `device`);
-everything else is held fixed at the course's values unless a caller changes it.
+The scientific variables compared by the benchmarks are `loss` and `optimizer` (and `device`, and the
+performance variant `perf`); everything else is held fixed at the course's values unless a caller changes it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from finetune.errors import FinetuneError
+from finetune.perf import COURSE, PerfConfig
 from finetune.recipes import LOSSES, OPTIMIZERS
 from finetune.tasks import TASKS
 
@@ -36,6 +37,7 @@ class RunConfig:
     device: str = "auto"  # auto: TensorFlow's placement; cpu/gpu: pinned with tf.device
     warmup_steps: int = 10  # steps left out of the steady-state step time (tracing, retracing)
     plant_slowdown: float = 0.0  # test hook: sleep this fraction of each step (proves the gate fails)
+    perf: PerfConfig = COURSE  # padding, XLA, precision, distribution (finetune.perf); default: the course's
 
     def __post_init__(self):
         _choose("task", self.task, TASKS)
@@ -52,6 +54,8 @@ class RunConfig:
             if value is not None and (not isinstance(value, int) or value < 1):
                 flag = "--" + name.replace("_", "-")
                 raise FinetuneError(f"{flag} must be a positive whole number or omitted, got {value!r}")
+        if not isinstance(self.perf, PerfConfig):
+            raise FinetuneError(f"perf must be a finetune.perf.PerfConfig, got {self.perf!r}")
         if self.warmup_steps < 0 or self.plant_slowdown < 0:
             raise FinetuneError("--warmup-steps and --plant-slowdown cannot be negative")
 

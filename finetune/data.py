@@ -1,5 +1,5 @@
 """Data as in the course: load the splits, tokenize sentence pairs, pad per batch with
-DataCollatorWithPadding through `to_tf_dataset`.
+DataCollatorWithPadding through `to_tf_dataset`; and the other paddings of finetune.perf (PADDINGS).
 """
 
 from __future__ import annotations
@@ -7,12 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import datasets
+import numpy as np
 
 from finetune import environment, glue_tsv, models
 from finetune.errors import FinetuneError
 from finetune.tasks import TASKS, TaskSpec
 
 MODEL_INPUTS = ["attention_mask", "input_ids", "token_type_ids"]
+PADDINGS = ("dynamic", "multiple", "bucket", "fixed")  # what each does: finetune/perf.py
+# bucket: rows are sorted by length within windows of this many batches; transformers' Trainer groups by
+# length in the same way (LengthGroupedSampler's megabatches of 50), keeping batches random across windows.
+BUCKET_WINDOW_BATCHES = 50
 
 
 @dataclass(frozen=True)
@@ -66,17 +71,84 @@ def prepare(config) -> PreparedData:
 
 
 def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None,
-                shuffle_train: bool = True):
-    """(train, validation) tf.data pipelines, padded per batch; only the training set is shuffled."""
+                shuffle_train: bool = True, padding: str = "dynamic", seed: int = 0):
+    """(train, validation) tf.data pipelines, padded per batch; only the training set is shuffled.
+
+    padding (see finetune/perf.py): dynamic and multiple pad each batch to its longest pair, rounded up to
+    `pad_to_multiple_of`; fixed pads every batch to the longest pair of the data (rounded up likewise);
+    bucket batches rows of similar length (shuffled with `seed`, reshuffled each epoch) and pads each batch
+    like dynamic. The validation set keeps its order: bucket pads it like multiple (or dynamic).
+    """
     from transformers import DataCollatorWithPadding
 
-    collator = DataCollatorWithPadding(
-        tokenizer=prepared.tokenizer, return_tensors="tf", pad_to_multiple_of=pad_to_multiple_of
-    )
+    if padding not in PADDINGS:
+        raise FinetuneError(f"unknown padding {padding!r}: choose one of {', '.join(PADDINGS)}")
+    if padding == "multiple" and pad_to_multiple_of is None:
+        raise FinetuneError("--padding multiple needs --pad-multiple N (e.g. 8)")
+    fixed = {}
+    if padding == "fixed":
+        fixed = {"padding": "max_length", "max_length": _round_up(longest_row(prepared), pad_to_multiple_of)}
+
+    def collator(return_tensors="tf"):
+        return DataCollatorWithPadding(tokenizer=prepared.tokenizer, return_tensors=return_tensors,
+                                       pad_to_multiple_of=pad_to_multiple_of, **fixed)
 
     def convert(split: str, shuffle: bool):
         return prepared.tokenized[split].to_tf_dataset(
-            columns=MODEL_INPUTS, label_cols=["label"], shuffle=shuffle, collate_fn=collator, batch_size=batch_size
+            columns=MODEL_INPUTS, label_cols=["label"], shuffle=shuffle, collate_fn=collator(), batch_size=batch_size
         )
 
-    return convert("train", shuffle_train), convert("validation", False)
+    if padding == "bucket":
+        train = bucketed(prepared.tokenized["train"], collator("np"), batch_size, shuffle_train, seed)
+    else:
+        train = convert("train", shuffle_train)
+    return train, convert("validation", False)
+
+
+def _round_up(length: int, multiple: int | None) -> int:
+    return length if multiple is None else -(-length // multiple) * multiple
+
+
+def longest_row(prepared: PreparedData) -> int:
+    """The longest tokenized pair of either split: fixed padding's length, derived from the data."""
+    return max(len(ids) for split in prepared.tokenized.values() for ids in split["input_ids"])
+
+
+def length_grouped_batches(lengths, batch_size: int, rng: np.random.Generator | None = None,
+                           window_batches: int = BUCKET_WINDOW_BATCHES) -> list:
+    """Row indices of each batch: rows (shuffled when `rng` is given) sorted by length within windows of
+    `window_batches * batch_size` rows and cut into batches; then the batches' order is shuffled.
+    As many batches as batching the rows in order gives, so a schedule's length is unchanged."""
+    lengths = np.asarray(lengths)
+    order = rng.permutation(len(lengths)) if rng is not None else np.arange(len(lengths))
+    window = window_batches * batch_size
+    batches = []
+    for start in range(0, len(order), window):
+        rows = order[start:start + window]
+        rows = rows[np.argsort(lengths[rows], kind="stable")]
+        batches.extend(rows[i:i + batch_size] for i in range(0, len(rows), batch_size))
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def bucketed(split: datasets.Dataset, collator, batch_size: int, shuffle: bool, seed: int):
+    """A tf.data pipeline of length-grouped batches, each padded by `collator` (numpy), new order each epoch."""
+    import tensorflow as tf
+
+    lengths = [len(ids) for ids in split["input_ids"]]
+    columns = {name: split[name] for name in MODEL_INPUTS}
+    labels = np.asarray(split["label"], dtype=np.int64)
+    rng = np.random.default_rng(seed) if shuffle else None  # one generator: each epoch draws the next order
+
+    def batches():
+        for rows in length_grouped_batches(lengths, batch_size, rng):
+            padded = collator([{name: columns[name][i] for name in MODEL_INPUTS} for i in rows])
+            yield {name: padded[name].astype(np.int64) for name in MODEL_INPUTS}, labels[rows]
+
+    # The same element spec as to_tf_dataset's, so the model sees the same signature as the course's.
+    matrix = tf.TensorSpec(shape=(None, None), dtype=tf.int64)
+    dataset = tf.data.Dataset.from_generator(
+        batches, output_signature=({name: matrix for name in MODEL_INPUTS}, tf.TensorSpec((None,), tf.int64)))
+    num_batches = -(-len(lengths) // batch_size)
+    return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)

@@ -1,10 +1,13 @@
-"""Process-wide state for one run, set in one place from the config: seeds and device placement."""
+"""Process-wide state for one run, set in one place from the config: seeds, device placement, the
+mixed-precision policy and the distribution strategy; the policy is restored when the run's block exits.
+"""
 
 from __future__ import annotations
 
 import contextlib
 
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from finetune import environment, perf
 from finetune.errors import FinetuneError
 
 
@@ -18,13 +21,53 @@ def logical_device(kind: str):
     return found[0]
 
 
+def device_kind(device: str) -> str:
+    """"cpu" or "gpu": what `device` ("auto", "cpu", "gpu") runs on here."""
+    if device != "auto":
+        return device
+    return "gpu" if environment.gpu_names() else "cpu"
+
+
+def replica_devices(device: str) -> list[str]:
+    """Every logical device of the run's kind: the replicas of a MirroredStrategy."""
+    import tensorflow as tf
+
+    kind = device_kind(device)
+    logical_device(kind)  # a clear error when there is none
+    return [found.name for found in tf.config.list_logical_devices(kind.upper())]
+
+
 @contextlib.contextmanager
-def configured(seed: int, device: str = "auto"):
-    """Seed Python, NumPy and TensorFlow, and pin ops and variables to `device` (auto: TF decides)."""
+def configured(seed: int, device: str = "auto", precision: str | None = None, distribute: str = "none"):
+    """Seed Python, NumPy and TensorFlow, and pin ops and variables to `device` (auto: TF decides).
+
+    precision: set Keras' global mixed-precision policy for the block (layers take it when they are built)
+    and restore the previous policy on exit; None leaves the policy alone.
+    distribute="mirrored": build inside a MirroredStrategy over every device of the kind, yielded to the block
+    (otherwise None is yielded).
+    """
     import tensorflow as tf
     import tf_keras as keras
 
+    if precision is not None:
+        problem = perf.unsupported_precision(precision, device_kind(device))
+        if problem:
+            raise FinetuneError(f"--precision {problem}")
     keras.utils.set_random_seed(seed)
-    placement = contextlib.nullcontext() if device == "auto" else tf.device(logical_device(device).name)
-    with placement:
-        yield
+    strategy = None
+    if distribute == "mirrored":
+        strategy = tf.distribute.MirroredStrategy(replica_devices(device))
+        placement = strategy.scope()
+    elif distribute == "none":
+        placement = contextlib.nullcontext() if device == "auto" else tf.device(logical_device(device).name)
+    else:
+        raise FinetuneError(f"unknown distribute {distribute!r}: choose one of {', '.join(perf.DISTRIBUTES)}")
+    previous_policy = keras.mixed_precision.global_policy()
+    if precision is not None:
+        keras.mixed_precision.set_global_policy(precision)
+    try:
+        with placement:
+            yield strategy
+    finally:
+        if precision is not None:
+            keras.mixed_precision.set_global_policy(previous_policy)

@@ -2,17 +2,24 @@
 
 The course's model, loss and optimizer, and its batches (dynamic padding, batch size as given);
 the batches are the first training rows in file order, so every repeat and device times the same work.
+config.perf (finetune.perf) changes the padding, XLA, precision and distribution of the steps timed.
+
+Two variants are compared fairly on the same rows: `first_rows` cuts the training split, each bench
+batches all of it (bucketing regroups the rows, into as many batches), and `interleaved_passes` times whole
+passes over those batches, alternating the benches so the machine's load falls on each alike.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import time
 
+import datasets
 import numpy as np
 
-from finetune import data, flops, runtime
+from finetune import data, flops, perf, runtime
 from finetune.config import RunConfig
 from finetune.train import build_model
 
@@ -20,10 +27,17 @@ from finetune.train import build_model
 class StepBench:
     def __init__(self, config: RunConfig, prepared: data.PreparedData, num_batches: int):
         self.config = config
-        with runtime.configured(config.seed, config.device):
-            train, _ = data.tf_datasets(prepared, config.batch_size, shuffle_train=False)
+        variant = config.perf
+        with runtime.configured(config.seed, config.device, variant.precision, variant.distribute) as strategy:
+            perf.check_global_batch(config.batch_size, strategy)
+            train, _ = data.tf_datasets(prepared, config.batch_size, shuffle_train=False, seed=config.seed,
+                                        **variant.data_options())
             self.batches = [(x, y) for x, y in train.take(num_batches)]  # materialised before timing
             self.model = build_model(config, prepared, num_train_steps=len(train) * config.epochs)
+        self.replicas = 1 if strategy is None else strategy.num_replicas_in_sync
+        self.rows = sum(int(y.shape[0]) for _, y in self.batches)
+        # XLA compiles once per distinct input shape; tf.function retraces for new shapes until it relaxes them.
+        self.shapes = sorted({tuple(x["input_ids"].shape) for x, _ in self.batches})
         self._next = itertools.cycle(self.batches).__next__
         masks = [x["attention_mask"].numpy() for x, _ in self.batches]
         self.tokens_per_batch = float(np.mean([m.sum() for m in masks]))
@@ -33,7 +47,7 @@ class StepBench:
         self.flops_per_step = float(np.mean([flops.training_flops(architecture, *m.shape) for m in masks]))
 
     def placement(self):
-        if self.config.device == "auto":
+        if self.config.device == "auto" or self.config.perf.distribute != "none":  # a strategy places its replicas
             return contextlib.nullcontext()
         import tensorflow as tf
 
@@ -48,12 +62,24 @@ class StepBench:
         if self.config.plant_slowdown:
             time.sleep((time.perf_counter() - started) * self.config.plant_slowdown)
 
+    def timed_pass(self) -> float:
+        """Seconds for one training step on each prepared batch, in order."""
+        started = time.perf_counter()
+        for _ in self.batches:
+            self.step()
+        return time.perf_counter() - started
+
+    def traces(self) -> int | None:
+        """How often Keras' train function has been traced (None before the first step)."""
+        function = getattr(self.model, "train_tf_function", None)
+        return None if function is None else function.experimental_get_tracing_count()
+
     def precision(self) -> str:
         """The matmul precision, named as in finetune.flops' peak table."""
         import tensorflow as tf
-        import tf_keras as keras
 
-        policy = keras.mixed_precision.global_policy().compute_dtype
+        # The model's own policy: it was built under runtime.configured's, which is restored since.
+        policy = self.model.dtype_policy.compute_dtype
         if policy in ("bfloat16", "float16"):
             return {"bfloat16": "bf16", "float16": "fp16"}[policy]
         # TensorFlow runs float32 matmuls as TF32 on Ampere and newer GPUs unless told not to.
@@ -71,3 +97,23 @@ class StepBench:
             "padded_tokens_per_s": self.padded_tokens_per_batch * per_s,
             "padding_waste": 1.0 - self.tokens_per_batch / self.padded_tokens_per_batch,
         }
+
+
+def first_rows(prepared: data.PreparedData, count: int) -> data.PreparedData:
+    """`prepared` with only the first `count` training rows: the same examples for every variant."""
+    train = prepared.tokenized["train"]
+    cut = datasets.DatasetDict({**prepared.tokenized, "train": train.select(range(min(count, len(train))))})
+    return dataclasses.replace(prepared, tokenized=cut)
+
+
+def interleaved_passes(benches: dict, rounds: int) -> dict:
+    """Seconds per pass over each bench's batches, `rounds` passes each, after one untimed pass each (tracing,
+    and XLA's compile for every shape). The order alternates (A B, B A, ...): drift in the load falls on all."""
+    for bench in benches.values():
+        bench.timed_pass()
+    names = list(benches)
+    passes = {name: [] for name in names}
+    for round_ in range(rounds):
+        for name in names if round_ % 2 == 0 else reversed(names):
+            passes[name].append(benches[name].timed_pass())
+    return passes

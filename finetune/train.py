@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from finetune import data, environment, metrics, models, runtime
+from finetune import data, environment, metrics, models, perf, runtime
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
 from finetune.recipes import LOSSES, OPTIMIZERS
@@ -16,9 +16,14 @@ from finetune.timing import StepTimer, steady_state
 
 
 def build_model(config: RunConfig, prepared: data.PreparedData, num_train_steps: int):
-    """A fresh, compiled classifier for `config`'s loss and optimizer (call inside runtime.configured)."""
+    """A fresh, compiled classifier for `config`'s loss and optimizer (call inside runtime.configured, which
+    sets the precision policy and the strategy the model is built under); XLA when config.perf asks for it."""
     model = models.load_model(prepared.model, prepared.task.num_labels, len(prepared.tokenizer))
-    model.compile(optimizer=OPTIMIZERS[config.optimizer](num_train_steps), loss=LOSSES[config.loss]())
+    loss = LOSSES[config.loss]()
+    if config.perf.precision != "float32":
+        loss = perf.float32_logits(loss)
+    xla = {"jit_compile": True} if config.perf.jit_compile else {}  # the course's compile() call otherwise
+    model.compile(optimizer=OPTIMIZERS[config.optimizer](num_train_steps), loss=loss, **xla)
     return model
 
 
@@ -30,8 +35,10 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
     elif prepared.model.name != config.model or prepared.task.name != config.task:
         raise ValueError("prepared data belongs to another model or task")
 
-    with runtime.configured(config.seed, config.device):
-        train_ds, eval_ds = data.tf_datasets(prepared, config.batch_size)
+    with runtime.configured(config.seed, config.device, config.perf.precision, config.perf.distribute) as strategy:
+        perf.check_global_batch(config.batch_size, strategy)
+        train_ds, eval_ds = data.tf_datasets(prepared, config.batch_size, seed=config.seed,
+                                             **config.perf.data_options())
         num_train_steps = len(train_ds) * config.epochs
         model = build_model(config, prepared, num_train_steps)
         timer = StepTimer(slowdown=config.plant_slowdown)

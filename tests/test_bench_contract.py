@@ -1,0 +1,52 @@
+"""`pytest bench/` end to end with the tiny model: every benchmark's extra_info keeps the JSON contract."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMON = {"model", "task", "device", "batch_size", "seed", "epochs", "step_time_ms", "examples_per_s", "steps_timed"}
+QUALITY = COMMON | {"loss", "optimizer", "accuracy", "f1", "collapsed"}
+STEP = COMMON | {"tokens_per_s", "flops_per_step", "precision"}
+
+
+@pytest.fixture(scope="module")
+def bench_run(real_glue_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_quality.py::test_quality", "bench/test_step_time.py",
+         "--model", "tiny", "--tier", "ci", "--glue-dir", real_glue_dir, "-p", "no:cacheprovider",
+         f"--benchmark-json={out}", "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_every_benchmark_keeps_the_contract(bench_run):
+    document, _ = bench_run
+    quality = [b["extra_info"] for b in document["benchmarks"] if "accuracy" in b["extra_info"]]
+    steps = [b["extra_info"] for b in document["benchmarks"] if "accuracy" not in b["extra_info"]]
+    assert {(q["loss"], q["optimizer"]) for q in quality} == {
+        ("string", "adam"), ("string", "linear-decay"), ("from_logits", "adam"), ("from_logits", "linear-decay")}
+    assert [s["device"] for s in steps] == ["cpu"]  # gpu skipped: no GPU here
+    for info in quality:
+        assert QUALITY <= set(info), QUALITY - set(info)
+        assert info["model"] == "tiny" and info["epochs"] == 1 and info["batch_size"] == 8
+        assert 0 <= info["accuracy"] <= 1 and info["steps_timed"] > 0
+    for info in steps:
+        assert STEP <= set(info), STEP - set(info)
+        assert info["examples_per_s"] == pytest.approx(8000 / info["step_time_ms"])
+    assert document["machine_info"]["finetune"]["versions"]["tensorflow"].startswith("2.20")
+
+
+def test_summary_names_collapsed_runs(bench_run):
+    document, stdout = bench_run
+    for b in document["benchmarks"]:
+        info = b["extra_info"]
+        if info.get("collapsed"):
+            assert f"{info['loss']:11} {info['optimizer']:12} seed 0: accuracy {info['accuracy']:.4f}" in stdout
+            assert f"COLLAPSED to {info['collapsed']}" in stdout
+    assert "TensorFlow sees no GPU" in stdout and "fine-tuning results" in stdout
