@@ -12,6 +12,7 @@ Figures are grouped by model x hardware x variant, and each group replaces the s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 import finetune  # noqa: F401
 from bench.suite import BASELINE_DIR, quality_groups
 from finetune import baselines, environment
+from finetune.perf import PerfConfig
 
 
 def command_of(config: dict, seeds: list) -> str:
@@ -29,6 +31,7 @@ def command_of(config: dict, seeds: list) -> str:
             f"{train} --seed {{{','.join(map(str, seeds))}}} --json RESULT.json")
 
 
+COURSE_PERF = dataclasses.asdict(PerfConfig())
 CONFIG_FIELDS = ("task", "model", "loss", "optimizer", "epochs", "batch_size", "max_train_samples", "seed")
 
 
@@ -49,6 +52,10 @@ def results_in(path: Path) -> list[dict]:
 def ingest(paths: list[Path], directory: Path = BASELINE_DIR) -> list[str]:
     by_file: dict = {}
     for result, path in ((r, p) for p in paths for r in results_in(p)):
+        perf = result["config"].get("perf")
+        if perf and perf != COURSE_PERF:
+            raise SystemExit(f"error: {path} was measured with performance variant {perf}; baselines hold the "
+                             "course's configuration only: ingest runs made without --perf/--padding/--precision")
         result.setdefault("measured_at", dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
                           .isoformat(timespec="seconds"))
         target = baselines.path_for(directory, result["config"]["model"], environment.key_for(result["hardware"]))

@@ -1,7 +1,8 @@
 """Fine-tune one model on one GLUE task and print the result as JSON.
 
     GLUE_DIR=../shared/data/glue python -m finetune --model minilm-l6 --loss from_logits \
-        --optimizer linear-decay --epochs 3 --batch-size 8 --seed 0 [--max-train-samples N] [--json PATH]
+        --optimizer linear-decay --epochs 3 --batch-size 8 --seed 0 [--max-train-samples N] [--json PATH] \
+        [--perf best | --padding bucket --pad-multiple 8 --jit-compile --precision mixed_bfloat16 --distribute mirrored]
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from pathlib import Path
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from finetune.config import DEVICES, RunConfig
 from finetune.errors import FinetuneError
+from finetune.perf import ALIASES, DISTRIBUTES, PADDINGS, PRECISIONS, VARIANTS, variant
 from finetune.recipes import LOSSES, OPTIMIZERS
+
+# --perf picks a row of finetune.perf.VARIANTS; each of these flags, when given, overrides that field of it.
+PERF_FLAGS = ("padding", "pad_multiple", "jit_compile", "precision", "distribute")
 
 
 def parse_args(argv):
@@ -38,7 +43,31 @@ def parse_args(argv):
     parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
                         help="steps left out of the steady-state step time")
     parser.add_argument("--json", type=Path, default=None, help="also write the result JSON here")
+    speed = parser.add_argument_group("speed (finetune/perf.py); the defaults are the course's")
+    speed.add_argument("--perf", default="course",
+                       help=f"a variant: {', '.join(VARIANTS)}; or best (= {ALIASES['best']}, the fastest measured "
+                            "on CPU at equal quality). The flags below override its fields")
+    speed.add_argument("--padding", default=None,
+                       help=f"{' or '.join(PADDINGS)}: per batch (the course), per batch rounded up to "
+                            "--pad-multiple, batches of similar length, or every batch to the longest pair")
+    speed.add_argument("--pad-multiple", type=int, default=None, help="round padded lengths up to a multiple of N")
+    speed.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                       help="compile the training step with XLA (one compile per distinct batch shape)")
+    speed.add_argument("--precision", default=None,
+                       help=f"{' or '.join(PRECISIONS)} (mixed_float16 needs a GPU; mixed_bfloat16 a CPU with "
+                            "AVX512_BF16/AMX or an Ampere+ GPU)")
+    speed.add_argument("--distribute", default=None,
+                       help=f"{' or '.join(DISTRIBUTES)}: data-parallel over every device of the kind; "
+                            "--batch-size stays the global batch, split over the replicas")
     return parser.parse_args(argv)
+
+
+def perf_config(args):
+    """The --perf variant with the fields given as flags replaced."""
+    changes = {name: getattr(args, name) for name in PERF_FLAGS if getattr(args, name) is not None}
+    if changes.get("padding") == "dynamic" and args.pad_multiple is None:
+        changes["pad_multiple"] = None  # the course's padding, not the variant's rounding
+    return variant(args.perf).replace(**changes)
 
 
 def main(argv=None) -> int:
@@ -55,7 +84,7 @@ def main(argv=None) -> int:
             task=args.task, model=args.model, loss=args.loss, optimizer=args.optimizer, epochs=args.epochs,
             batch_size=args.batch_size, seed=args.seed, max_train_samples=args.max_train_samples,
             max_eval_samples=args.max_eval_samples, glue_dir=args.glue_dir, device=args.device,
-            warmup_steps=args.warmup_steps,
+            warmup_steps=args.warmup_steps, perf=perf_config(args),
         )
         from finetune.train import finetune
 

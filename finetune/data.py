@@ -11,12 +11,12 @@ import numpy as np
 
 from finetune import environment, glue_tsv, models
 from finetune.errors import FinetuneError
+from finetune.perf import PADDINGS  # what each padding does: finetune/perf.py
 from finetune.tasks import TASKS, TaskSpec
 
 MODEL_INPUTS = ["attention_mask", "input_ids", "token_type_ids"]
-PADDINGS = ("dynamic", "multiple", "bucket", "fixed")  # what each does: finetune/perf.py
-# bucket: rows are sorted by length within windows of this many batches; transformers' Trainer groups by
-# length in the same way (LengthGroupedSampler's megabatches of 50), keeping batches random across windows.
+# bucket: rows are sorted by length within windows of this many batches, as transformers' Trainer does with
+# group_by_length (LengthGroupedSampler: megabatches of up to 50 batches): batches stay random across windows.
 BUCKET_WINDOW_BATCHES = 50
 
 

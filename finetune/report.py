@@ -61,12 +61,13 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
     for run in runs:
         for info in extra_infos(run, "step", STEP_KEYS):
             key = (run.name, hardware_of(run, info["device"]), info.get("device_name", ""), info["model"],
-                   info["device"], info["batch_size"], info.get("precision"))
+                   info["device"], info["batch_size"], info.get("precision"), info.get("variant", "course"))
             groups.setdefault(key, []).append(info)
     rows = []
-    for (name, hardware, device_name, model, device, batch_size, precision), infos in groups.items():
+    for (name, hardware, device_name, model, device, batch_size, precision, variant), infos in groups.items():
         prefix = f"{name}: " if len(runs) > 1 else ""
-        label = f"{prefix}{hardware} {model} {device} batch {batch_size}" + (f" {precision}" if precision else "")
+        label = (f"{prefix}{hardware} {model} {device} batch {batch_size}" + (f" {precision}" if precision else "")
+                 + ("" if variant == "course" else f" {variant}"))
         rows.append(StepRow(label, name, hardware, device, device_name, model, batch_size, precision, len(infos),
                             *(median_of(infos, field) for field in
                               ("step_time_ms", "examples_per_s", "tokens_per_s", "flops_per_step"))))

@@ -5,6 +5,7 @@ mixed-precision policy and the distribution strategy; the policy is restored whe
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from finetune import environment, perf
@@ -37,6 +38,17 @@ def replica_devices(device: str) -> list[str]:
     return [found.name for found in tf.config.list_logical_devices(kind.upper())]
 
 
+@functools.cache
+def mirrored_strategy(devices: tuple):
+    """One MirroredStrategy per set of devices for the whole process. TensorFlow keeps collective ops' state
+    process-wide, keyed by group and instance key, and a second strategy over the same devices numbers its
+    collectives from the start again: its all-reduces then meet the first one's ("Shape mismatch in the
+    collective instance ..."), as when two benchmarks each build a mirrored model in one session."""
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(list(devices))
+
+
 @contextlib.contextmanager
 def configured(seed: int, device: str = "auto", precision: str | None = None, distribute: str = "none"):
     """Seed Python, NumPy and TensorFlow, and pin ops and variables to `device` (auto: TF decides).
@@ -56,7 +68,7 @@ def configured(seed: int, device: str = "auto", precision: str | None = None, di
     keras.utils.set_random_seed(seed)
     strategy = None
     if distribute == "mirrored":
-        strategy = tf.distribute.MirroredStrategy(replica_devices(device))
+        strategy = mirrored_strategy(tuple(replica_devices(device)))
         placement = strategy.scope()
     elif distribute == "none":
         placement = contextlib.nullcontext() if device == "auto" else tf.device(logical_device(device).name)

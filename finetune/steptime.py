@@ -107,13 +107,17 @@ def first_rows(prepared: data.PreparedData, count: int) -> data.PreparedData:
 
 
 def interleaved_passes(benches: dict, rounds: int) -> dict:
-    """Seconds per pass over each bench's batches, `rounds` passes each, after one untimed pass each (tracing,
-    and XLA's compile for every shape). The order alternates (A B, B A, ...): drift in the load falls on all."""
+    """Per bench, the wall and process CPU seconds of `rounds` passes over its batches, after one untimed
+    pass each (tracing, and XLA's compile for every shape). The order alternates (A B, B A, ...) so that drift
+    in the machine's load falls on every bench alike; CPU seconds are a cross-check on a shared machine,
+    where wall time includes waiting for the cores."""
     for bench in benches.values():
         bench.timed_pass()
     names = list(benches)
-    passes = {name: [] for name in names}
+    passes = {name: {"wall_s": [], "cpu_s": []} for name in names}
     for round_ in range(rounds):
         for name in names if round_ % 2 == 0 else reversed(names):
-            passes[name].append(benches[name].timed_pass())
+            cpu_started = time.process_time()
+            passes[name]["wall_s"].append(benches[name].timed_pass())
+            passes[name]["cpu_s"].append(time.process_time() - cpu_started)
     return passes

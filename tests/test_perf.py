@@ -1,0 +1,209 @@
+"""Performance variants (finetune.perf): the table builds, padding keeps its promises, retraces are counted,
+and the mixed-precision policy is set for a run and restored after it."""
+
+import dataclasses
+import json
+
+import datasets
+import numpy as np
+import pytest
+
+import finetune  # noqa: F401
+import tensorflow as tf
+import tf_keras as keras
+
+from finetune import FinetuneError, RunConfig, data, perf, runtime
+from finetune import __main__ as cli
+from finetune.recipes import LOSSES
+from finetune.steptime import StepBench, first_rows
+from finetune.train import build_model
+
+
+def _widths(dataset):
+    return [int(x["input_ids"].shape[1]) for x, _ in dataset]
+
+
+def _rows(dataset):
+    """Each row as (its unpadded token ids, its label), in the order the pipeline gives them."""
+    return [(tuple(ids[mask == 1]), int(label)) for x, y in dataset
+            for ids, mask, label in zip(x["input_ids"].numpy(), x["attention_mask"].numpy(), y.numpy())]
+
+
+def _waste(dataset) -> float:
+    masks = [x["attention_mask"].numpy() for x, _ in dataset]
+    return 1.0 - sum(m.sum() for m in masks) / sum(m.size for m in masks)
+
+
+@pytest.mark.parametrize("name", list(perf.VARIANTS))
+def test_every_variant_builds_what_it_names(name, tiny_config, tiny_prepared):
+    variant = perf.VARIANTS[name]
+    problem = perf.unsupported_precision(variant.precision, runtime.device_kind("auto"))
+    if problem:
+        pytest.skip(problem)
+    config = tiny_config.replace(perf=variant)
+    with runtime.configured(config.seed, precision=variant.precision, distribute=variant.distribute) as strategy:
+        train, _ = data.tf_datasets(tiny_prepared, config.batch_size, seed=config.seed, **variant.data_options())
+        model = build_model(config, tiny_prepared, num_train_steps=len(train))
+    assert len(train) == 5  # 40 rows / batch 8: every padding keeps the schedule's length
+    assert model.dtype_policy.name == variant.precision
+    assert bool(model.jit_compile) is variant.jit_compile
+    assert (strategy is not None) is (variant.distribute == "mirrored")
+    assert model.distribute_strategy is (strategy or tf.distribute.get_strategy())
+
+
+def test_best_is_a_named_variant_reachable_from_the_cli():
+    assert perf.variant("best") == perf.VARIANTS[perf.BEST]
+    assert cli.perf_config(cli.parse_args(["--perf", "best"])) == perf.VARIANTS[perf.BEST]
+    assert cli.perf_config(cli.parse_args([])) == perf.COURSE == RunConfig().perf
+    flags = ["--perf", "xla-bucket8", "--no-jit-compile", "--precision", "mixed_bfloat16"]
+    changed = cli.perf_config(cli.parse_args(flags))
+    assert changed == perf.PerfConfig(padding="bucket", pad_multiple=8, precision="mixed_bfloat16")
+    assert cli.perf_config(cli.parse_args(["--perf", "xla-bucket8", "--padding", "dynamic"])).pad_multiple is None
+    with pytest.raises(FinetuneError, match="unknown --perf 'turbo': choose one of course, .*best"):
+        perf.variant("turbo")
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(padding="sorted"), "unknown padding 'sorted'"),
+    (dict(precision="float16"), "unknown precision 'float16'"),
+    (dict(distribute="horovod"), "unknown distribute 'horovod'"),
+    (dict(padding="multiple"), "--padding multiple needs --pad-multiple"),
+    (dict(pad_multiple=8), "use it with --padding multiple, bucket or fixed"),
+    (dict(padding="bucket", pad_multiple=0), "--pad-multiple must be a positive whole number"),
+])
+def test_bad_perf_configs_say_what_to_do(fields, message):
+    with pytest.raises(FinetuneError, match=message):
+        perf.PerfConfig(**fields)
+
+
+def test_fixed_padding_gives_one_shape_the_longest_pair(tiny_prepared):
+    longest = data.longest_row(tiny_prepared)
+    lengths = [len(ids) for split in tiny_prepared.tokenized.values() for ids in split["input_ids"]]
+    assert longest == max(lengths) and min(lengths) < longest  # else fixed == dynamic and this proves nothing
+    train, validation = data.tf_datasets(tiny_prepared, 8, padding="fixed")
+    assert set(_widths(train)) == set(_widths(validation)) == {longest}
+    train, _ = data.tf_datasets(tiny_prepared, 8, padding="fixed", pad_to_multiple_of=16)
+    assert set(_widths(train)) == {-(-longest // 16) * 16}
+
+
+def test_multiple_padding_rounds_each_batch_up(tiny_prepared):
+    dynamic, _ = data.tf_datasets(tiny_prepared, 8, shuffle_train=False)
+    rounded, _ = data.tf_datasets(tiny_prepared, 8, shuffle_train=False, padding="multiple", pad_to_multiple_of=8)
+    assert [-(-w // 8) * 8 for w in _widths(dynamic)] == _widths(rounded)
+    assert any(w % 8 for w in _widths(dynamic))  # the rounding did something
+
+
+def test_bucketing_keeps_every_row_and_label_and_wastes_less_padding(tiny_prepared):
+    dynamic, _ = data.tf_datasets(tiny_prepared, 8, seed=0)
+    bucket, _ = data.tf_datasets(tiny_prepared, 8, padding="bucket", seed=0)
+    split = tiny_prepared.tokenized["train"]
+    every_row = sorted((tuple(ids), label) for ids, label in zip(split["input_ids"], split["label"]))
+    first, second = _rows(bucket), _rows(bucket)  # two epochs
+    assert sorted(first) == sorted(second) == every_row  # each row once per epoch, with its own label
+    assert first != second  # reshuffled each epoch
+    assert len(bucket) == len(dynamic) == len(list(bucket)) == 5
+    assert _waste(bucket) < 0.5 * _waste(dynamic), (_waste(bucket), _waste(dynamic))
+
+
+def test_length_grouped_batches_sort_within_windows_only():
+    lengths = np.random.default_rng(1).integers(5, 100, size=203)
+    batches = data.length_grouped_batches(lengths, 4, rng=None, window_batches=10)
+    assert len(batches) == 51 and sorted(np.concatenate(batches)) == list(range(203))
+    window = np.concatenate(batches[:10])
+    assert list(window) == list(np.argsort(lengths[:40], kind="stable"))  # rows 0-39 only, sorted
+    shuffled = data.length_grouped_batches(lengths, 4, rng=np.random.default_rng(0), window_batches=10)
+    spread = [np.ptp(lengths[b]) for b in shuffled]
+    unsorted = [np.ptp(lengths[i:i + 4]) for i in range(0, 203, 4)]
+    assert np.mean(spread) < 0.5 * np.mean(unsorted)
+
+
+def _short_then_long(prepared):
+    """Training rows ordered so that dynamic padding makes batches of different widths."""
+    train = prepared.tokenized["train"]
+    order = sorted(range(len(train)), key=lambda i: len(train[i]["input_ids"]))
+    picked = order[:8] + order[-8:] + order[8:12] + order[-12:-8]
+    return dataclasses.replace(prepared, tokenized=datasets.DatasetDict({**prepared.tokenized,
+                                                                         "train": train.select(picked)}))
+
+
+def test_retraces_and_shapes_are_counted(tiny_config, tiny_prepared):
+    rows = _short_then_long(tiny_prepared)
+    dynamic = StepBench(tiny_config, rows, num_batches=3)
+    fixed = StepBench(tiny_config.replace(perf=perf.VARIANTS["fixed"]), rows, num_batches=3)
+    assert dynamic.traces() is None  # nothing traced before the first step
+    for bench in (dynamic, fixed):
+        bench.timed_pass()
+        bench.timed_pass()
+    assert dynamic.rows == fixed.rows == 24
+    assert len(fixed.shapes) == 1 and len(dynamic.shapes) > 1
+    # A new shape makes tf.function retrace once, to a shape-relaxed trace; the same shapes again do not.
+    assert dynamic.traces() == fixed.traces() + 1, (dynamic.traces(), fixed.traces())
+
+
+def test_precision_is_set_for_the_block_and_restored(tiny_config, tiny_prepared):
+    before = keras.mixed_precision.global_policy().name
+    with runtime.configured(0, precision="mixed_bfloat16"):
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == before
+    with pytest.raises(RuntimeError, match="inside"):
+        with runtime.configured(0, precision="mixed_bfloat16"):
+            raise RuntimeError("inside")
+    assert keras.mixed_precision.global_policy().name == before
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # someone else's policy survives a float32 run
+    try:
+        with runtime.configured(0, precision="float32"):
+            assert keras.mixed_precision.global_policy().name == "float32"
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
+def test_float16_on_cpu_is_refused_and_leaves_the_policy_alone():
+    if runtime.device_kind("auto") == "gpu":
+        pytest.skip("this host has a GPU, where mixed_float16 is supported")
+    before = keras.mixed_precision.global_policy().name
+    with pytest.raises(FinetuneError, match="mixed_float16 needs a GPU"):
+        with runtime.configured(0, precision="mixed_float16"):
+            pass
+    assert keras.mixed_precision.global_policy().name == before
+
+
+def test_mixed_precision_loss_is_computed_in_float32():
+    labels = tf.constant([0, 1, 1])
+    logits = tf.constant([[2.0, -1.0], [0.3, 0.2999], [-3.0, 4.0]])
+    loss = perf.float32_logits(LOSSES["from_logits"]())(labels, tf.cast(logits, tf.bfloat16))
+    exact = keras.losses.sparse_categorical_crossentropy(labels, tf.cast(tf.cast(logits, tf.bfloat16), tf.float32),
+                                                         from_logits=True)
+    assert loss.dtype == tf.float32
+    np.testing.assert_allclose(loss.numpy(), exact.numpy(), rtol=1e-6)
+
+
+def test_variants_are_timed_on_the_same_rows(tiny_config, tiny_prepared):
+    rows = first_rows(tiny_prepared, 24)
+    assert len(rows.tokenized["train"]) == 24 and len(rows.tokenized["validation"]) == 12
+    course = StepBench(tiny_config, rows, num_batches=3)
+    bucket = StepBench(tiny_config.replace(perf=perf.VARIANTS["bucket"]), rows, num_batches=3)
+    assert sorted(_rows(course.batches)) == sorted(_rows(bucket.batches))
+    assert len(course.batches) == len(bucket.batches) == 3
+
+
+def test_the_cli_runs_the_best_variant(capsys, generated_glue_dir):
+    best = perf.VARIANTS[perf.BEST]
+    problem = perf.unsupported_precision(best.precision, runtime.device_kind("auto"))
+    if problem:
+        pytest.skip(problem)
+    code = cli.main(["--model", "tiny", "--perf", "best", "--epochs", "1", "--max-train-samples", "16",
+                     "--warmup-steps", "0", "--glue-dir", str(generated_glue_dir)])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["config"]["perf"] == dataclasses.asdict(best)
+    assert result["num_train_steps"] == 2 and len(result["step_losses"]) == 2
+
+
+def test_the_cli_refuses_float16_on_cpu_in_one_line(capsys, generated_glue_dir):
+    if runtime.device_kind("auto") == "gpu":
+        pytest.skip("this host has a GPU, where mixed_float16 is supported")
+    code = cli.main(["--model", "tiny", "--perf", "best", "--precision", "mixed_float16",
+                     "--glue-dir", str(generated_glue_dir)])
+    err = capsys.readouterr().err  # the data is loaded first: its progress bars come before the error
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: --precision mixed_float16 needs a GPU")
