@@ -6,7 +6,9 @@ Accepts the CLI's result files and pytest-benchmark JSON files (their quality be
 
 For long measurements run outside pytest (e.g. many seeds in parallel sessions). Each result carries
 its configuration, versions and hardware; the command that made it is rebuilt from its configuration.
-Figures are grouped by model x hardware x variant, and each group replaces the stored one atomically.
+Figures are grouped by model x hardware x variant. A stored group measured with the same library versions
+keeps its other seeds (a new run of a stored seed replaces it); with other versions, or with --replace, the
+new runs replace the group. Each file is written atomically.
 """
 
 from __future__ import annotations
@@ -49,7 +51,18 @@ def results_in(path: Path) -> list[dict]:
     ]
 
 
-def ingest(paths: list[Path], directory: Path = BASELINE_DIR) -> list[str]:
+def stored_runs(group: dict | None, versions: dict, new_seeds: set) -> list[dict]:
+    """The stored group's runs to keep beside new ones: those of other seeds, if measured with `versions`."""
+    if not group or group.get("provenance", {}).get("versions") != versions:
+        return []
+    seeds = group["provenance"]["seeds"]
+    return [{"config": {"seed": seed}, "accuracy": accuracy, "f1": f1, "collapsed": collapsed}
+            for seed, accuracy, f1, collapsed in zip(seeds, group["accuracy"]["values"], group["f1"]["values"],
+                                                     group["collapsed"])
+            if seed not in new_seeds]
+
+
+def ingest(paths: list[Path], directory: Path = BASELINE_DIR, replace: bool = False) -> list[str]:
     by_file: dict = {}
     for result, path in ((r, p) for p in paths for r in results_in(p)):
         perf = result["config"].get("perf")
@@ -64,17 +77,27 @@ def ingest(paths: list[Path], directory: Path = BASELINE_DIR) -> list[str]:
     for target, results in by_file.items():
         first = results[0]
         groups = {}
+        stored = baselines.load(target)
         for variant in {command_of(r["config"], []) for r in results}:
-            runs = [r for r in results if command_of(r["config"], []) == variant]
+            runs = {r["config"]["seed"]: r for r in results if command_of(r["config"], []) == variant}
+            runs = list(runs.values())  # a seed given twice (runs are deterministic per seed): the last one
             provenance = {"versions": runs[0]["versions"], "hardware": runs[0]["hardware"],
                           "measured_at": sorted(r["measured_at"] for r in runs)}
             (key, group), = quality_groups(runs, provenance).items()
-            group["provenance"]["command"] = runs[0].get("command") or command_of(runs[0]["config"],
-                                                                                  group["provenance"]["seeds"])
+            previous = None if replace else (stored or {}).get("figures", {}).get(key)
+            kept = stored_runs(previous, runs[0]["versions"], {r["config"]["seed"] for r in runs})
+            command = runs[0].get("command") or command_of(runs[0]["config"], group["provenance"]["seeds"])
+            if kept:
+                (key, group), = quality_groups(runs + [{**k, "config": {**runs[0]["config"], **k["config"]}}
+                                                       for k in kept], provenance).items()
+                earlier = previous["provenance"]
+                provenance["measured_at"] = sorted(set(provenance["measured_at"] + earlier.get("measured_at", [])))
+                command = f"{command}; kept seeds {[k['config']['seed'] for k in kept]} of: {earlier['command']}"
+            group["provenance"]["command"] = command
             groups[key] = group
         header = {"model": first["config"]["model"], "hardware_key": target.stem.split("__")[1],
                   "hardware": first["hardware"]}
-        baselines.write_atomic(target, baselines.merged(baselines.load(target), header, groups))
+        baselines.write_atomic(target, baselines.merged(stored, header, groups))
         written.append(f"{target}: {', '.join(groups)}")
     return written
 
@@ -82,12 +105,14 @@ def ingest(paths: list[Path], directory: Path = BASELINE_DIR) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("--replace", action="store_true",
+                        help="replace each stored group with these runs instead of adding to it")
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.results if not p.is_file()]
     if missing:
         print(f"error: no such result file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    for line in ingest(args.results):
+    for line in ingest(args.results, replace=args.replace):
         print(line)
     return 0
 

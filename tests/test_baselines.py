@@ -89,17 +89,22 @@ def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["m__hw.json"]  # no temporary file left behind
 
 
+def cli_result(tmp_path, name, seed, accuracy, loss="from_logits", tensorflow="2.20.0"):
+    """A result file as `python -m finetune --json` writes it (the fields ingest reads)."""
+    result = {"config": {"task": "mrpc", "model": "minilm-l6", "loss": loss, "optimizer": "linear-decay",
+                         "epochs": 3, "batch_size": 8, "max_train_samples": None, "seed": seed},
+              "accuracy": accuracy, "f1": accuracy, "collapsed": None, "versions": {"tensorflow": tensorflow},
+              "hardware": {"cpu": "Some CPU", "cpu_count": 2, "gpus": []}, "measured_at": "2026-11-25T00:00:00"}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(result))
+    return path
+
+
 def test_cli_results_are_grouped_per_variant(tmp_path):
     from bench.ingest import ingest
 
-    paths = []
-    for i, (loss, accuracy) in enumerate([("from_logits", 0.80), ("from_logits", 0.82), ("string", 0.6838)]):
-        result = {"config": {"task": "mrpc", "model": "minilm-l6", "loss": loss, "optimizer": "linear-decay",
-                             "epochs": 3, "batch_size": 8, "max_train_samples": None, "seed": i},
-                  "accuracy": accuracy, "f1": accuracy, "collapsed": None, "versions": {"tensorflow": "2.20.0"},
-                  "hardware": {"cpu": "Some CPU", "cpu_count": 2, "gpus": []}, "measured_at": "2026-11-25T00:00:00"}
-        paths.append(tmp_path / f"r{i}.json")
-        paths[-1].write_text(json.dumps(result))
+    paths = [cli_result(tmp_path, f"r{i}", i, accuracy, loss)
+             for i, (loss, accuracy) in enumerate([("from_logits", 0.80), ("from_logits", 0.82), ("string", 0.6838)])]
     ingest(paths, tmp_path)
     document = baselines.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")
     key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
@@ -108,3 +113,21 @@ def test_cli_results_are_grouped_per_variant(tmp_path):
     assert "--loss from_logits" in document["figures"][key]["provenance"]["command"]
     string_key = baselines.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
     assert baselines.figure_of(document, string_key, "accuracy").n == 1
+
+
+def test_ingest_adds_seeds_to_a_group_of_the_same_versions(tmp_path):
+    from bench.ingest import ingest
+
+    key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    stored = tmp_path / "minilm-l6__cpu-some-cpu-2c.json"
+    ingest([cli_result(tmp_path, "a", 0, 0.80), cli_result(tmp_path, "b", 1, 0.82)], tmp_path)
+    ingest([cli_result(tmp_path, "c", 1, 0.83), cli_result(tmp_path, "d", 2, 0.84)], tmp_path)
+    document = baselines.load(stored)
+    assert baselines.figure_of(document, key, "accuracy").values == (0.80, 0.83, 0.84)  # seed 1 re-measured
+    assert document["figures"][key]["provenance"]["seeds"] == [0, 1, 2]
+    assert "kept seeds [0]" in document["figures"][key]["provenance"]["command"]
+
+    ingest([cli_result(tmp_path, "e", 5, 0.70, tensorflow="2.21.0")], tmp_path)  # other versions: a new group
+    assert baselines.figure_of(baselines.load(stored), key, "accuracy").values == (0.70,)
+    ingest([cli_result(tmp_path, "f", 6, 0.71, tensorflow="2.21.0")], tmp_path, replace=True)
+    assert baselines.figure_of(baselines.load(stored), key, "accuracy").values == (0.71,)
