@@ -13,7 +13,8 @@ bench.ingest and the report take every benchmark with `accuracy` for a course-co
 import pytest
 
 import finetune  # noqa: F401
-from bench.suite import FASTER_ROUNDS, FASTER_THAN_COURSE, PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, WINNER
+from bench.suite import (FASTER_ROUNDS, FASTER_THAN_COURSE, PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, WINNER,
+                         device_label)
 from finetune import perf, runtime
 from finetune.perf import VARIANTS
 from finetune.steptime import StepBench, interleaved_passes
@@ -97,10 +98,13 @@ def test_variant_quality(benchmark, suite, variant, seed, request):
     benchmark.group = f"quality of performance variants {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(fine_tune, args=(config, suite.prepared()), kwargs={"verbose": 0},
                                 rounds=1, iterations=1)
-    benchmark.extra_info.update({"model": suite.options.model, "variant": variant, "seed": seed,
-                                 "epochs": config.epochs, "variant_accuracy": result.accuracy,
-                                 "variant_f1": result.f1, "collapsed": result.collapsed,
-                                 "step_time_ms": result.step_time["median_ms"]})
+    benchmark.extra_info.update({"model": suite.options.model, "task": config.task,
+                                 "device": device_label(config.device), "batch_size": config.batch_size,
+                                 "variant": variant, "seed": seed, "epochs": config.epochs,
+                                 "variant_accuracy": result.accuracy, "variant_f1": result.f1,
+                                 "collapsed": result.collapsed, "step_time_ms": result.step_time["median_ms"],
+                                 "examples_per_s": result.examples_per_s,
+                                 "steps_timed": result.step_time["steps_kept"]})
     assert not result.collapsed, f"{variant} collapsed to {result.collapsed}: constant prediction"
     failures = []
     for name in ("accuracy", "f1"):
