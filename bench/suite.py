@@ -236,13 +236,16 @@ class Suite:
                 / (mirrored.replicas * single.config.batch_size / single_ms)}
 
     # --- baselines -----------------------------------------------------------------------------------
-    def compare(self, test_id: str, name: str, value: float, key: str, **kwargs) -> tuple:
+    def compare(self, test_id: str, name: str, value: float, key: str, confirm=None, **kwargs) -> tuple:
+        """The verdict on `value` against its stored band; with `confirm` (a step time: upper bound only), a value
+        above the bound is timed once more before it fails (baselines.check_confirmed)."""
         if self.options.update:
             verdict = (None, f"{name} {value:.4g} recorded for the baseline update ({key})")
         else:
             figure = baselines.figure_of(self.baseline, key, name)
             where = f"{self.options.model} on {self.hardware_key}, {key}"
-            verdict = baselines.check(name, value, figure, where, **kwargs)
+            verdict = (baselines.check(name, value, figure, where, **kwargs) if confirm is None
+                       else baselines.check_confirmed(name, value, figure, where, confirm))
         self.verdicts.append((test_id, *verdict))
         return verdict
 

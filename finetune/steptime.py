@@ -69,6 +69,16 @@ class StepBench:
             self.step()
         return time.perf_counter() - started
 
+    def median_step_ms(self, steps: int) -> float:
+        """Median ms of `steps` training steps, each timed alone (a second look at a step time, outside
+        pytest-benchmark's one timed run per test)."""
+        times = []
+        for _ in range(steps):
+            started = time.perf_counter()
+            self.step()
+            times.append(time.perf_counter() - started)
+        return 1000.0 * float(np.median(times))
+
     def traces(self) -> int | None:
         """How often Keras' train function has been traced (None before the first step)."""
         function = getattr(self.model, "train_tf_function", None)

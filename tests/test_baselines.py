@@ -42,6 +42,35 @@ def test_speed_gate_is_one_sided():
     assert passed is False and "step_time_ms 363.6 is OUTSIDE" in message and "<= " in message
 
 
+STEPS = Figure.of([300.0, 305.0, 310.0, 298.0, 302.0])  # band: <= 322.3
+
+
+def confirmation(value):
+    """A confirm() that records it was called."""
+    calls = []
+    return calls, lambda: calls.append(value) or value
+
+
+def test_step_time_inside_the_band_is_not_timed_again():
+    calls, confirm = confirmation(999.0)
+    assert baselines.check_confirmed("step_time_ms", 310.0, STEPS, "cpu", confirm)[0] is True
+    assert calls == []
+
+
+def test_one_stall_passes_when_the_second_timing_is_inside_the_band():
+    calls, confirm = confirmation(306.0)
+    passed, message = baselines.check_confirmed("step_time_ms", 420.0, STEPS, "cpu", confirm)
+    assert passed is True and calls == [306.0]
+    assert "step_time_ms 306 is inside" in message and "at first (420), timed again: 306" in message
+
+
+def test_a_slowdown_that_repeats_fails_on_the_faster_of_the_two():
+    calls, confirm = confirmation(1.25 * STEPS.mean)
+    passed, message = baselines.check_confirmed("step_time_ms", 1.3 * STEPS.mean, STEPS, "cpu", confirm)
+    assert passed is False and calls == [1.25 * STEPS.mean]
+    assert "step_time_ms 378.8 is OUTSIDE" in message and "timed again: 378.8" in message
+
+
 def test_nothing_to_compare_is_said_not_passed():
     assert baselines.check("f1", 0.9, None, "here")[0] is None
     passed, message = baselines.check("f1", 0.9, Figure.of([0.9]), "here")
