@@ -101,7 +101,9 @@ def test_variant_quality(benchmark, suite, variant, seed, request):
     benchmark.extra_info.update({"model": suite.options.model, "task": config.task,
                                  "device": device_label(config.device), "batch_size": config.batch_size,
                                  "variant": variant, "seed": seed, "epochs": config.epochs,
+                                 "loss": config.loss, "optimizer": config.optimizer, "tier": suite.options.tier.name,
                                  "variant_accuracy": result.accuracy, "variant_f1": result.f1,
+                                 "num_eval_examples": result.num_eval_examples,
                                  "collapsed": result.collapsed, "step_time_ms": result.step_time["median_ms"],
                                  "examples_per_s": result.examples_per_s,
                                  "steps_timed": result.step_time["steps_kept"]})

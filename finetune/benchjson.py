@@ -18,6 +18,7 @@ COMPARED_CONFIG = ("model", "tier", "epochs")  # what must match for figures acr
 # The extra_info keys a report needs; the rest (e.g. flops_per_step, precision, num_eval_examples) are optional.
 STEP_KEYS = ("model", "device", "batch_size", "step_time_ms", "examples_per_s", "tokens_per_s")
 QUALITY_KEYS = ("model", "loss", "optimizer", "epochs", "batch_size", "accuracy", "f1")
+VARIANT_QUALITY_KEYS = ("model", "variant", "epochs", "batch_size", "variant_accuracy", "variant_f1")
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,11 @@ def load_run(path: Path, name: str) -> Run:
 
 
 def extra_infos(run: Run, kind: str, keys: tuple) -> list[dict]:
-    """extra_info of the step-time ("tokens_per_s") or quality ("accuracy") benchmarks, checked for `keys`."""
-    marker = {"step": "tokens_per_s", "quality": "accuracy"}[kind]
+    """extra_info of one kind of benchmark, told by a field only it has, checked for `keys`: step time
+    ("tokens_per_s"), quality ("accuracy"), a performance variant's fine-tune ("variant_accuracy"), the
+    interleaved comparison with the course's pipeline ("course_step_time_ms")."""
+    marker = {"step": "tokens_per_s", "quality": "accuracy", "variant_quality": "variant_accuracy",
+              "faster": "course_step_time_ms"}[kind]
     found = [b for b in run.benchmarks if marker in b["extra_info"]]
     for bench in found:
         missing = [key for key in keys if key not in bench["extra_info"]]

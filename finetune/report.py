@@ -4,7 +4,9 @@
 
 The files may come from different machines and dates: every row names the file and hardware it was
 measured on, and the "Differences" section says where files differ in library versions or configuration.
-Repeated seeds of one variant are one row: the median step time, with the number of seeds as n.
+Repeated seeds of one variant are one row: the median step time, with the number of seeds as n. The
+performance variants' fine-tunes are quality rows beside the loss x optimizer ones, judged against the band
+of the recipe they train with, as bench/test_performance.py's gate does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from pathlib import Path
 
 import finetune  # noqa: F401
 from finetune import baselines, flops
-from finetune.benchjson import QUALITY_KEYS, STEP_KEYS, Run, differences, extra_infos, hardware_of, load_runs
+from finetune.benchjson import (QUALITY_KEYS, STEP_KEYS, VARIANT_QUALITY_KEYS, Run, differences, extra_infos,
+                                hardware_of, load_runs)
+from finetune.config import RunConfig
 from finetune.errors import FinetuneError
 
 DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
@@ -34,6 +38,7 @@ class StepRow:
     model: str
     batch_size: int
     precision: str | None
+    variant: str | None  # a performance variant's name; None for the course's step-time benchmark
     n: int  # seeds
     step_time_ms: float  # median over seeds, as are the rates
     examples_per_s: float
@@ -61,14 +66,15 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
     for run in runs:
         for info in extra_infos(run, "step", STEP_KEYS):
             key = (run.name, hardware_of(run, info["device"]), info.get("device_name", ""), info["model"],
-                   info["device"], info["batch_size"], info.get("precision"), info.get("variant", "course"))
+                   info["device"], info["batch_size"], info.get("precision"), info.get("variant"))
             groups.setdefault(key, []).append(info)
     rows = []
     for (name, hardware, device_name, model, device, batch_size, precision, variant), infos in groups.items():
         prefix = f"{name}: " if len(runs) > 1 else ""
         label = (f"{prefix}{hardware} {model} {device} batch {batch_size}" + (f" {precision}" if precision else "")
-                 + ("" if variant == "course" else f" {variant}"))
-        rows.append(StepRow(label, name, hardware, device, device_name, model, batch_size, precision, len(infos),
+                 + (f" {variant}" if variant else ""))
+        rows.append(StepRow(label, name, hardware, device, device_name, model, batch_size, precision, variant,
+                            len(infos),
                             *(median_of(infos, field) for field in
                               ("step_time_ms", "examples_per_s", "tokens_per_s", "flops_per_step"))))
     return rows
@@ -91,7 +97,7 @@ def step_table(rows: list[StepRow], reference: StepRow | None, by_file: bool) ->
         utilisation = flops.mfu(achieved, peak) if achieved is not None else None
         table.append([
             *([row.run] if by_file else []), row.hardware, row.device_name, row.model, str(row.batch_size),
-            row.precision or "n/a", f"{row.step_time_ms:.1f}", str(row.n),
+            row.precision or "n/a", row.variant or "-", f"{row.step_time_ms:.1f}", str(row.n),
             f"{row.examples_per_s:.1f}", f"{row.tokens_per_s:,.0f}",
             "n/a" if achieved is None else f"{achieved / 1e12:.2f}",
             "n/a" if utilisation is None else f"{100 * utilisation:.1f}% of {peak.tflops:g} {peak.precision}",
@@ -147,10 +153,19 @@ def load_baseline(path: Path) -> dict | None:
         raise FinetuneError(f"baseline {path}: cannot be read ({err.__class__.__name__})") from None
 
 
+def quality_infos(run: Run) -> list[dict]:
+    """The loss x optimizer fine-tunes (variant "-"), then the performance variants' fine-tunes, alike."""
+    variants = [{**info, "accuracy": info["variant_accuracy"], "f1": info["variant_f1"],
+                 # files written before extra_info had them: variants train with the course's fix, RunConfig's default
+                 "loss": info.get("loss", RunConfig.loss), "optimizer": info.get("optimizer", RunConfig.optimizer)}
+                for info in extra_infos(run, "variant_quality", VARIANT_QUALITY_KEYS)]
+    return [{**info, "variant": "-"} for info in extra_infos(run, "quality", QUALITY_KEYS)] + variants
+
+
 def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
     table = []
     for run in runs:
-        for info in extra_infos(run, "quality", QUALITY_KEYS):
+        for info in quality_infos(run):
             document = load_baseline(baselines.path_for(baseline_dir, info["model"], run.hardware_key))
             key = baselines.quality_key(info.get("task", "mrpc"), info["loss"], info["optimizer"], info["epochs"],
                                         info.get("max_train_samples"), info["batch_size"])
@@ -158,12 +173,25 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
             resolution = 1 / info["num_eval_examples"] if info.get("num_eval_examples") else 0.0
             collapsed = f"**COLLAPSED** ({info['collapsed']})" if info.get("collapsed") else ""
             table.append([
-                *([run.name] if len(runs) > 1 else []), run.hardware_key, info["model"],
+                *([run.name] if len(runs) > 1 else []), run.hardware_key, info["model"], info["variant"],
                 info["loss"], info["optimizer"], str(info["epochs"]), str(info.get("seed", "")),
                 f"{info['accuracy']:.4f}", f"{info['f1']:.4f}", collapsed,
                 band_text(document, key, "accuracy", info["accuracy"], resolution),
                 band_text(document, key, "f1", info["f1"], resolution),
             ])
+    return table
+
+
+# --- faster than the course ---------------------------------------------------------------------------
+def faster_table(runs: list[Run]) -> list[list[str]]:
+    """bench/test_performance.py's interleaved comparison of the best variant with the course's pipeline."""
+    table = []
+    for run in runs:
+        for info in extra_infos(run, "faster", ("device", "variant", "step_time_ms", "course_step_time_ms")):
+            table.append([*([run.name] if len(runs) > 1 else []), hardware_of(run, info["device"]),
+                          info.get("device_name", info["device"]), info["variant"],
+                          f"{info['course_step_time_ms']:.1f}", f"{info['step_time_ms']:.1f}",
+                          f"{info['course_step_time_ms'] / info['step_time_ms']:.2f}x", info.get("comparison", "")])
     return table
 
 
@@ -185,15 +213,25 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
               "MFU = achieved / the GPU's dense peak at the run's precision, only where both are known.",
               f"Speed-up = reference ms/step / row ms/step; reference: {reference.label if reference else 'none'}.", ""]
     by_file = ["file"] if len(runs) > 1 else []
-    lines += markdown_table([*by_file, "hardware", "device", "model", "batch", "precision", "ms/step", "n",
+    lines += markdown_table([*by_file, "hardware", "device", "model", "batch", "precision", "variant", "ms/step", "n",
                              "examples/s", "tokens/s", "TFLOP/s", "MFU", "speed-up"],
                             step_table(steps, reference, bool(by_file)))
     peaks = {(row.peak.tflops, row.peak.precision, row.peak.source) for row in steps if row.peak}
     lines += ["", *(f"- peak {tflops:g} TFLOP/s {precision}: {source}" for tflops, precision, source in sorted(peaks))]
+    lines += ["Variant \"-\": the course's pipeline timed on prepared batches (bench/test_step_time.py, the gated "
+              "figure); named variants: bench/test_performance.py, each timed on the same first training rows.", ""]
+    faster = faster_table(runs)
+    if faster:
+        lines += ["### Faster than the course", "",
+                  "The best variant and the course's pipeline timed on the same batches, passes interleaved.", ""]
+        lines += markdown_table([*by_file, "hardware", "device", "variant", "course ms/step", "variant ms/step",
+                                 "speed-up", "how"], faster)
+        lines += [""]
     lines += ["", "## Quality", "", "Bands: the stored baseline's prediction interval (finetune.baselines) for this "
-              "model, hardware and variant, widened by one validation example where extra_info records "
-              "num_eval_examples, as the gate does; **OUT** marks a figure outside it.", ""]
-    lines += markdown_table([*by_file, "hardware", "model", "loss", "optimizer", "epochs", "seed", "accuracy", "F1",
+              "model, hardware and loss x optimizer, widened by one validation example where extra_info records "
+              "num_eval_examples, as the gate does; **OUT** marks a figure outside it. A performance variant "
+              "(variant other than \"-\") is judged against the band of the recipe it trains with.", ""]
+    lines += markdown_table([*by_file, "hardware", "model", "variant", "loss", "optimizer", "epochs", "seed", "accuracy", "F1",
                              "collapsed", "accuracy band", "F1 band"], quality)
     lines += ["", "## Differences", "", *differences(runs), ""]
     return "\n".join(lines)

@@ -22,7 +22,7 @@ def run_report(capsys, *args):
 
 
 def table(text: str, section: str) -> list[dict]:
-    """The first markdown table under the heading `## section`, as one dict per row."""
+    """The first markdown table under the heading `## section` (or `### section`), as one dict per row."""
     lines = text.split(f"## {section}\n", 1)[1].splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| "))
     headers = [cell.strip() for cell in lines[start].strip("|").split("|")]
@@ -130,6 +130,65 @@ def test_quality_rows_show_the_stored_baseline_band(tmp_path, capsys):
     assert rows["from_logits", "linear-decay"]["accuracy band"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 in"
     assert rows["string", "linear-decay"]["accuracy band"].endswith("n=5 **OUT**")  # 0.7525, far below
     assert rows["string", "adam"]["accuracy band"] == "no band"  # no figures for this variant
+
+
+def with_performance_benchmarks(tmp_path) -> Path:
+    """The GPU fixture plus what bench/test_performance.py adds: the course's pipeline and bf16-bucket timed as
+    variants, their interleaved comparison, and two variants' fine-tunes (one without loss/optimizer, as files
+    written before extra_info had them)."""
+    document = json.loads(GPU.read_text())
+    gated = next(b for b in document["benchmarks"] if b["extra_info"]["device"] == "gpu")
+
+    def bench(name, **info):
+        return {**gated, "name": name, "extra_info": {**gated["extra_info"], **info}}
+
+    document["benchmarks"] += [
+        bench("test_variant_step_time[course]", variant="course", step_time_ms=60.0),
+        bench("test_variant_step_time[bf16-bucket]", variant="bf16-bucket", step_time_ms=30.0),
+        {**gated, "name": "test_faster_than_the_course", "extra_info": {
+            "device": "gpu", "device_name": H100, "variant": "bf16-bucket", "step_time_ms": 25.0,
+            "course_step_time_ms": 50.0, "comparison": "passes interleaved"}},
+        {**gated, "name": "test_variant_quality[xla]", "extra_info": {
+            "model": "bert-base-uncased", "variant": "xla", "epochs": 3, "batch_size": 8, "seed": 0,
+            "variant_accuracy": 0.70, "variant_f1": 0.80, "collapsed": None, "device": "gpu"}},
+        {**gated, "name": "test_variant_quality[bf16]", "extra_info": {
+            "model": "bert-base-uncased", "variant": "bf16", "epochs": 3, "batch_size": 8, "seed": 0,
+            "loss": "string", "optimizer": "linear-decay", "variant_accuracy": 0.6838, "variant_f1": 0.8122,
+            "collapsed": "all-positive", "device": "gpu"}},
+    ]
+    path = tmp_path / "perf.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_performance_variants_are_rows_of_their_own(tmp_path, capsys):
+    assert run_report(capsys, with_performance_benchmarks(tmp_path), "--out", tmp_path / "out",
+                      "--reference", "gpu batch 32 bf16 course")[0] == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    gpu = {r["variant"]: r for r in table(text, "Step time") if r["device"] == H100}
+    # the gated step time (3 seeds, 42 ms) is not merged with the variant benchmark of the same pipeline
+    assert gpu["-"]["ms/step"] == "42.0" and gpu["-"]["n"] == "3"
+    assert gpu["course"]["ms/step"] == "60.0" and gpu["course"]["n"] == "1" and gpu["course"]["speed-up"] == "reference"
+    assert gpu["bf16-bucket"]["speed-up"] == "2x"
+    (faster,) = table(text, "Faster than the course")  # "### Faster..." holds "## Faster..."
+    assert faster["variant"] == "bf16-bucket" and faster["speed-up"] == "2.00x" and faster["course ms/step"] == "50.0"
+
+
+def test_performance_variants_fine_tunes_are_judged_by_their_recipes_band(tmp_path, capsys):
+    course = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    accuracy = Figure.of([0.855, 0.86, 0.865, 0.86, 0.86])
+    path = baselines.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
+    baselines.write_atomic(path, baselines.merged(None, {}, {course: {"accuracy": accuracy, "f1": accuracy}}))
+    assert run_report(capsys, with_performance_benchmarks(tmp_path), "--out", tmp_path / "out",
+                      "--baselines", tmp_path / "baselines")[0] == 0
+    rows = {r["variant"]: r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
+    band = baselines.band(accuracy)
+    assert (rows["xla"]["loss"], rows["xla"]["optimizer"]) == ("from_logits", "linear-decay")  # the default recipe
+    assert rows["xla"]["accuracy"] == "0.7000"
+    assert rows["xla"]["accuracy band"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 **OUT**"
+    assert rows["bf16"]["loss"] == "string" and rows["bf16"]["accuracy band"] == "no band"
+    assert rows["bf16"]["collapsed"] == "**COLLAPSED** (all-positive)"
+    assert set(rows) == {"-", "xla", "bf16"}  # "-": the four loss x optimizer rows
 
 
 @pytest.mark.parametrize("content, problem", [
