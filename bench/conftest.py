@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench.suite import Options, Suite, invocation_args
+from finetune import metrics
 
 SUITE = pytest.StashKey[Suite]()
 
@@ -59,7 +60,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     write = terminalreporter.write_line
     terminalreporter.section("fine-tuning results")
     for (loss, optimizer, seed), r in sorted(suite.quality_results.items()):
-        state = f"COLLAPSED to {r.collapsed} (constant prediction)" if r.collapsed else "learned"
+        state = metrics.verdict(r.accuracy, r.collapsed, r.majority_accuracy)
         write(f"quality {loss:11} {optimizer:12} seed {seed}: accuracy {r.accuracy:.4f}  F1 {r.f1:.4f}  "
               f"{r.step_time['median_ms']:.0f} ms/step  {state}")
     for (device, batch_size, seed), info in sorted(suite.step_results.items()):

@@ -104,6 +104,7 @@ def test_variant_quality(benchmark, suite, variant, seed, request):
                                  "loss": config.loss, "optimizer": config.optimizer, "tier": suite.options.tier.name,
                                  "variant_accuracy": result.accuracy, "variant_f1": result.f1,
                                  "num_eval_examples": result.num_eval_examples,
+                                 "majority_accuracy": result.majority_accuracy,
                                  "collapsed": result.collapsed, "step_time_ms": result.step_time["median_ms"],
                                  "examples_per_s": result.examples_per_s,
                                  "steps_timed": result.step_time["steps_kept"]})

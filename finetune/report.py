@@ -171,7 +171,9 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
                                         info.get("max_train_samples"), info["batch_size"])
             # The gate widens the band by one validation example; older results do not say how many there were.
             resolution = 1 / info["num_eval_examples"] if info.get("num_eval_examples") else 0.0
-            collapsed = f"**COLLAPSED** ({info['collapsed']})" if info.get("collapsed") else ""
+            collapsed = (f"**COLLAPSED** ({info['collapsed']})" if info.get("collapsed") else
+                         f"**BELOW** majority {info['majority_accuracy']:.4f}"
+                         if info["accuracy"] < info.get("majority_accuracy", 0.0) else "")
             table.append([
                 *([run.name] if len(runs) > 1 else []), run.hardware_key, info["model"], info["variant"],
                 info["loss"], info["optimizer"], str(info["epochs"]), str(info.get("seed", "")),
@@ -232,7 +234,7 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
               "num_eval_examples, as the gate does; **OUT** marks a figure outside it. A performance variant "
               "(variant other than \"-\") is judged against the band of the recipe it trains with.", ""]
     lines += markdown_table([*by_file, "hardware", "model", "variant", "loss", "optimizer", "epochs", "seed", "accuracy", "F1",
-                             "collapsed", "accuracy band", "F1 band"], quality)
+                             "did not learn", "accuracy band", "F1 band"], quality)
     lines += ["", "## Differences", "", *differences(runs), ""]
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ class Result:
     f1: float
     metric_source: str
     collapsed: str | None  # "all-positive" / "all-negative" when every prediction is one class
+    majority_accuracy: float  # always predicting the validation set's most common label scores this
     epoch_losses: list
     step_losses: list
     step_time: dict  # timing.StepStats

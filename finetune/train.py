@@ -66,6 +66,7 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         f1=scores["f1"],
         metric_source=metric_source,
         collapsed=metrics.collapsed(predictions, prepared.task.num_labels),
+        majority_accuracy=metrics.majority_accuracy(labels),
         epoch_losses=timer.epoch_losses,
         step_losses=timer.step_losses,
         step_time=step.to_dict(),

@@ -15,6 +15,7 @@ def test_constant_predictions_on_mrpc_validation(real_glue_dir):
     assert positive == {"accuracy": 0.6838235294117647, "f1": 0.8122270742358079}
     negative = metrics.local_glue_mrpc(np.zeros_like(labels), labels)
     assert negative == {"accuracy": pytest.approx(0.3161764705882353), "f1": 0.0}
+    assert metrics.majority_accuracy(labels) == positive["accuracy"]  # MRPC's majority class is positive
 
 
 def test_local_metric_equals_sklearn_used_by_evaluate():
@@ -39,3 +40,17 @@ def test_offline_metric_says_it_is_local(monkeypatch):
 ])
 def test_collapse_is_named(predictions, expected):
     assert metrics.collapsed(predictions, num_labels=2) == expected
+
+
+def test_majority_accuracy_takes_the_most_common_label_either_way():
+    assert metrics.majority_accuracy([0, 0, 0, 1]) == 0.75 == metrics.majority_accuracy([1, 0, 1, 1])
+
+
+@pytest.mark.parametrize("accuracy, collapsed, expected", [
+    (0.6838, "all-positive", "COLLAPSED to all-positive (constant prediction)"),
+    (0.3897, None, "BELOW the majority class (0.6838): did not learn"),  # string + linear-decay, seed 1, measured
+    (0.6838235294117647, None, "learned"),  # as good as a constant, but not one
+    (0.8137, None, "learned"),
+])
+def test_verdict_names_runs_that_did_not_learn(accuracy, collapsed, expected):
+    assert metrics.verdict(accuracy, collapsed, majority=0.6838235294117647) == expected

@@ -111,9 +111,9 @@ def test_no_differences_are_claimed_between_like_runs(tmp_path, capsys):
 def test_collapsed_quality_runs_are_marked(gpu_report):
     rows = {(r["loss"], r["optimizer"]): r for r in table(gpu_report, "Quality")}
     assert len(rows) == 4
-    assert rows["string", "adam"]["collapsed"] == "**COLLAPSED** (all-positive)"
-    assert rows["from_logits", "adam"]["collapsed"] == "**COLLAPSED** (all-positive)"
-    assert rows["from_logits", "linear-decay"]["collapsed"] == ""
+    assert rows["string", "adam"]["did not learn"] == "**COLLAPSED** (all-positive)"
+    assert rows["from_logits", "adam"]["did not learn"] == "**COLLAPSED** (all-positive)"
+    assert rows["from_logits", "linear-decay"]["did not learn"] == ""
     assert rows["from_logits", "linear-decay"]["accuracy"] == "0.8603"
 
 
@@ -150,7 +150,8 @@ def with_performance_benchmarks(tmp_path) -> Path:
             "course_step_time_ms": 50.0, "comparison": "passes interleaved"}},
         {**gated, "name": "test_variant_quality[xla]", "extra_info": {
             "model": "bert-base-uncased", "variant": "xla", "epochs": 3, "batch_size": 8, "seed": 0,
-            "variant_accuracy": 0.70, "variant_f1": 0.80, "collapsed": None, "device": "gpu"}},
+            "variant_accuracy": 0.60, "variant_f1": 0.70, "collapsed": None, "majority_accuracy": 0.6838,
+            "device": "gpu"}},
         {**gated, "name": "test_variant_quality[bf16]", "extra_info": {
             "model": "bert-base-uncased", "variant": "bf16", "epochs": 3, "batch_size": 8, "seed": 0,
             "loss": "string", "optimizer": "linear-decay", "variant_accuracy": 0.6838, "variant_f1": 0.8122,
@@ -184,10 +185,11 @@ def test_performance_variants_fine_tunes_are_judged_by_their_recipes_band(tmp_pa
     rows = {r["variant"]: r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
     band = baselines.band(accuracy)
     assert (rows["xla"]["loss"], rows["xla"]["optimizer"]) == ("from_logits", "linear-decay")  # the default recipe
-    assert rows["xla"]["accuracy"] == "0.7000"
+    assert rows["xla"]["accuracy"] == "0.6000"
     assert rows["xla"]["accuracy band"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 **OUT**"
     assert rows["bf16"]["loss"] == "string" and rows["bf16"]["accuracy band"] == "no band"
-    assert rows["bf16"]["collapsed"] == "**COLLAPSED** (all-positive)"
+    assert rows["bf16"]["did not learn"] == "**COLLAPSED** (all-positive)"
+    assert rows["xla"]["did not learn"] == "**BELOW** majority 0.6838"
     assert set(rows) == {"-", "xla", "bf16"}  # "-": the four loss x optimizer rows
 
 
