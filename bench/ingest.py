@@ -33,6 +33,16 @@ def command_of(config: dict, seeds: list) -> str:
             f"{train} --seed {{{','.join(map(str, seeds))}}} --json RESULT.json")
 
 
+def commands_of(runs: list[dict]) -> str:
+    """What made the runs: the CLI command over the seeds it ran, then each pytest-benchmark file's, with its seeds."""
+    by_command: dict = {}
+    for run in runs:
+        by_command.setdefault(run.get("command"), []).append(run["config"]["seed"])
+    cli = by_command.pop(None, None)
+    return "; ".join(([command_of(runs[0]["config"], sorted(cli))] if cli else [])
+                     + [f"{command} (seeds {sorted(seeds)})" for command, seeds in by_command.items()])
+
+
 COURSE_PERF = dataclasses.asdict(PerfConfig())
 CONFIG_FIELDS = ("task", "model", "loss", "optimizer", "epochs", "batch_size", "max_train_samples", "seed")
 
@@ -86,7 +96,7 @@ def ingest(paths: list[Path], directory: Path = BASELINE_DIR, replace: bool = Fa
             (key, group), = quality_groups(runs, provenance).items()
             previous = None if replace else (stored or {}).get("figures", {}).get(key)
             kept = stored_runs(previous, runs[0]["versions"], {r["config"]["seed"] for r in runs})
-            command = runs[0].get("command") or command_of(runs[0]["config"], group["provenance"]["seeds"])
+            command = commands_of(runs)
             if kept:
                 (key, group), = quality_groups(runs + [{**k, "config": {**runs[0]["config"], **k["config"]}}
                                                        for k in kept], provenance).items()

@@ -144,6 +144,25 @@ def test_cli_results_are_grouped_per_variant(tmp_path):
     assert baselines.figure_of(document, string_key, "accuracy").n == 1
 
 
+def test_provenance_names_the_command_of_every_seed(tmp_path):
+    from bench.ingest import ingest
+
+    bench_file = tmp_path / "full.json"  # one quality benchmark of `pytest bench/ --benchmark-json=full.json`
+    info = {**json.loads(cli_result(tmp_path, "x", 0, 0.79).read_text())["config"], "accuracy": 0.79, "f1": 0.85,
+            "collapsed": None}
+    bench_file.write_text(json.dumps({
+        "datetime": "2026-11-25T20:33:10", "benchmarks": [{"extra_info": info}],
+        "machine_info": {"finetune": {"versions": {"tensorflow": "2.20.0"},
+                                      "hardware": {"cpu": "Some CPU", "cpu_count": 2, "gpus": []}}}}))
+    ingest([cli_result(tmp_path, "a", 1, 0.80), cli_result(tmp_path, "b", 2, 0.82), bench_file], tmp_path)
+    group = baselines.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")["figures"][
+        baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)]
+    assert group["provenance"]["seeds"] == [0, 1, 2] and group["accuracy"]["values"] == [0.79, 0.80, 0.82]
+    cli, bench = group["provenance"]["command"].split("; ")
+    assert cli.startswith("GLUE_DIR=") and cli.endswith("--seed {1,2} --json RESULT.json")
+    assert bench == "pytest bench/ --benchmark-json=full.json (seeds [0])"
+
+
 def test_ingest_adds_seeds_to_a_group_of_the_same_versions(tmp_path):
     from bench.ingest import ingest
 
