@@ -15,7 +15,7 @@ import pytest
 import finetune  # noqa: F401
 from bench.suite import (FASTER_ROUNDS, FASTER_THAN_COURSE, PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, WINNER,
                          device_label)
-from finetune import perf, runtime
+from finetune import baselines, perf, runtime
 from finetune.perf import VARIANTS
 from finetune.steptime import StepBench, interleaved_passes
 from finetune.train import finetune as fine_tune
@@ -112,7 +112,7 @@ def test_variant_quality(benchmark, suite, variant, seed, request):
     failures = []
     for name in ("accuracy", "f1"):
         passed, message = suite.compare(request.node.nodeid, name, getattr(result, name), suite.quality_key(*WINNER),
-                                        resolution=1 / result.num_eval_examples)
+                                        resolution=1 / result.num_eval_examples, limits=baselines.SCORE_RANGE)
         if passed is False:
             failures.append(f"{variant}: {message}")
     assert not failures, "; ".join(failures)

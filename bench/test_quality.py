@@ -6,7 +6,7 @@
 import pytest
 
 from bench.suite import CLEAR_MARGIN, VARIANTS, WINNER
-from finetune import metrics
+from finetune import baselines, metrics
 
 
 def _collapse_note(result) -> str:
@@ -23,7 +23,8 @@ def test_quality(benchmark, suite, loss, optimizer, seed, request):
     failures = []
     for name in ("accuracy", "f1"):
         passed, message = suite.compare(request.node.nodeid, name, getattr(result, name),
-                                        suite.quality_key(loss, optimizer), resolution=1 / result.num_eval_examples)
+                                        suite.quality_key(loss, optimizer), resolution=1 / result.num_eval_examples,
+                                        limits=baselines.SCORE_RANGE)
         if passed is False:
             failures.append(message + _collapse_note(result))
     assert not failures, "; ".join(failures)

@@ -142,6 +142,8 @@ def band_text(document: dict | None, key: str, name: str, value: float, resoluti
     band = baselines.band(figure, resolution) if figure else None
     if band is None:
         return "no band" if figure is None else f"n={figure.n}: no band"
+    if baselines.covers(band, baselines.SCORE_RANGE):
+        return f"n={figure.n}: covers [0, 1], no gate"
     verdict = "in" if band.low <= value <= band.high else "**OUT**"
     return f"[{band.low:.4f}, {band.high:.4f}] n={figure.n} {verdict}"
 

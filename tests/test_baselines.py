@@ -77,6 +77,16 @@ def test_nothing_to_compare_is_said_not_passed():
     assert passed is None and "n=1" in message and "--seeds 2" in message
 
 
+def test_a_band_covering_every_possible_score_is_not_a_pass():
+    # string + linear-decay, 3 epochs, seeds 0..4 measured here: learns once, falls below the majority class 4 times
+    seed_dependent = Figure.of([0.75, 0.3897, 0.3873, 0.3235, 0.3211])
+    passed, message = baselines.check("accuracy", 0.35, seed_dependent, "here", 1 / 408, limits=baselines.SCORE_RANGE)
+    assert passed is None and "every possible value" in message and "claims test" in message
+    assert baselines.check("accuracy", 0.35, seed_dependent, "here", 1 / 408)[0] is True  # without limits: vacuous
+    steady = Figure.of([0.7941, 0.8137, 0.8064, 0.8186, 0.8064])  # from_logits + linear-decay: a real gate
+    assert baselines.check("accuracy", 0.35, steady, "here", 1 / 408, limits=baselines.SCORE_RANGE)[0] is False
+
+
 def test_stored_cpu_step_time_gate_catches_a_20_percent_slowdown():
     """On this machine's committed baseline: its own mean passes, the same step 20% slower fails."""
     path = baselines.path_for(baselines_dir(), "minilm-l6", environment.hardware_key())
