@@ -11,8 +11,9 @@ from finetune import baselines, metrics
 
 def _collapse_note(result) -> str:
     """' [COLLAPSED ...]' or ' [BELOW the majority class ...]' for a run that did not learn, else ''."""
-    state = metrics.verdict(result.accuracy, result.collapsed, result.majority_accuracy)
-    return "" if state == "learned" else f" [{state}]"
+    if metrics.learned(result.accuracy, result.collapsed, result.majority_accuracy):
+        return ""
+    return f" [{metrics.verdict(result.accuracy, result.collapsed, result.majority_accuracy)}]"
 
 
 @pytest.mark.parametrize("loss, optimizer", VARIANTS, ids=[f"{l}-{o}" for l, o in VARIANTS])
@@ -39,7 +40,7 @@ def test_course_claims(suite, seed):
                                       f"{_collapse_note(best)}: the course's fix did not learn")
     failures = []
     for (loss, optimizer), r in results.items():
-        learned = metrics.verdict(r.accuracy, r.collapsed, r.majority_accuracy) == "learned"
+        learned = metrics.learned(r.accuracy, r.collapsed, r.majority_accuracy)
         margin = suite.options.tier.learner_margin if learned else CLEAR_MARGIN
         if (loss, optimizer) != WINNER and best.accuracy - r.accuracy < margin:
             failures.append(f"{loss}+{optimizer} accuracy {r.accuracy:.4f}{_collapse_note(r)} is not {margin} below "

@@ -48,12 +48,17 @@ def majority_accuracy(labels) -> float:
     return float(counts.max() / counts.sum())
 
 
+def learned(accuracy: float, collapsed: str | None, majority: float | None) -> bool:
+    """False for a run that collapsed, or that predicts both classes but worse than a constant would (below the
+    majority class); `majority` None (not recorded) leaves only the collapse test."""
+    return not collapsed and (majority is None or accuracy >= majority)
+
+
 def verdict(accuracy: float, collapsed: str | None, majority: float | None) -> str:
-    """How a fine-tune ended, in words for summaries and reports: collapsed, below the majority class, or learned.
-    A run below the majority class predicts both classes but worse than a constant would: it did not learn."""
+    """How a fine-tune ended, in words for summaries, reports and failure messages."""
     if collapsed:
         return f"COLLAPSED to {collapsed} (constant prediction)"
-    if majority is not None and accuracy < majority:
+    if not learned(accuracy, collapsed, majority):
         return f"BELOW the majority class ({majority:.4f}): did not learn"
     return "learned"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import finetune  # noqa: F401
-from finetune import baselines, flops
+from finetune import baselines, flops, metrics
 from finetune.benchjson import (QUALITY_KEYS, STEP_KEYS, VARIANT_QUALITY_KEYS, Run, differences, extra_infos,
                                 hardware_of, load_runs)
 from finetune.config import RunConfig
@@ -173,9 +173,8 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
                                         info.get("max_train_samples"), info["batch_size"])
             # The gate widens the band by one validation example; older results do not say how many there were.
             resolution = 1 / info["num_eval_examples"] if info.get("num_eval_examples") else 0.0
-            collapsed = (f"**COLLAPSED** ({info['collapsed']})" if info.get("collapsed") else
-                         f"**BELOW** majority {info['majority_accuracy']:.4f}"
-                         if info["accuracy"] < info.get("majority_accuracy", 0.0) else "")
+            state = (info["accuracy"], info.get("collapsed"), info.get("majority_accuracy"))
+            collapsed = "" if metrics.learned(*state) else f"**{metrics.verdict(*state)}**"
             table.append([
                 *([run.name] if len(runs) > 1 else []), run.hardware_key, info["model"], info["variant"],
                 info["loss"], info["optimizer"], str(info["epochs"]), str(info.get("seed", "")),
@@ -222,7 +221,7 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
                             step_table(steps, reference, bool(by_file)))
     peaks = {(row.peak.tflops, row.peak.precision, row.peak.source) for row in steps if row.peak}
     lines += ["", *(f"- peak {tflops:g} TFLOP/s {precision}: {source}" for tflops, precision, source in sorted(peaks))]
-    lines += ["Variant \"-\": the course's pipeline timed on prepared batches (bench/test_step_time.py, the gated "
+    lines += ["", "Variant \"-\": the course's pipeline timed on prepared batches (bench/test_step_time.py, the gated "
               "figure); named variants: bench/test_performance.py, each timed on the same first training rows.", ""]
     faster = faster_table(runs)
     if faster:

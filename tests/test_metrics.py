@@ -54,3 +54,5 @@ def test_majority_accuracy_takes_the_most_common_label_either_way():
 ])
 def test_verdict_names_runs_that_did_not_learn(accuracy, collapsed, expected):
     assert metrics.verdict(accuracy, collapsed, majority=0.6838235294117647) == expected
+    assert metrics.learned(accuracy, collapsed, majority=0.6838235294117647) == (expected == "learned")
+    assert metrics.learned(accuracy, collapsed, majority=None) == (collapsed is None)  # majority not recorded

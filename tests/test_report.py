@@ -111,8 +111,8 @@ def test_no_differences_are_claimed_between_like_runs(tmp_path, capsys):
 def test_collapsed_quality_runs_are_marked(gpu_report):
     rows = {(r["loss"], r["optimizer"]): r for r in table(gpu_report, "Quality")}
     assert len(rows) == 4
-    assert rows["string", "adam"]["did not learn"] == "**COLLAPSED** (all-positive)"
-    assert rows["from_logits", "adam"]["did not learn"] == "**COLLAPSED** (all-positive)"
+    assert rows["string", "adam"]["did not learn"] == "**COLLAPSED to all-positive (constant prediction)**"
+    assert rows["from_logits", "adam"]["did not learn"] == "**COLLAPSED to all-positive (constant prediction)**"
     assert rows["from_logits", "linear-decay"]["did not learn"] == ""
     assert rows["from_logits", "linear-decay"]["accuracy"] == "0.8603"
 
@@ -188,8 +188,8 @@ def test_performance_variants_fine_tunes_are_judged_by_their_recipes_band(tmp_pa
     assert rows["xla"]["accuracy"] == "0.6000"
     assert rows["xla"]["accuracy band"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 **OUT**"
     assert rows["bf16"]["loss"] == "string" and rows["bf16"]["accuracy band"] == "no band"
-    assert rows["bf16"]["did not learn"] == "**COLLAPSED** (all-positive)"
-    assert rows["xla"]["did not learn"] == "**BELOW** majority 0.6838"
+    assert rows["bf16"]["did not learn"] == "**COLLAPSED to all-positive (constant prediction)**"
+    assert rows["xla"]["did not learn"] == "**BELOW the majority class (0.6838): did not learn**"
     assert set(rows) == {"-", "xla", "bf16"}  # "-": the four loss x optimizer rows
 
 
