@@ -37,8 +37,10 @@ def glue_dir(pytestconfig):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    """pytest-benchmark's machine_info, plus what step times depend on: libraries, CPU model, GPUs."""
+    """pytest-benchmark's machine_info, plus what step times depend on: libraries, and the host's description
+    and fingerprint (finetune.hardware); bench/conftest.py adds the session's calibration."""
     from finetune import environment
 
-    machine_info["finetune"] = {"versions": environment.versions(), "hardware": environment.hardware(),
-                                "hardware_key": environment.hardware_key()}
+    machine_info.setdefault("finetune", {}).update(
+        {"versions": environment.versions(), "hardware": environment.hardware(),
+         "hardware_key": environment.hardware_key()})

@@ -7,13 +7,16 @@ from __future__ import annotations
 import pytest
 
 from bench.suite import Options, Suite, invocation_args
-from finetune import metrics
+from finetune import FinetuneError, memory, metrics
 
 SUITE = pytest.StashKey[Suite]()
 
 
 def pytest_configure(config):
-    config.stash[SUITE] = Suite(Options.from_pytest(config), invocation_args())
+    try:
+        config.stash[SUITE] = Suite(Options.from_pytest(config), invocation_args())
+    except FinetuneError as err:  # e.g. a baseline file that is not JSON: one line, exit code 4
+        raise pytest.UsageError(f"finetune: {err}") from None
 
 
 def pytest_generate_tests(metafunc):
@@ -34,13 +37,34 @@ def pytest_collection_modifyitems(items):
 def pytest_report_header(config):
     suite = config.stash[SUITE]
     found = "found" if suite.baseline is not None else "MISSING: comparisons skip; create with --update-baselines"
-    return [f"finetune: {suite.options.describe()}",
-            f"finetune: baselines {suite.baseline_path.name} ({found})"]
+    cal = suite.calibration
+    rates = ", ".join(f"{name.split('_')[0]} {value:g}" for name, value in cal.items() if name.endswith("_gflops"))
+    lines = [f"finetune: {suite.options.describe()}",
+             f"finetune: machine {suite.hardware_key}: {suite.host.describe(cal['device'])}",
+             f"finetune: calibration ({cal['size']}^3 matmul on {cal['device']}): {rates} GFLOP/s",
+             f"finetune: baselines {suite.baseline_path.name} ({found})"]
+    if suite.baseline is None and suite.other_baselines:
+        lines.append("finetune: baselines of other machines (never a gate here): "
+                     + "; ".join(key for key, _ in suite.other_baselines))
+    warning = suite.calibration_warning()
+    if warning:
+        lines.append(f"finetune: WARNING {warning}")
+    return lines
 
 
 @pytest.fixture(scope="session")
 def suite(pytestconfig) -> Suite:
     return pytestconfig.stash[SUITE]
+
+
+@pytest.fixture(autouse=True)
+def peak_memory(request):
+    """Every benchmark's peak host memory (and GPU memory where TensorFlow has GPUs), in its extra_info."""
+    scope = memory.reset()
+    yield
+    benchmark = request.node.funcargs.get("benchmark") if hasattr(request.node, "funcargs") else None
+    if benchmark is not None:
+        benchmark.extra_info.update(memory.peak(scope))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -55,14 +79,18 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     suite = config.stash.get(SUITE, None)
-    if suite is None or not (suite.quality_results or suite.step_results):
+    if suite is None or not (suite.quality_results or suite.step_results or suite.verdicts):
         return
     write = terminalreporter.write_line
     terminalreporter.section("fine-tuning results")
     for (loss, optimizer, seed), r in sorted(suite.quality_results.items()):
         state = metrics.verdict(r.accuracy, r.collapsed, r.majority_accuracy)
         write(f"quality {loss:11} {optimizer:12} seed {seed}: accuracy {r.accuracy:.4f}  F1 {r.f1:.4f}  "
-              f"{r.step_time['median_ms']:.0f} ms/step  {state}")
+              f"{r.fit['ms_per_step']:.0f} ms/step over whole epochs (median step {r.step_time['median_ms']:.0f}, "
+              f"compile {r.fit['compile_s']:.1f} s)  peak RSS {r.peak_rss_mb:.0f} MB  {state}")
+    for (variant, seed), r in sorted(suite.variant_results.items()):
+        write(f"variant {variant:14} seed {seed}: accuracy {r.accuracy:.4f}  F1 {r.f1:.4f}  "
+              f"{r.fit['ms_per_step']:.0f} ms/step over whole epochs (median step {r.step_time['median_ms']:.0f})")
     for (device, batch_size, seed), info in sorted(suite.step_results.items()):
         speedup = f"  GPU/CPU speed-up {info['speedup_vs_cpu']:.2f}x" if "speedup_vs_cpu" in info else ""
         write(f"step time {device} batch {batch_size} seed {seed}: {info['step_time_ms']:.1f} ms/step  "
@@ -70,5 +98,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for test_id, passed, message in suite.verdicts:
         mark = {True: "ok  ", False: "FAIL", None: "skip"}[passed]
         write(f"baseline {mark} {message}")
+    if suite._calibration is not None and suite.calibration_warning():
+        write(f"WARNING {suite.calibration_warning()}")
     if getattr(suite, "update_message", None):
         write(suite.update_message)
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """The calibration of this session (the root conftest.py adds versions, hardware and the fingerprint)."""
+    suite = config.stash.get(SUITE, None)
+    if suite is not None:
+        machine_info.setdefault("finetune", {})["calibration"] = suite.calibration

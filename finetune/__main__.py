@@ -16,7 +16,7 @@ from pathlib import Path
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from finetune.config import DEVICES, RunConfig
 from finetune.errors import FinetuneError
-from finetune.perf import ALIASES, DISTRIBUTES, PADDINGS, PRECISIONS, VARIANTS, variant
+from finetune.perf import DISTRIBUTES, PADDINGS, PRECISIONS, VARIANTS, best_choice, variant
 from finetune.recipes import LOSSES, OPTIMIZERS
 
 # --perf picks a row of finetune.perf.VARIANTS; each of these flags, when given, overrides that field of it.
@@ -45,8 +45,9 @@ def parse_args(argv):
     parser.add_argument("--json", type=Path, default=None, help="also write the result JSON here")
     speed = parser.add_argument_group("speed (finetune/perf.py); the defaults are the course's")
     speed.add_argument("--perf", default="course",
-                       help=f"a variant: {', '.join(VARIANTS)}; or best (= {ALIASES['best']}, the fastest measured "
-                            "on CPU at equal quality). The flags below override its fields")
+                       help=f"a variant: {', '.join(VARIANTS)}; or best: the fastest one this host supports "
+                            "(finetune.perf.BEST_BY_HOST; the result's perf_choice says which and why). "
+                            "The flags below override its fields")
     speed.add_argument("--padding", default=None,
                        help=f"{' or '.join(PADDINGS)}: per batch (the course), per batch rounded up to "
                             "--pad-multiple, batches of similar length, or every batch to the longest pair")
@@ -62,12 +63,26 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def device_kind(args) -> str:
+    from finetune import runtime
+
+    return runtime.device_kind(args.device)
+
+
+def perf_choice(args) -> str:
+    """Which variant --perf names, and for `best` why it is the one here."""
+    if args.perf != "best":
+        return args.perf
+    row = best_choice(device_kind(args))
+    return f"best = {row.variant} (for {row.needs})"
+
+
 def perf_config(args):
     """The --perf variant with the fields given as flags replaced."""
     changes = {name: getattr(args, name) for name in PERF_FLAGS if getattr(args, name) is not None}
     if changes.get("padding") == "dynamic" and args.pad_multiple is None:
         changes["pad_multiple"] = None  # the course's padding, not the variant's rounding
-    return variant(args.perf).replace(**changes)
+    return variant(args.perf, device_kind(args) if args.perf == "best" else "cpu").replace(**changes)
 
 
 def main(argv=None) -> int:
@@ -89,7 +104,7 @@ def main(argv=None) -> int:
         from finetune.train import finetune
 
         with contextlib.redirect_stdout(sys.stderr):  # Keras' progress bar; stdout carries only the JSON
-            result = finetune(config, model_choice=choice)
+            result = finetune(config, model_choice=choice, perf_choice=perf_choice(args))
     except FinetuneError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

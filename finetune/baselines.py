@@ -27,6 +27,8 @@ from pathlib import Path
 
 from scipy import stats as _stats
 
+from finetune.errors import FinetuneError
+
 QUALITY_QUANTILE = 0.995  # two-sided 99% prediction interval
 SPEED_QUANTILE = 0.99  # one-sided: only a slower step is a regression
 SCORE_RANGE = (0.0, 1.0)  # what accuracy and F1 can be
@@ -124,9 +126,36 @@ def path_for(directory: Path, model: str, hardware_key: str) -> Path:
 
 
 def load(path: Path) -> dict | None:
+    """The baseline document at `path`, None when there is none, or FinetuneError naming the file and the fix."""
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FinetuneError(f"{path}: not valid JSON ({err}): restore it with git checkout -- {path.name}, or delete "
+                            "it and measure anew with --update-baselines --seeds 5") from None
+    if not isinstance(document, dict) or not isinstance(document.get("figures", {}), dict):
+        raise FinetuneError(f"{path}: not a baseline file (no 'figures' object): restore it with git checkout, "
+                            "or delete it and measure anew with --update-baselines --seeds 5")
+    return document
+
+
+def others(directory: Path, model: str, hardware_key: str) -> list[tuple[str, str]]:
+    """(fingerprint, machine in words) of every other machine with a baseline file for `model`."""
+    found = []
+    for path in sorted(Path(directory).glob(f"{model.replace('/', '--')}__*.json")):
+        key = path.stem.split("__", 1)[1]
+        if key == hardware_key:
+            continue
+        try:
+            hardware = (load(path) or {}).get("hardware") or {}
+        except FinetuneError:
+            hardware = {}
+        described = (hardware.get("described") or {}).get("gpu" if key.startswith("gpu") else "cpu")
+        if not described:
+            described = f"{hardware.get('cpu', '?')}, {hardware.get('cpu_count', '?')} cores, recorded before fingerprints"
+        found.append((key, described))
+    return found
 
 
 def figure_of(document: dict | None, key: str, name: str) -> Figure | None:
@@ -169,5 +198,5 @@ def quality_key(task: str, loss: str, optimizer: str, epochs: int, max_train_sam
     return f"quality/{task}/{loss}/{optimizer}/epochs={epochs}/train={train}/batch={batch_size}"
 
 
-def step_key(device: str, batch_size: int, timed_steps: int) -> str:
-    return f"step_time/{device}/batch={batch_size}/steps={timed_steps}"
+def step_key(device: str, batch_size: int, passes: int, batches: int) -> str:
+    return f"step_time/{device}/batch={batch_size}/passes={passes}x{batches}"

@@ -56,7 +56,10 @@ def prepare(config) -> PreparedData:
     """Load, truncate (max_*_samples) and tokenize the task's splits for config.model."""
     task = TASKS[config.task]
     model = models.resolve(config.model)
+    models.check_local(model)  # a bad model folder is reported before any data is read
     splits, source = load_splits(task, config.glue_dir)
+    # Neither split is empty here (glue_tsv rejects a header-only file) and max_*_samples >= 1 (RunConfig),
+    # so _first never empties one.
     splits = datasets.DatasetDict(
         train=_first(splits["train"], config.max_train_samples),
         validation=_first(splits["validation"], config.max_eval_samples),

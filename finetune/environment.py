@@ -1,6 +1,6 @@
 """What this run is measured on: library versions, CPU and GPUs, and whether the Hub answers.
 
-Probes are cached: they describe the process, and are asked once.
+Probes are cached: they describe the process, and are asked once. The host itself is finetune.hardware.Host.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from importlib import metadata
 from urllib.parse import urlparse
 
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from finetune.hardware import Host, _slug
 
 LIBRARIES = ("tensorflow", "tf_keras", "transformers", "datasets", "evaluate", "numpy", "pytest-benchmark")
 
@@ -29,43 +30,39 @@ def versions() -> dict:
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return Host.here().cpu.model_name
 
 
-@functools.cache
 def gpu_names() -> tuple:
     """Names of the GPUs TensorFlow can use (empty on CPU-only hosts)."""
-    import tensorflow as tf
+    return tuple(gpu.name for gpu in Host.here().gpus)
 
-    names = []
-    for device in tf.config.list_physical_devices("GPU"):
-        details = tf.config.experimental.get_device_details(device)
-        names.append(details.get("device_name", device.name))
-    return tuple(names)
+
+def _kind(host: Host, device: str) -> str:
+    return "gpu" if host.gpus and device != "cpu" else "cpu"
 
 
 def hardware() -> dict:
+    """What the figures were measured on: the old flat fields, the described host, and its fingerprints."""
+    host = Host.here()
     return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "gpus": list(gpu_names()),
+        "cpu": host.cpu.model_name,
+        "cpu_count": host.cpu.cores,
+        "machine": host.cpu.arch,
+        "gpus": [gpu.name for gpu in host.gpus],
+        "host": host.to_dict(),
+        "fingerprint": {kind: host.key(kind) for kind in ("cpu", "gpu") if kind == "cpu" or host.gpus},
+        "described": {kind: host.describe(kind) for kind in ("cpu", "gpu") if kind == "cpu" or host.gpus},
     }
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
 def key_for(hardware_info: dict, device: str = "auto") -> str:
-    """Names the hardware a figure belongs to, e.g. `cpu-amd-epyc-2c` or `gpu-nvidia-h100-80gb-hbm3-x8`."""
+    """The fingerprint a figure belongs to (finetune.hardware), e.g. `cpu-amd-epyc-avx2-2c-3f9a1c` or
+    `gpu-nvidia-h100-80gb-hbm3-x8-7d01e2`. Files from before fingerprints (no `host`) keep their old slug,
+    e.g. `cpu-amd-epyc-2c`, which no fingerprint equals: they are never a gate for a described host."""
+    if "host" in hardware_info:
+        host = Host.from_dict(hardware_info["host"])
+        return host.key(_kind(host, device))
     gpus = hardware_info["gpus"]
     if gpus and device != "cpu":
         return f"gpu-{_slug(gpus[0])}-x{len(gpus)}"
@@ -73,7 +70,8 @@ def key_for(hardware_info: dict, device: str = "auto") -> str:
 
 
 def hardware_key(device: str = "auto") -> str:
-    return key_for(hardware(), device)
+    host = Host.here()
+    return host.key(_kind(host, device))
 
 
 @functools.cache

@@ -50,6 +50,7 @@ def _parse_rows(path: Path, task: TaskSpec):
                 f"{path}: header is {header!r}, expected {task.tsv_header!r}: "
                 f"give the GLUE download's {task.glue_folder} files unchanged"
             )
+        count = 0
         for line_number, row in enumerate(rows, start=2):
             if len(row) != len(task.tsv_header):
                 raise FinetuneError(
@@ -62,7 +63,10 @@ def _parse_rows(path: Path, task: TaskSpec):
                     f"{path}:{line_number}: malformed row, label {label!r} is not one of "
                     f"0..{task.num_labels - 1}: restore the file from the GLUE download"
                 )
+            count += 1
             yield row
+        if count == 0:  # the header alone: an empty split would fail deep inside to_tf_dataset
+            raise FinetuneError(f"{path}: no data rows after the header: restore the file from the GLUE download")
 
 
 def read_split(path: Path, task: TaskSpec) -> datasets.Dataset:

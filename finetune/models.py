@@ -5,6 +5,7 @@ Any other name is taken as-is: a local directory, or a Hub id when the Hub answe
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -74,6 +75,49 @@ def resolve(name: str) -> ResolvedModel:
     return ResolvedModel(name, spec.source, bundled_model_dir())
 
 
+def _local_fix() -> str:
+    return ("give a Hugging Face model folder (config.json with model_type, weights, tokenizer files) "
+            f"or one of {', '.join(MODELS)}")
+
+
+def check_local(model: ResolvedModel) -> None:
+    """For a local directory: config.json exists, is a JSON object and names its model_type; else one line.
+
+    Runs before transformers reads the folder, whose errors for these cases are tracebacks
+    ("Unrecognized model in ..."). Other sources pass unchecked.
+    """
+    if model.source != "local":
+        return
+    path = os.path.join(model.location, "config.json")
+    where = f"model directory {model.location}"
+    if not os.path.isfile(path):
+        raise FinetuneError(f"{where} has no config.json: {_local_fix()}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reason = " ".join(str(err).split())
+        raise FinetuneError(f"{where}: config.json is not valid JSON ({reason}): {_local_fix()}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
+        raise FinetuneError(f'{where}: config.json has no "model_type": {_local_fix()}')
+
+
+def _from_local(loader, model: ResolvedModel, what: str, **kwargs):
+    """Load from a checked local directory; transformers' errors (missing tokenizer or weights files, an
+    unknown model_type) become one line naming the directory."""
+    check_local(model)
+    try:
+        return loader(model.location, **kwargs)
+    except (OSError, ValueError, KeyError, TypeError) as err:  # TypeError: a tokenizer without its vocab file
+        reason = " ".join(str(err).split()).split(". ")[0].rstrip(".")  # the first sentence is the cause
+        if len(reason) > 300:
+            reason = reason[:300] + "..."
+        raise FinetuneError(
+            f"model directory {model.location}: its {what} could not be loaded ({err.__class__.__name__}: {reason}): "
+            f"{_local_fix()}"
+        ) from None
+
+
 def _from_hub(loader, model: ResolvedModel, **kwargs):
     """Load from the Hub, or from the local Hugging Face cache when the Hub does not answer."""
     online = environment.hub_reachable()
@@ -94,6 +138,8 @@ def load_tokenizer(model: ResolvedModel):
 
     if model.source == "hub":
         return _from_hub(AutoTokenizer.from_pretrained, model)
+    if model.source == "local":
+        return _from_local(AutoTokenizer.from_pretrained, model, "tokenizer")
     return AutoTokenizer.from_pretrained(model.location)
 
 
@@ -106,4 +152,7 @@ def load_model(model: ResolvedModel, num_labels: int, vocab_size: int):
         return TFBertForSequenceClassification(config)
     if model.source == "hub":
         return _from_hub(TFAutoModelForSequenceClassification.from_pretrained, model, num_labels=num_labels)
+    if model.source == "local":
+        return _from_local(TFAutoModelForSequenceClassification.from_pretrained, model, "model",
+                           num_labels=num_labels)
     return TFAutoModelForSequenceClassification.from_pretrained(model.location, num_labels=num_labels)

@@ -34,12 +34,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from finetune.errors import FinetuneError
+from finetune.hardware import Host
 
 PADDINGS = ("dynamic", "multiple", "bucket", "fixed")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTES = ("none", "mirrored")
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with bfloat16 matmul instructions
-BF16_GPU_COMPUTE_CAPABILITY = (8, 0)  # Ampere
 
 
 @dataclass(frozen=True)
@@ -89,23 +88,59 @@ VARIANTS = {
     "xla-bucket8": PerfConfig(padding="bucket", pad_multiple=8, jit_compile=True),
     "bf16": PerfConfig(precision="mixed_bfloat16"),
     "bf16-bucket": PerfConfig(padding="bucket", precision="mixed_bfloat16"),
+    "bf16-xla-bucket8": PerfConfig(padding="bucket", pad_multiple=8, jit_compile=True, precision="mixed_bfloat16"),
     "fp16-xla-bucket8": PerfConfig(padding="bucket", pad_multiple=8, jit_compile=True, precision="mixed_float16"),
     "mirrored": PerfConfig(distribute="mirrored"),
 }
 
-# The fastest variant measured on CPU (bench/test_performance.py::test_faster_than_the_course; on an AMD EPYC
-# with AVX512_BF16, minilm-l6, batch 8, CPU time per step vs the course: bucket 0.80x, bf16-bucket 0.67x,
-# xla-bucket8 slower than the course). Its quality is checked against the course's band in every tier.
-BEST = "bf16-bucket"
-ALIASES = {"best": BEST}
 
 
-def variant(name: str) -> PerfConfig:
-    """VARIANTS[name], or the variant an alias (`best`) stands for."""
-    resolved = ALIASES.get(name, name)
+@dataclass(frozen=True)
+class BestChoice:
+    """The fastest variant for a kind of host, and what was measured of it there."""
+    device: str  # "cpu" or "gpu"
+    needs: str  # the capability, in words
+    applies: object  # Host -> bool
+    variant: str
+    target: float | None  # claimed: a whole fine-tune takes at most this fraction of the course's; None: unmeasured
+    evidence: str
+
+
+# First matching row wins. Targets are for whole fine-tunes (fit() wall time over every epoch), the time a user
+# waits for; a kind of host where the claim was not measured has no target, and the benchmark says so.
+BEST_BY_HOST = (
+    BestChoice("gpu", "GPUs of compute capability 8.0 or newer (bf16 tensor cores)",
+               lambda host: host.min_capability() >= (8, 0), "bf16-xla-bucket8", None,
+               "not measured: no GPU has run this suite yet"),
+    BestChoice("gpu", "older GPUs (float16 tensor cores only)", lambda host: bool(host.gpus), "fp16-xla-bucket8", None,
+               "not measured: no GPU has run this suite yet"),
+    BestChoice("cpu", "CPUs with native bfloat16 (AVX512_BF16, AMX, Arm BF16)", lambda host: host.cpu.has_bf16,
+               "bf16-bucket", 0.75, "see README: Performance variants"),
+    BestChoice("cpu", "other CPUs (float32 only, e.g. AVX2)", lambda host: True, "bucket", None,
+               "AMD EPYC, AVX2 only: 1.20x by the median step but 1.03x by the epoch, so no speed claim"),
+)
+
+
+def best_choice(device_kind: str, host: Host | None = None) -> BestChoice:
+    """The BEST_BY_HOST row for running on `device_kind` of `host` (default: this machine)."""
+    host = host or Host.here()
+    for row in BEST_BY_HOST:
+        if row.device == device_kind and row.applies(host):
+            return row
+    raise FinetuneError(f"no best variant for device {device_kind!r} on {host.describe(device_kind)}")
+
+
+def variant_name(name: str, device_kind: str = "cpu", host: Host | None = None) -> str:
+    """`name`, or the variant that `best` stands for on this host and device."""
+    resolved = best_choice(device_kind, host).variant if name == "best" else name
     if resolved not in VARIANTS:
-        raise FinetuneError(f"unknown --perf {name!r}: choose one of {', '.join([*VARIANTS, *ALIASES])}")
-    return VARIANTS[resolved]
+        raise FinetuneError(f"unknown --perf {name!r}: choose one of {', '.join([*VARIANTS, 'best'])}")
+    return resolved
+
+
+def variant(name: str, device_kind: str = "cpu", host: Host | None = None) -> PerfConfig:
+    """VARIANTS[name], or for `best` the fastest variant this host supports (BEST_BY_HOST)."""
+    return VARIANTS[variant_name(name, device_kind, host)]
 
 
 def check_global_batch(batch_size: int, strategy) -> None:
@@ -116,33 +151,9 @@ def check_global_batch(batch_size: int, strategy) -> None:
                             f"{replicas} replicas: use a multiple of {replicas}")
 
 
-def _cpu_flags() -> set:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def unsupported_precision(precision: str, device_kind: str) -> str | None:
-    """Why `precision` cannot run usefully on `device_kind` ("cpu" or "gpu") here, or None when it can."""
-    if precision == "mixed_float16" and device_kind != "gpu":
-        return ("mixed_float16 needs a GPU: CPUs have no float16 matmul and TensorFlow would emulate it; "
-                "on CPUs with AVX512_BF16 or AMX use mixed_bfloat16")
-    if precision == "mixed_bfloat16" and device_kind == "cpu" and not _cpu_flags() & set(BF16_CPU_FLAGS):
-        return ("mixed_bfloat16 on this CPU would be emulated (no AVX512_BF16 or AMX in /proc/cpuinfo flags): "
-                "use float32")
-    if precision == "mixed_bfloat16" and device_kind == "gpu":
-        import tensorflow as tf
-
-        capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
-                        for gpu in tf.config.list_physical_devices("GPU")]
-        if not capabilities or min(capabilities) < BF16_GPU_COMPUTE_CAPABILITY:
-            return f"mixed_bfloat16 needs GPUs of compute capability 8.0 or newer (found {capabilities})"
-    return None
+def unsupported_precision(precision: str, device_kind: str, host: Host | None = None) -> str | None:
+    """Why `precision` cannot run natively on `device_kind` ("cpu" or "gpu") of `host` (default: this one)."""
+    return (host or Host.here()).unsupported_precision(precision, device_kind)
 
 
 def float32_logits(loss):

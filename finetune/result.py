@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 class Result:
     config: dict  # RunConfig as a dict
     model: dict  # name, source, location, and why it was chosen
+    perf_choice: str  # the performance variant asked for, and for `best` which one it resolved to and why
     data_source: str
     num_train_examples: int
     num_eval_examples: int
@@ -21,8 +22,10 @@ class Result:
     majority_accuracy: float  # always predicting the validation set's most common label scores this
     epoch_losses: list
     step_losses: list
-    step_time: dict  # timing.StepStats
-    examples_per_s: float  # steady state: batch_size / median step time
+    step_time: dict  # timing.StepStats: the steady-state median and spread, a diagnostic
+    fit: dict  # timing.FitTime: the headline ms per step over whole epochs, and compile_s apart
+    examples_per_s: float  # headline: training rows per second of fit() wall time over all epochs
+    peak_rss_mb: float | None  # the process's peak host memory during the run (finetune.memory)
     wall_time_s: dict  # load, train, predict, total
     versions: dict
     hardware: dict

@@ -8,7 +8,8 @@ import contextlib
 import functools
 
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-from finetune import environment, perf
+from finetune import perf
+from finetune.hardware import Host
 from finetune.errors import FinetuneError
 
 
@@ -22,11 +23,11 @@ def logical_device(kind: str):
     return found[0]
 
 
-def device_kind(device: str) -> str:
-    """"cpu" or "gpu": what `device` ("auto", "cpu", "gpu") runs on here."""
+def device_kind(device: str, host: Host | None = None) -> str:
+    """"cpu" or "gpu": what `device` ("auto", "cpu", "gpu") runs on `host` (default: this machine)."""
     if device != "auto":
         return device
-    return "gpu" if environment.gpu_names() else "cpu"
+    return "gpu" if (host or Host.here()).gpus else "cpu"
 
 
 def replica_devices(device: str) -> list[str]:
@@ -50,19 +51,21 @@ def mirrored_strategy(devices: tuple):
 
 
 @contextlib.contextmanager
-def configured(seed: int, device: str = "auto", precision: str | None = None, distribute: str = "none"):
+def configured(seed: int, device: str = "auto", precision: str | None = None, distribute: str = "none",
+               host: Host | None = None):
     """Seed Python, NumPy and TensorFlow, and pin ops and variables to `device` (auto: TF decides).
 
     precision: set Keras' global mixed-precision policy for the block (layers take it when they are built)
     and restore the previous policy on exit; None leaves the policy alone.
     distribute="mirrored": build inside a MirroredStrategy over every device of the kind, yielded to the block
     (otherwise None is yielded).
+    host: the described machine whose capabilities decide which precisions run (default: this one).
     """
     import tensorflow as tf
     import tf_keras as keras
 
     if precision is not None:
-        problem = perf.unsupported_precision(precision, device_kind(device))
+        problem = perf.unsupported_precision(precision, device_kind(device, host), host)
         if problem:
             raise FinetuneError(f"--precision {problem}")
     keras.utils.set_random_seed(seed)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import time
 
 import datasets
@@ -25,6 +24,11 @@ from finetune.train import build_model
 
 
 class StepBench:
+    """The prepared batches of one configuration, stepped through as fit() steps them: one (distributed)
+    iterator over the cached batches, built once, and the model's own train function called on it each step.
+    (`train_on_batch` would build a new one-batch dataset, and under a strategy a new multi-device iterator,
+    for every step: set-up that fit() does not pay and that made prepared-batch figures bimodal.)"""
+
     def __init__(self, config: RunConfig, prepared: data.PreparedData, num_batches: int):
         self.config = config
         variant = config.perf
@@ -32,13 +36,19 @@ class StepBench:
             perf.check_global_batch(config.batch_size, strategy)
             train, _ = data.tf_datasets(prepared, config.batch_size, shuffle_train=False, seed=config.seed,
                                         **variant.data_options())
-            self.batches = [(x, y) for x, y in train.take(num_batches)]  # materialised before timing
+            cached = train.take(num_batches).cache()
+            self.batches = [(x, y) for x, y in cached]  # materialised (and cached) before timing
             self.model = build_model(config, prepared, num_train_steps=len(train) * config.epochs)
+            repeated = cached.repeat()
+            if strategy is not None:
+                repeated = strategy.experimental_distribute_dataset(repeated)
+            self._iterator = iter(repeated)
+            self._train_function = self.model.make_train_function()
+        self._placement = strategy.scope if strategy is not None else self._placement_for(config)
         self.replicas = 1 if strategy is None else strategy.num_replicas_in_sync
         self.rows = sum(int(y.shape[0]) for _, y in self.batches)
         # XLA compiles once per distinct input shape; tf.function retraces for new shapes until it relaxes them.
         self.shapes = sorted({tuple(x["input_ids"].shape) for x, _ in self.batches})
-        self._next = itertools.cycle(self.batches).__next__
         masks = [x["attention_mask"].numpy() for x, _ in self.batches]
         self.tokens_per_batch = float(np.mean([m.sum() for m in masks]))
         self.padded_tokens_per_batch = float(np.mean([m.size for m in masks]))
@@ -46,38 +56,35 @@ class StepBench:
         architecture = flops.Architecture.from_config(self.model.config, num_labels=prepared.task.num_labels)
         self.flops_per_step = float(np.mean([flops.training_flops(architecture, *m.shape) for m in masks]))
 
-    def placement(self):
-        if self.config.device == "auto" or self.config.perf.distribute != "none":  # a strategy places its replicas
-            return contextlib.nullcontext()
+    @staticmethod
+    def _placement_for(config: RunConfig):
+        if config.device == "auto":
+            return contextlib.nullcontext
         import tensorflow as tf
 
-        return tf.device(runtime.logical_device(self.config.device).name)
+        name = runtime.logical_device(config.device).name
+        return lambda: tf.device(name)
 
     def step(self) -> None:
-        """One training step on the next prepared batch; returns when the step has finished."""
-        x, y = self._next()
+        """One training step on the next prepared batch; returns when the step has finished (its loss is read
+        back, as fit() does at each batch end)."""
         started = time.perf_counter()
-        with self.placement():
-            self.model.train_on_batch(x, y)
+        with self._placement():
+            logs = self._train_function(self._iterator)
+        float(logs["loss"])
         if self.config.plant_slowdown:
             time.sleep((time.perf_counter() - started) * self.config.plant_slowdown)
 
     def timed_pass(self) -> float:
-        """Seconds for one training step on each prepared batch, in order."""
+        """Seconds for one training step on each prepared batch, in order (the iterator cycles whole passes)."""
         started = time.perf_counter()
         for _ in self.batches:
             self.step()
         return time.perf_counter() - started
 
-    def median_step_ms(self, steps: int) -> float:
-        """Median ms of `steps` training steps, each timed alone (a second look at a step time, outside
-        pytest-benchmark's one timed run per test)."""
-        times = []
-        for _ in range(steps):
-            started = time.perf_counter()
-            self.step()
-            times.append(time.perf_counter() - started)
-        return 1000.0 * float(np.median(times))
+    def ms_per_step(self, pass_seconds) -> float:
+        """The headline of a set of whole passes: mean pass time / batches per pass."""
+        return 1000.0 * float(np.mean(pass_seconds)) / len(self.batches)
 
     def traces(self) -> int | None:
         """How often Keras' train function has been traced (None before the first step)."""

@@ -1,4 +1,5 @@
-"""Step time from a Keras callback: per-step wall time and loss, and the steady state without tracing.
+"""Step time from a Keras callback: per-step wall time and loss, each epoch's wall time, and from them the
+headline (whole epochs: what a user waits for) and the steady state without tracing (a diagnostic).
 
 The clock runs from `on_train_batch_begin` to `on_train_batch_end`; Keras turns the step's logs
 into Python numbers at batch end, so the step has finished on the device when the clock stops.
@@ -51,8 +52,28 @@ def steady_state(step_times_s: list[float], skip: int) -> StepStats:
     )
 
 
+@dataclass(frozen=True)
+class FitTime:
+    """What a user waits for: fit()'s wall time over whole epochs, and the one-time cost inside it."""
+    epoch_s: tuple  # wall seconds of each epoch, callbacks and input pipeline included
+    steps: int  # training steps over all epochs
+    ms_per_step: float  # headline: sum(epoch_s) / steps
+    compile_s: float  # tracing and compilation: the first step's excess over the steady-state median
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "epoch_s": list(self.epoch_s)}
+
+
+def fit_time(epoch_s: list[float], step_times_s: list[float], steady: StepStats) -> FitTime:
+    steps = len(step_times_s)
+    if not steps or not epoch_s:
+        raise ValueError("no steps were timed")
+    return FitTime(epoch_s=tuple(epoch_s), steps=steps, ms_per_step=1000.0 * sum(epoch_s) / steps,
+                   compile_s=max(0.0, step_times_s[0] - steady.median_ms / 1000.0))
+
+
 class StepTimer(keras.callbacks.Callback):
-    """Records each training step's wall time and loss.
+    """Records each training step's wall time and loss, and each epoch's wall time.
 
     Keras reports the epoch's running mean loss after each batch; the step's own loss is recovered
     exactly from consecutive running means: loss_k = k * mean_k - (k - 1) * mean_(k-1).
@@ -65,11 +86,14 @@ class StepTimer(keras.callbacks.Callback):
         self.step_times_s: list[float] = []
         self.step_losses: list[float] = []
         self.epoch_losses: list[float] = []
+        self.epoch_s: list[float] = []
         self._start = 0.0
+        self._epoch_start = 0.0
         self._previous_mean = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._previous_mean = 0.0
+        self._epoch_start = time.perf_counter()
 
     def on_train_batch_begin(self, batch, logs=None):
         self._start = time.perf_counter()
@@ -85,4 +109,5 @@ class StepTimer(keras.callbacks.Callback):
         self._previous_mean = mean
 
     def on_epoch_end(self, epoch, logs=None):
+        self.epoch_s.append(time.perf_counter() - self._epoch_start)
         self.epoch_losses.append(float(logs["loss"]))

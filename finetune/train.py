@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 
-from finetune import data, environment, metrics, models, perf, runtime
+from finetune import data, environment, memory, metrics, models, perf, runtime
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
 from finetune.recipes import LOSSES, OPTIMIZERS
 from finetune.result import Result
-from finetune.timing import StepTimer, steady_state
+from finetune.timing import StepTimer, fit_time, steady_state
 
 
 def build_model(config: RunConfig, prepared: data.PreparedData, num_train_steps: int):
@@ -28,13 +28,14 @@ def build_model(config: RunConfig, prepared: data.PreparedData, num_train_steps:
 
 
 def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbose="auto",
-             model_choice: str = "as requested") -> Result:
+             model_choice: str = "as requested", perf_choice: str = "as configured") -> Result:
     started = time.perf_counter()
     if prepared is None:
         prepared = data.prepare(config)
     elif prepared.model.name != config.model or prepared.task.name != config.task:
         raise ValueError("prepared data belongs to another model or task")
 
+    scope = memory.reset()  # after the data: a bad input is reported before TensorFlow looks for GPUs
     with runtime.configured(config.seed, config.device, config.perf.precision, config.perf.distribute) as strategy:
         perf.check_global_batch(config.batch_size, strategy)
         train_ds, eval_ds = data.tf_datasets(prepared, config.batch_size, seed=config.seed,
@@ -54,10 +55,13 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         raise FinetuneError(f"predicted {len(predictions)} rows for {len(labels)} labels: the eval pipeline lost rows")
     scores, metric_source = metrics.glue_mrpc(predictions, labels)
     step = steady_state(timer.step_times_s, skip=config.warmup_steps)
+    fit = fit_time(timer.epoch_s, timer.step_times_s, step)
+    rows = len(prepared.tokenized["train"])
     return Result(
         config=config.__dict__.copy(),
         model={"name": prepared.model.name, "source": prepared.model.source,
                "location": prepared.model.location, "choice": model_choice},
+        perf_choice=perf_choice,
         data_source=prepared.source,
         num_train_examples=len(prepared.tokenized["train"]),
         num_eval_examples=len(labels),
@@ -70,7 +74,9 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         epoch_losses=timer.epoch_losses,
         step_losses=timer.step_losses,
         step_time=step.to_dict(),
-        examples_per_s=1000.0 * config.batch_size / step.median_ms,
+        fit=fit.to_dict(),
+        examples_per_s=rows * config.epochs / sum(fit.epoch_s),
+        peak_rss_mb=memory.peak(scope)["peak_rss_mb"],
         wall_time_s={"load": loaded - started, "train": trained - loaded,
                      "predict": predicted - trained, "total": predicted - started},
         versions=environment.versions(),

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMON = {"model", "task", "device", "batch_size", "seed", "epochs", "step_time_ms", "examples_per_s", "steps_timed"}
-QUALITY = COMMON | {"loss", "optimizer", "accuracy", "f1", "collapsed"}
-STEP = COMMON | {"tokens_per_s", "flops_per_step", "precision"}
+COMMON = {"model", "task", "device", "batch_size", "seed", "epochs", "step_time_ms", "examples_per_s", "steps_timed",
+          "gate", "peak_rss_mb"}
+QUALITY = COMMON | {"loss", "optimizer", "accuracy", "f1", "collapsed", "compile_s", "epoch_s", "median_step_ms"}
+STEP = COMMON | {"tokens_per_s", "flops_per_step", "precision", "pass_times_s"}
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def bench_run(real_glue_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_quality.py::test_quality", "bench/test_step_time.py",
-         "--model", "tiny", "--tier", "ci", "--glue-dir", real_glue_dir, "-p", "no:cacheprovider",
+         "--model", "tiny", "--tier", "ci", "--glue-dir", real_glue_dir, "-p", "no:cacheprovider", "-rs",
          f"--benchmark-json={out}", "-q"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -36,10 +37,27 @@ def test_every_benchmark_keeps_the_contract(bench_run):
         assert QUALITY <= set(info), QUALITY - set(info)
         assert info["model"] == "tiny" and info["epochs"] == 1 and info["batch_size"] == 8
         assert 0 <= info["accuracy"] <= 1 and info["steps_timed"] > 0
+        # the headline is whole epochs of fit(): every step and the tracing counted
+        assert info["step_time_ms"] == pytest.approx(1000 * sum(info["epoch_s"]) / info["steps_timed"])
     for info in steps:
         assert STEP <= set(info), STEP - set(info)
         assert info["examples_per_s"] == pytest.approx(8000 / info["step_time_ms"])
-    assert document["machine_info"]["finetune"]["versions"]["tensorflow"].startswith("2.20")
+        assert info["step_time_ms"] == pytest.approx(1000 * sum(info["pass_times_s"]) / len(info["pass_times_s"]) / 16)
+    machine = document["machine_info"]["finetune"]
+    assert machine["versions"]["tensorflow"].startswith("2.20")
+    assert machine["calibration"]["fp32_gflops"] > 0 and machine["hardware_key"] == machine["hardware"]["fingerprint"]["cpu"]
+
+
+def test_a_comparison_without_a_baseline_is_a_visible_skip(bench_run):
+    """No baseline for tiny on this machine: every gate says skipped, and why, in the JSON and in pytest's summary."""
+    document, stdout = bench_run
+    here = document["machine_info"]["finetune"]["hardware_key"]
+    for b in document["benchmarks"]:
+        gate = b["extra_info"]["gate"]
+        assert gate and all(outcome.startswith("skipped: no baseline") and here in outcome
+                            for outcome in gate.values()), gate
+    # 4 quality + the cpu step time, skipped for want of a baseline; the gpu step time for want of a GPU
+    assert "6 skipped" in stdout.strip().splitlines()[-1] and "SKIPPED" in stdout and "no baseline for" in stdout
 
 
 def test_summary_names_collapsed_runs(bench_run):

@@ -40,7 +40,12 @@ def test_tiny_run_writes_the_result_json(capsys, tmp_path, generated_glue_dir):
     step = result["step_time"]
     assert step["steps_total"] == 6 and step["steps_skipped"] == 1 and step["steps_kept"] == 5
     assert step["p25_ms"] <= step["median_ms"] <= step["p75_ms"]
-    assert result["examples_per_s"] == pytest.approx(8000.0 / step["median_ms"])
+    fit = result["fit"]  # the headline: fit()'s wall time over whole epochs, the first step's tracing apart
+    assert len(fit["epoch_s"]) == 2 and fit["steps"] == 6 and fit["compile_s"] >= 0
+    assert fit["ms_per_step"] == pytest.approx(1000.0 * sum(fit["epoch_s"]) / 6)
+    assert result["examples_per_s"] == pytest.approx(2 * 24 / sum(fit["epoch_s"]))
+    assert fit["ms_per_step"] * 6 >= 1000.0 * sum(step_s for step_s in [fit["compile_s"]])  # tracing is inside
+    assert result["peak_rss_mb"] > 100 and result["perf_choice"] == "course"
     assert result["metric_source"]
     assert result["versions"]["tensorflow"].startswith("2.20") and result["versions"]["transformers"]
     assert result["hardware"]["cpu"] and isinstance(result["hardware"]["gpus"], list)
@@ -62,6 +67,8 @@ def test_default_model_is_chosen_by_gpu_visibility(capsys, monkeypatch, tmp_path
     (["--optimizer", "sgd"], ["unknown optimizer 'sgd'", "adam, linear-decay"]),
     (["--model", "no-such-model"], ["no-such-model", "bert-base-uncased, minilm-l6, tiny"]),
     (["--json", "/no/such/folder/r.json"], ["does not exist"]),
+    (["--max-train-samples", "0"], ["--max-train-samples must be a positive whole number"]),
+    (["--max-eval-samples", "0"], ["--max-eval-samples must be a positive whole number"]),
 ])
 def test_bad_arguments(capsys, generated_glue_dir, args, needles):
     code, _, err = run_cli(capsys, "--model", "tiny", "--glue-dir", str(generated_glue_dir), *args)
@@ -81,6 +88,52 @@ def test_glue_dir_problems(capsys, tmp_path, generated_glue_dir):
         (bad / "MRPC" / name).write_text(text + "1\tonly three\tfields\n", encoding="utf-8")
     code, _, err = run_cli(capsys, "--model", "tiny", "--glue-dir", str(bad))
     assert_one_line_error(code, err, "train.tsv:42: malformed row")
+
+
+def test_header_only_tsv(capsys, tmp_path, generated_glue_dir):
+    for empty in ("train.tsv", "dev.tsv"):
+        folder = tmp_path / empty / "MRPC"
+        folder.mkdir(parents=True)
+        for name in ("train.tsv", "dev.tsv"):
+            lines = (generated_glue_dir / "MRPC" / name).read_text(encoding="utf-8").splitlines(keepends=True)
+            (folder / name).write_text("".join(lines[:1] if name == empty else lines), encoding="utf-8")
+        code, _, err = run_cli(capsys, "--model", "tiny", "--epochs", "1", "--glue-dir", str(tmp_path / empty),
+                               "--max-train-samples", "1")
+        assert_one_line_error(code, err, f"{folder / empty}: no data rows after the header",
+                              "restore the file from the GLUE download")
+
+
+BAD_MODEL_DIRS = [
+    ({"config.json": '{"hidden_size": 32}'}, 'config.json has no "model_type"'),
+    ({"config.json": '["model_type"]'}, 'config.json has no "model_type"'),
+    ({}, "has no config.json"),
+    ({"config.json": '{"model_type": "bert",'}, "config.json is not valid JSON"),
+    ({"config.json": '{"model_type": "bert"}'}, "its tokenizer could not be loaded"),  # no vocab: transformers' error
+]
+
+
+@pytest.mark.parametrize("files, needle", BAD_MODEL_DIRS)
+def test_bad_model_directory(capsys, tmp_path, generated_glue_dir, files, needle):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for name, text in files.items():
+        (model_dir / name).write_text(text, encoding="utf-8")
+    code, _, err = run_cli(capsys, "--model", str(model_dir), "--epochs", "1", "--glue-dir", str(generated_glue_dir))
+    assert_one_line_error(code, err, f"model directory {model_dir}", needle,
+                          "give a Hugging Face model folder", "bert-base-uncased, minilm-l6, tiny")
+
+
+def test_bad_model_directory_is_reported_before_the_data_is_read(capsys, tmp_path):
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    code, _, err = run_cli(capsys, "--model", str(tmp_path), "--glue-dir", str(tmp_path / "absent"))
+    assert_one_line_error(code, err, f"model directory {tmp_path}", 'no "model_type"')
+
+
+def test_bad_model_directory_in_a_fresh_process(tmp_path, generated_glue_dir):
+    (tmp_path / "config.json").write_text('{"hidden_size": 32}', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "finetune", "--model", str(tmp_path), "--epochs", "1",
+                           "--glue-dir", str(generated_glue_dir)], capture_output=True, text=True, timeout=300)
+    assert_one_line_error(done.returncode, done.stderr, f"model directory {tmp_path}", 'no "model_type"')
 
 
 def _subprocess(args, env_changes, python_prefix=""):

@@ -36,3 +36,8 @@ def test_pairs_are_truncated_to_the_model_limit(tiny_prepared):
     encoded = tiny_prepared.tokenizer("word " * 2000, "other " * 2000, truncation=True)
     assert len(encoded["input_ids"]) == limit
     assert max(len(ids) for ids in tiny_prepared.tokenized["train"]["input_ids"]) <= limit
+
+
+def test_max_samples_of_one_keeps_one_row(tiny_config):
+    prepared = data.prepare(tiny_config.replace(max_train_samples=1, max_eval_samples=1))
+    assert len(prepared.tokenized["train"]) == 1 and len(prepared.tokenized["validation"]) == 1

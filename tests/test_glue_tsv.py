@@ -44,6 +44,16 @@ def test_wrong_header_is_reported(tmp_path):
         load_glue_dir(tmp_path, MRPC)
 
 
+@pytest.mark.parametrize("empty", ["train.tsv", "dev.tsv"])
+def test_header_only_file_is_reported(tmp_path, empty):
+    for name in ("train.tsv", "dev.tsv"):
+        write_glue_tsv(tmp_path / "MRPC" / name, [] if name == empty else generated_rows(2))
+    with pytest.raises(FinetuneError) as err:
+        load_glue_dir(tmp_path, MRPC)
+    message = str(err.value)
+    assert message == f"{tmp_path / 'MRPC' / empty}: no data rows after the header: restore the file from the GLUE download"
+
+
 def test_missing_folder_and_missing_file(tmp_path):
     with pytest.raises(FinetuneError, match="does not exist: set GLUE_DIR or --glue-dir"):
         load_glue_dir(tmp_path / "nowhere", MRPC)

@@ -1,0 +1,78 @@
+"""Calibration: a short fixed workload timed at the start of a session, so that figures from different days on
+the same fingerprint can be told apart from a noisy or throttled host, and so that CPU rows get a measured peak.
+
+The workload is a dense square matmul through TensorFlow on the run's device: float32 always, and bfloat16 (CPU
+with native bf16, GPU of compute capability 8.0+) or float16 (GPU of 7.0+) where the host supports it. Its
+throughput is the best of a few timed blocks after an untimed one (a block: `REPEATS` matmuls, each result's first element read back
+so the work has finished), which is the figure a stall can only lower, never raise.
+
+    from finetune import calibration
+    calibration.measure("cpu")   # {"fp32_gflops": 112.4, "bf16_gflops": 401.0, "size": 1024, ...}
+"""
+
+from __future__ import annotations
+
+import time
+
+import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from finetune.hardware import Host
+
+SIZE = {"cpu": 1024, "gpu": 8192}  # n of the n x n x n matmul: ~2 GFLOP on CPU, ~1.1 TFLOP on GPU
+REPEATS = 8
+BLOCKS = 5
+DRIFT = 0.20  # a calibration this far (either way) from the baseline's, on the same fingerprint: warn
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+PRECISION_OF = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def _gflops(tf, device: str, dtype: str, n: int) -> float:
+    with tf.device(device):
+        a = tf.random.stateless_normal((n, n), seed=(1, 2), dtype=tf.float32)
+        b = tf.random.stateless_normal((n, n), seed=(3, 4), dtype=tf.float32)
+        a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+        matmul = tf.function(lambda x, y: tf.matmul(x, y))
+        best = float("inf")
+        for block in range(BLOCKS + 1):  # block 0 is untimed: tracing, kernel set-up, the cores' clocks
+            started = time.perf_counter()
+            for _ in range(REPEATS):
+                out = matmul(a, b)
+            float(out[0, 0])  # waits for the last one (ops on one device run in order)
+            if block:
+                best = min(best, time.perf_counter() - started)
+    return REPEATS * 2.0 * n**3 / best / 1e9
+
+
+def measure(device_kind: str = "cpu", host: Host | None = None) -> dict:
+    """GFLOP/s of the calibration matmul per precision the host runs natively on `device_kind`."""
+    import tensorflow as tf
+
+    host = host or Host.here()
+    device = tf.config.list_logical_devices(device_kind.upper())[0].name
+    n = SIZE[device_kind]
+    started = time.perf_counter()
+    found = {"device": device_kind, "size": n, "repeats": REPEATS, "blocks": BLOCKS}
+    for short, dtype in DTYPES.items():
+        if host.unsupported_precision(PRECISION_OF[short], device_kind) is None:
+            found[f"{short}_gflops"] = round(_gflops(tf, device, dtype, n), 1)
+    found["seconds"] = round(time.perf_counter() - started, 2)
+    return found
+
+
+def peak_gflops(calibration: dict | None, precision: str) -> float | None:
+    """The measured peak for a row's precision ("fp32", "bf16", "fp16", "tf32" counts as fp32), or None."""
+    if not calibration:
+        return None
+    return calibration.get(f"{'fp32' if precision == 'tf32' else precision}_gflops")
+
+
+def drift(now: dict | None, then: dict | None) -> str | None:
+    """A warning when this host's calibration is far from the one stored with its baseline, else None."""
+    if not now or not then or not then.get("fp32_gflops") or not now.get("fp32_gflops"):
+        return None
+    ratio = now["fp32_gflops"] / then["fp32_gflops"]
+    if abs(ratio - 1.0) <= DRIFT:
+        return None
+    slower = "slower" if ratio < 1 else "faster"
+    return (f"calibration: this host's fp32 matmul runs at {now['fp32_gflops']:g} GFLOP/s, {ratio:.2f}x the "
+            f"{then['fp32_gflops']:g} recorded with its baseline ({slower} by more than {DRIFT:.0%}): a noisy, "
+            "throttled or shared host; step-time verdicts of this session are suspect")

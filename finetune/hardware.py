@@ -1,0 +1,229 @@
+"""The host as a description: what step time depends on, parsed from plain text so that every decision taken
+from it (which precisions run natively, which variant is the best here, which baseline is ours) is a function
+of a described capability, and tests can pass in an AVX2-only CPU, an AVX512_BF16 or AMX CPU, an Arm CPU or a
+GPU host without owning one.
+
+    Host.here()                       # this machine: /proc/cpuinfo, CPU affinity, memory, TensorFlow's GPUs
+    Host(cpu=CpuInfo.parse(text, ...)) # a described one
+
+The fingerprint (`Host.key(device)`) is a readable slug plus a short hash of everything in it that changes
+step time: CPU vendor, model name, family/model/stepping, the instruction-set features the kernels use and the
+usable cores; for GPU runs the GPU names, count, memory, compute capability and TensorFlow's CUDA and cuDNN
+build. Two hosts that print the same "AMD EPYC" model name but differ in AVX-512 get different keys.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+
+# Instruction-set features the matmul kernels (oneDNN, Eigen, XLA:CPU) dispatch on; the rest of the flags
+# line (hundreds of them, some that differ between hypervisors) is left out of the fingerprint.
+KERNEL_FEATURES = (
+    "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+    "amx_tile", "amx_bf16", "amx_int8", "amx_fp16",  # x86_64
+    "asimd", "asimdhp", "sve", "sve2", "bf16", "i8mm", "svebf16",  # aarch64 (/proc/cpuinfo "Features")
+)
+BF16_CPU_FEATURES = ("avx512_bf16", "amx_bf16", "bf16", "svebf16")  # native bfloat16 dot products
+BF16_GPU_CAPABILITY = (8, 0)  # Ampere: bfloat16 tensor cores
+TF32_GPU_CAPABILITY = (8, 0)  # Ampere: TF32 tensor cores (V100 7.0 and T4 7.5 have none)
+FP16_GPU_CAPABILITY = (7, 0)  # Volta: float16 tensor cores
+ARM_IMPLEMENTERS = {"0x41": "ARM", "0x61": "Apple", "0xc0": "Ampere", "0x48": "HiSilicon", "0x46": "Fujitsu"}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    model_name: str
+    vendor: str = ""  # GenuineIntel, AuthenticAMD, or the Arm implementer
+    arch: str = "x86_64"
+    family: str | None = None
+    model: str | None = None
+    stepping: str | None = None
+    features: tuple = ()  # the KERNEL_FEATURES this CPU has, in the table's order
+    cores: int = 1  # usable by this process (CPU affinity), not the host's count
+    memory_gb: float | None = None
+
+    @classmethod
+    def parse(cls, cpuinfo: str, arch: str = "x86_64", cores: int = 1, memory_gb: float | None = None) -> "CpuInfo":
+        """From the text of /proc/cpuinfo (its first processor block; x86 `flags` or Arm `Features`)."""
+        fields: dict = {}
+        for line in cpuinfo.splitlines():
+            if not line.strip():
+                if fields:
+                    break
+                continue
+            name, _, value = line.partition(":")
+            fields.setdefault(name.strip().lower(), value.strip())
+        flags = set((fields.get("flags") or fields.get("features") or "").split())
+        vendor = fields.get("vendor_id") or ARM_IMPLEMENTERS.get(fields.get("cpu implementer", ""), "")
+        model_name = fields.get("model name") or (f"{vendor} part {fields['cpu part']}" if "cpu part" in fields
+                                                  else platform.processor() or arch)
+        return cls(
+            model_name=model_name, vendor=vendor, arch=arch,
+            family=fields.get("cpu family") or fields.get("cpu architecture"),
+            model=fields.get("model") or fields.get("cpu part"),
+            stepping=fields.get("stepping") or fields.get("cpu variant"),
+            features=tuple(f for f in KERNEL_FEATURES if f in flags), cores=cores, memory_gb=memory_gb,
+        )
+
+    @property
+    def has_bf16(self) -> bool:
+        return bool(set(self.features) & set(BF16_CPU_FEATURES))
+
+    def isa(self) -> str:
+        """The widest vector/matrix level in a word, for slugs and tables: amx, avx512bf16, avx512, avx2, ..."""
+        for name, needs in (("amx", "amx_bf16"), ("avx512bf16", "avx512_bf16"), ("avx512", "avx512f"),
+                            ("avx2", "avx2"), ("sve-bf16", "svebf16"), ("sve", "sve"), ("neon-bf16", "bf16"),
+                            ("neon", "asimd")):
+            if needs in self.features:
+                return name
+        return "baseline"
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    name: str
+    compute_capability: tuple | None = None  # (major, minor)
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
+class Host:
+    cpu: CpuInfo
+    gpus: tuple = ()  # GpuInfo, one per GPU TensorFlow can use
+    cuda: str | None = None  # TensorFlow's build (tf.sysconfig.get_build_info)
+    cudnn: str | None = None
+
+    # --- capabilities --------------------------------------------------------------------------------
+    def min_capability(self) -> tuple:
+        found = [g.compute_capability or (0, 0) for g in self.gpus]
+        return min(found) if found else (0, 0)
+
+    def unsupported_precision(self, precision: str, device_kind: str) -> str | None:
+        """Why `precision` cannot run natively on `device_kind` ("cpu" or "gpu") of this host, or None."""
+        if precision == "float32":
+            return None
+        if device_kind == "gpu":
+            if not self.gpus:
+                return f"{precision} on GPU: this host has no GPU that TensorFlow can use"
+            need = BF16_GPU_CAPABILITY if precision == "mixed_bfloat16" else FP16_GPU_CAPABILITY
+            if self.min_capability() < need:
+                return (f"{precision} needs GPUs of compute capability {need[0]}.{need[1]} or newer "
+                        f"(found {self.min_capability()[0]}.{self.min_capability()[1]}): use float32")
+            return None
+        if precision == "mixed_float16":
+            return ("mixed_float16 needs a GPU: CPUs have no float16 matmul and TensorFlow would emulate it; "
+                    "on CPUs with AVX512_BF16 or AMX use mixed_bfloat16")
+        if precision == "mixed_bfloat16" and not self.cpu.has_bf16:
+            return (f"mixed_bfloat16 on this CPU would be emulated (no AVX512_BF16, AMX or Arm BF16 among its "
+                    f"features: {', '.join(self.cpu.features) or 'none'}): use float32")
+        return None
+
+    def tf32(self) -> bool:
+        """Whether float32 matmuls on these GPUs may run as TF32 (Ampere and newer)."""
+        return bool(self.gpus) and self.min_capability() >= TF32_GPU_CAPABILITY
+
+    # --- identity ------------------------------------------------------------------------------------
+    def identity(self, device_kind: str) -> dict:
+        """What a step time on `device_kind` depends on: the fields the fingerprint hashes."""
+        if device_kind == "gpu" and self.gpus:
+            return {"gpus": [[g.name, list(g.compute_capability or ()), g.memory_mb] for g in self.gpus],
+                    "cuda": self.cuda, "cudnn": self.cudnn}
+        c = self.cpu
+        return {"vendor": c.vendor, "model_name": c.model_name, "arch": c.arch, "family": c.family,
+                "model": c.model, "stepping": c.stepping, "features": list(c.features), "cores": c.cores}
+
+    def slug(self, device_kind: str) -> str:
+        if device_kind == "gpu" and self.gpus:
+            return f"gpu-{_slug(self.gpus[0].name)}-x{len(self.gpus)}"
+        return f"cpu-{_slug(self.cpu.model_name)}-{self.cpu.isa()}-{self.cpu.cores}c"
+
+    def key(self, device_kind: str) -> str:
+        """Readable slug plus a short hash of identity(): e.g. cpu-amd-epyc-avx2-2c-1a2b3c."""
+        digest = hashlib.sha256(json.dumps(self.identity(device_kind), sort_keys=True).encode()).hexdigest()
+        return f"{self.slug(device_kind)}-{digest[:6]}"
+
+    def describe(self, device_kind: str) -> str:
+        """One line for messages: what the machine is, in words."""
+        if device_kind == "gpu" and self.gpus:
+            cc = self.gpus[0].compute_capability
+            return (f"{len(self.gpus)} x {self.gpus[0].name} (compute capability "
+                    f"{'.'.join(map(str, cc)) if cc else '?'}, CUDA {self.cuda}, cuDNN {self.cudnn})")
+        c = self.cpu
+        where = "/".join(x for x in (c.family, c.model, c.stepping) if x)
+        return (f"{c.model_name} ({c.vendor or c.arch}{' ' + where if where else ''}; {c.isa()}; "
+                f"{c.cores} usable cores)")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["cpu"]["features"] = list(self.cpu.features)
+        out["gpus"] = [{**asdict(g), "compute_capability": list(g.compute_capability or ())} for g in self.gpus]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Host":
+        cpu = CpuInfo(**{**data["cpu"], "features": tuple(data["cpu"].get("features", ()))})
+        gpus = tuple(GpuInfo(g["name"], tuple(g.get("compute_capability") or ()) or None, g.get("memory_mb"))
+                     for g in data.get("gpus", ()))
+        return cls(cpu, gpus, data.get("cuda"), data.get("cudnn"))
+
+    @classmethod
+    @functools.cache
+    def here(cls) -> "Host":
+        """This machine, asked once per process (TensorFlow's GPU list starts the GPU runtime)."""
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            text = ""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cpu = CpuInfo.parse(text, arch=platform.machine(), cores=cores, memory_gb=_memory_gb())
+        gpus, cuda, cudnn = _tensorflow_gpus()
+        return cls(cpu, gpus, cuda, cudnn)
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _tensorflow_gpus() -> tuple:
+    import tensorflow as tf
+
+    build = tf.sysconfig.get_build_info()
+    devices = tf.config.list_physical_devices("GPU")
+    memory = _nvidia_smi_memory_mb() if devices else []
+    gpus = []
+    for index, device in enumerate(devices):
+        details = tf.config.experimental.get_device_details(device)
+        gpus.append(GpuInfo(details.get("device_name", device.name),
+                            tuple(details["compute_capability"]) if details.get("compute_capability") else None,
+                            memory[index] if index < len(memory) else None))
+    if not gpus:
+        return (), None, None
+    return tuple(gpus), build.get("cuda_version"), build.get("cudnn_version")
+
+
+def _nvidia_smi_memory_mb() -> list:
+    """Each GPU's total memory in MiB; TensorFlow reports only what it has allocated."""
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return [int(float(line)) for line in out.split() if line.strip()]
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return []
