@@ -32,6 +32,14 @@ class Run:
     hardware: dict | None
     hardware_key: str
     benchmarks: list
+    calibration: dict | None = None  # the session's calibration matmul (finetune.calibration), where recorded
+
+    def described(self) -> str:
+        """The machine in words (files from before fingerprints: its model name and core count)."""
+        hardware = self.hardware or {}
+        kind = "gpu" if self.hardware_key.startswith("gpu") else "cpu"
+        return ((hardware.get("described") or {}).get(kind)
+                or f"{hardware.get('cpu', '?')}, {hardware.get('cpu_count', '?')} cores")
 
 
 def load_runs(paths: list[Path]) -> list[Run]:
@@ -62,7 +70,8 @@ def load_run(path: Path, name: str) -> Run:
     return Run(name=name, when=str(document.get("datetime", "unknown date"))[:19],
                commit=str(commit.get("id", "unknown"))[:10] + (" (dirty)" if commit.get("dirty") else ""),
                versions=ours.get("versions") or {}, hardware=ours.get("hardware"),
-               hardware_key=ours.get("hardware_key", "unknown-hardware"), benchmarks=document["benchmarks"])
+               hardware_key=ours.get("hardware_key", "unknown-hardware"), benchmarks=document["benchmarks"],
+               calibration=ours.get("calibration"))
 
 
 def extra_infos(run: Run, kind: str, keys: tuple) -> list[dict]:

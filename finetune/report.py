@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import finetune  # noqa: F401
-from finetune import baselines, flops, metrics
+from finetune import baselines, calibration, flops, metrics
 from finetune.benchjson import (QUALITY_KEYS, STEP_KEYS, VARIANT_QUALITY_KEYS, Run, differences, extra_infos,
                                 hardware_of, load_runs)
 from finetune.config import RunConfig
@@ -44,6 +44,9 @@ class StepRow:
     examples_per_s: float
     tokens_per_s: float
     flops_per_step: float | None
+    peak_rss_mb: float | None = None
+    peak_gpu_memory_mb: float | None = None
+    calibration: dict | None = None  # the file's calibration matmul: the CPU's measured peak
 
     @property
     def flops_per_s(self) -> float | None:
@@ -51,9 +54,17 @@ class StepRow:
 
     @property
     def peak(self) -> flops.Peak | None:
-        if self.precision is None or self.device != "gpu":  # CPUs have no peak in the table: MFU is n/a
+        """GPUs: the datasheet's dense peak (finetune.flops). CPUs: the calibration matmul measured in the same run
+        at the row's precision, where the file records one (files from before calibration: n/a)."""
+        if self.precision is None:
             return None
-        return flops.peak_for(self.device_name, self.precision)
+        if self.device == "gpu":
+            return flops.peak_for(self.device_name, self.precision)
+        measured = calibration.peak_gflops(self.calibration, self.precision)
+        if measured is None:
+            return None
+        return flops.Peak(measured / 1000.0, self.precision,
+                          f"measured: {self.calibration['size']}^3 {self.precision} matmul on this CPU in the same run")
 
 
 def median_of(infos: list[dict], field: str) -> float | None:
@@ -62,6 +73,7 @@ def median_of(infos: list[dict], field: str) -> float | None:
 
 
 def step_rows(runs: list[Run]) -> list[StepRow]:
+    calibrations = {run.name: run.calibration for run in runs}
     groups: dict = {}
     for run in runs:
         for info in extra_infos(run, "step", STEP_KEYS):
@@ -76,7 +88,9 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
         rows.append(StepRow(label, name, hardware, device, device_name, model, batch_size, precision, variant,
                             len(infos),
                             *(median_of(infos, field) for field in
-                              ("step_time_ms", "examples_per_s", "tokens_per_s", "flops_per_step"))))
+                              ("step_time_ms", "examples_per_s", "tokens_per_s", "flops_per_step", "peak_rss_mb",
+                               "peak_gpu_memory_mb")),
+                            calibrations[name]))
     return rows
 
 
@@ -102,8 +116,24 @@ def step_table(rows: list[StepRow], reference: StepRow | None, by_file: bool) ->
             "n/a" if achieved is None else f"{achieved / 1e12:.2f}",
             "n/a" if utilisation is None else f"{100 * utilisation:.1f}% of {peak.tflops:g} {peak.precision}",
             "reference" if row is reference else f"{reference.step_time_ms / row.step_time_ms:.3g}x",
+            memory_text(row.peak_rss_mb, row.peak_gpu_memory_mb),
         ])
     return table
+
+
+def memory_text(rss_mb: float | None, gpu_mb: float | None) -> str:
+    if rss_mb is None:
+        return "n/a"
+    return f"{rss_mb:,.0f}" + (f" / GPU {gpu_mb:,.0f}" if gpu_mb is not None else "")
+
+
+def gate_text(info: dict) -> str:
+    """The comparison's outcome as the benchmark recorded it ("gate" in extra_info), one word per figure."""
+    gate = info.get("gate")
+    if not gate:
+        return "not recorded"
+    words = {name: outcome.split(":")[0] for name, outcome in gate.items()}
+    return "; ".join(f"{name} {word}" for name, word in words.items())
 
 
 def plot_step_times(rows: list[StepRow], path: Path) -> None:
@@ -180,7 +210,10 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
                 info["loss"], info["optimizer"], str(info["epochs"]), str(info.get("seed", "")),
                 f"{info['accuracy']:.4f}", f"{info['f1']:.4f}", collapsed,
                 band_text(document, key, "accuracy", info["accuracy"], resolution),
-                band_text(document, key, "f1", info["f1"], resolution),
+                band_text(document, key, "f1", info["f1"], resolution), gate_text(info),
+                "n/a" if info.get("step_time_ms") is None else f"{info['step_time_ms']:.0f}",
+                "n/a" if info.get("compile_s") is None else f"{info['compile_s']:.1f}",
+                memory_text(info.get("peak_rss_mb"), info.get("peak_gpu_memory_mb")),
             ])
     return table
 
@@ -206,18 +239,28 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
             *("| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows)]
 
 
+def calibration_text(found: dict | None) -> str:
+    if not found:
+        return "not recorded"
+    return ", ".join(f"{name.split('_')[0]} {value:g}" for name, value in found.items() if name.endswith("_gflops"))
+
+
 def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, quality: list[list[str]]) -> str:
     lines = ["# Fine-tuning benchmark report", "", "## Inputs", ""]
-    lines += markdown_table(["file", "measured (UTC)", "commit", "hardware", "GPUs"],
-                            [[r.name, r.when, r.commit, r.hardware_key, ", ".join((r.hardware or {}).get("gpus", []))
-                              or "none"] for r in runs])
+    lines += markdown_table(["file", "measured (UTC)", "commit", "hardware (fingerprint)", "machine", "GPUs",
+                             "calibration GFLOP/s"],
+                            [[r.name, r.when, r.commit, r.hardware_key, r.described(),
+                              ", ".join((r.hardware or {}).get("gpus", [])) or "none", calibration_text(r.calibration)]
+                             for r in runs])
     lines += ["", "## Step time", "", "![step time](step_time.png)", "",
               "Median over seeds (n). Achieved FLOP/s = training FLOPs per step (finetune.flops) / step time; "
-              "MFU = achieved / the GPU's dense peak at the run's precision, only where both are known.",
+              "MFU = achieved / the peak at the row's precision: a GPU's dense datasheet peak, or a CPU's calibration "
+              "matmul measured in the same run; n/a where neither is known. Peak memory: the process's peak resident "
+              "set during the benchmark (MB), and TensorFlow's peak GPU memory where there are GPUs.",
               f"Speed-up = reference ms/step / row ms/step; reference: {reference.label if reference else 'none'}.", ""]
     by_file = ["file"] if len(runs) > 1 else []
     lines += markdown_table([*by_file, "hardware", "device", "model", "batch", "precision", "variant", "ms/step", "n",
-                             "examples/s", "tokens/s", "TFLOP/s", "MFU", "speed-up"],
+                             "examples/s", "tokens/s", "TFLOP/s", "MFU", "speed-up", "peak memory MB"],
                             step_table(steps, reference, bool(by_file)))
     peaks = {(row.peak.tflops, row.peak.precision, row.peak.source) for row in steps if row.peak}
     lines += ["", *(f"- peak {tflops:g} TFLOP/s {precision}: {source}" for tflops, precision, source in sorted(peaks))]
@@ -226,7 +269,9 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
     faster = faster_table(runs)
     if faster:
         lines += ["### Faster than the course", "",
-                  "The best variant and the course's pipeline timed on the same batches, passes interleaved.", ""]
+                  "The best variant for the host and the course's configuration: whole fine-tunes where the file "
+                  "says so (ms/step = fit() wall time over every epoch / steps), else passes over the same batches.",
+                  ""]
         lines += markdown_table([*by_file, "hardware", "device", "variant", "course ms/step", "variant ms/step",
                                  "speed-up", "how"], faster)
         lines += [""]
@@ -235,7 +280,8 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
               "num_eval_examples, as the gate does; **OUT** marks a figure outside it. A performance variant "
               "(variant other than \"-\") is judged against the band of the recipe it trains with.", ""]
     lines += markdown_table([*by_file, "hardware", "model", "variant", "loss", "optimizer", "epochs", "seed", "accuracy", "F1",
-                             "did not learn", "accuracy band", "F1 band"], quality)
+                             "did not learn", "accuracy band", "F1 band", "gate", "ms/step (whole epochs)",
+                             "compile s", "peak memory MB"], quality)
     lines += ["", "## Differences", "", *differences(runs), ""]
     return "\n".join(lines)
 

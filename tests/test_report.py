@@ -91,6 +91,25 @@ def test_cpu_rows_and_rows_without_flops_show_na(tmp_path, capsys):
     assert epyc["TFLOP/s"] == "n/a" and epyc["MFU"] == "n/a" and epyc["file"] == CPU.name
 
 
+def test_cpu_rows_get_an_mfu_against_the_calibration_of_their_own_run(tmp_path, capsys):
+    document = json.loads(GPU.read_text())
+    document["machine_info"]["finetune"]["calibration"] = {"device": "cpu", "size": 1024, "fp32_gflops": 120.0}
+    for bench in document["benchmarks"]:
+        bench["extra_info"].update(peak_rss_mb=1873.5, gate={"step_time_ms": "skipped: no baseline for it"})
+    calibrated = tmp_path / "calibrated.json"
+    calibrated.write_text(json.dumps(document))
+    assert run_report(capsys, calibrated, "--out", tmp_path / "out")[0] == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    rows = {r["device"]: r for r in table(text, "Step time")}
+    xeon = rows["Intel(R) Xeon(R) Platinum 8480+"]
+    (cpu,) = [i for i in infos(calibrated, device="cpu")]
+    achieved = cpu["flops_per_step"] / (cpu["step_time_ms"] / 1000.0)
+    assert xeon["MFU"] == f"{100 * achieved / 120e9:.1f}% of 0.12 fp32" and xeon["peak memory MB"] == "1,874"
+    assert rows[H100]["MFU"].endswith("of 989.4 bf16")  # GPUs keep the datasheet's peak
+    assert table(text, "Inputs")[0]["calibration GFLOP/s"] == "fp32 120"
+    assert all(row["gate"] == "step_time_ms skipped" for row in table(text, "Quality"))
+
+
 def test_differences_name_the_files_and_the_differing_values(tmp_path, capsys):
     assert run_report(capsys, GPU, CPU, "--out", tmp_path)[0] == 0
     differences = (tmp_path / "report.md").read_text().split("## Differences")[1]
