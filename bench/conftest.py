@@ -4,6 +4,8 @@ baseline update at the end of the session.
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from bench.suite import Options, Suite, invocation_args
@@ -59,12 +61,18 @@ def suite(pytestconfig) -> Suite:
 
 @pytest.fixture(autouse=True)
 def peak_memory(request):
-    """Every benchmark's peak host memory (and GPU memory where TensorFlow has GPUs), in its extra_info."""
+    """Every benchmark's peak host memory (and GPU memory where TensorFlow has GPUs), in its extra_info; then
+    Keras' state is cleared."""
     scope = memory.reset()
     yield
     benchmark = request.node.funcargs.get("benchmark") if hasattr(request.node, "funcargs") else None
     if benchmark is not None:
         benchmark.extra_info.update(memory.peak(scope))
+    # The next benchmark starts without this one's models: a session builds dozens (GPU memory, host RSS).
+    import tf_keras
+
+    tf_keras.backend.clear_session()
+    gc.collect()
 
 
 def pytest_sessionfinish(session, exitstatus):

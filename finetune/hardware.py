@@ -134,6 +134,13 @@ class Host:
         """Whether float32 matmuls on these GPUs may run as TF32 (Ampere and newer)."""
         return bool(self.gpus) and self.min_capability() >= TF32_GPU_CAPABILITY
 
+    def matmul_precision(self, compute_dtype: str, device_kind: str, tf32_enabled: bool = True) -> str:
+        """The precision matmuls run at, named as in finetune.flops' peak table: a 16-bit policy's, else TF32 on
+        GPUs of compute capability 8.0+ (TensorFlow's default there, unless turned off), else fp32."""
+        if compute_dtype in ("bfloat16", "float16"):
+            return {"bfloat16": "bf16", "float16": "fp16"}[compute_dtype]
+        return "tf32" if device_kind == "gpu" and self.tf32() and tf32_enabled else "fp32"
+
     # --- identity ------------------------------------------------------------------------------------
     def identity(self, device_kind: str) -> dict:
         """What a step time on `device_kind` depends on: the fields the fingerprint hashes."""
@@ -205,6 +212,11 @@ def _tensorflow_gpus() -> tuple:
 
     build = tf.sysconfig.get_build_info()
     devices = tf.config.list_physical_devices("GPU")
+    for device in devices:  # before any GPU is initialised: else TensorFlow takes nearly all of each GPU's memory
+        try:
+            tf.config.experimental.set_memory_growth(device, True)
+        except RuntimeError:  # already initialised by the caller's own code: their setting stands
+            pass
     memory = _nvidia_smi_memory_mb() if devices else []
     gpus = []
     for index, device in enumerate(devices):

@@ -62,6 +62,11 @@ class PerfConfig:
                                 "or fixed (dynamic padding is the course's, without rounding)")
         if not isinstance(self.jit_compile, bool):
             raise FinetuneError(f"jit_compile must be True or False, got {self.jit_compile!r}")
+        if self.jit_compile and self.distribute == "mirrored":
+            # tf-keras: "merge_call called while defining a new graph" when the XLA-compiled step meets the
+            # strategy's cross-replica merge (an open tf-keras issue); refused rather than crashing mid-run.
+            raise FinetuneError("--jit-compile with --distribute mirrored is broken in tf-keras (merge_call inside "
+                                "an XLA function): use one of them")
 
     @property
     def changes_numerics(self) -> bool:

@@ -1,6 +1,9 @@
 """The course's two pitfalls as tables: how the loss is given, and which optimizer is used.
 
-Each entry is a function so that a fresh Keras object is made per run (optimizers hold state).
+Each entry is a function so that a fresh Keras object is made per run (optimizers hold state). Optimizers take
+`jit_compile` explicitly: tf-keras turns XLA on for the optimizer update whenever any GPU is listed
+(tf_keras/src/optimizers/optimizer.py), so a CPU-pinned run on a GPU host would otherwise run another
+computation than the same run on a CPU-only host.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ def _from_logits_loss():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def _adam(num_train_steps: int):
-    # The course's other pitfall: Keras' default Adam learning rate is 1e-3.
-    return "adam"
+def _adam(num_train_steps: int, jit_compile: bool = False):
+    # The course's other pitfall: Keras' default Adam learning rate is 1e-3. This is what compile(optimizer="adam")
+    # builds (keras.optimizers.get("adam"): Adam with every default), with only XLA set explicitly.
+    import tf_keras as keras
+
+    return keras.optimizers.Adam(jit_compile=jit_compile)
 
 
 def linear_decay_schedule(num_train_steps: int):
@@ -35,10 +41,10 @@ def linear_decay_schedule(num_train_steps: int):
     )
 
 
-def _linear_decay(num_train_steps: int):
+def _linear_decay(num_train_steps: int, jit_compile: bool = False):
     import tf_keras as keras
 
-    return keras.optimizers.Adam(learning_rate=linear_decay_schedule(num_train_steps))
+    return keras.optimizers.Adam(learning_rate=linear_decay_schedule(num_train_steps), jit_compile=jit_compile)
 
 
 LOSSES = {
@@ -46,7 +52,7 @@ LOSSES = {
     "from_logits": _from_logits_loss,
 }
 
-# Each takes the schedule length, num_train_steps = len(train batches) * epochs.
+# Each takes the schedule length, num_train_steps = len(train batches) * epochs, and whether the update uses XLA.
 OPTIMIZERS = {
     "adam": _adam,
     "linear-decay": _linear_decay,

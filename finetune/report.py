@@ -47,6 +47,7 @@ class StepRow:
     peak_rss_mb: float | None = None
     peak_gpu_memory_mb: float | None = None
     calibration: dict | None = None  # the file's calibration matmul: the CPU's measured peak
+    replicas: int = 1  # devices the step ran on (MirroredStrategy): the peak is per device
 
     @property
     def flops_per_s(self) -> float | None:
@@ -59,7 +60,10 @@ class StepRow:
         if self.precision is None:
             return None
         if self.device == "gpu":
-            return flops.peak_for(self.device_name, self.precision)
+            one = flops.peak_for(self.device_name, self.precision)
+            if one is None or self.replicas == 1:
+                return one
+            return flops.Peak(one.tflops * self.replicas, one.precision, f"{self.replicas} x {one.source}")
         measured = calibration.peak_gflops(self.calibration, self.precision)
         if measured is None:
             return None
@@ -90,7 +94,7 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
                             *(median_of(infos, field) for field in
                               ("step_time_ms", "examples_per_s", "tokens_per_s", "flops_per_step", "peak_rss_mb",
                                "peak_gpu_memory_mb")),
-                            calibrations[name]))
+                            calibrations[name], int(median_of(infos, "replicas") or 1)))
     return rows
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from finetune import data, flops, perf, runtime
 from finetune.config import RunConfig
+from finetune.hardware import Host
 from finetune.train import build_model
 
 
@@ -92,16 +93,12 @@ class StepBench:
         return None if function is None else function.experimental_get_tracing_count()
 
     def precision(self) -> str:
-        """The matmul precision, named as in finetune.flops' peak table."""
+        """The matmul precision, named as in finetune.flops' peak table (Host.matmul_precision)."""
         import tensorflow as tf
 
         # The model's own policy: it was built under runtime.configured's, which is restored since.
-        policy = self.model.dtype_policy.compute_dtype
-        if policy in ("bfloat16", "float16"):
-            return {"bfloat16": "bf16", "float16": "fp16"}[policy]
-        # TensorFlow runs float32 matmuls as TF32 on Ampere and newer GPUs unless told not to.
-        on_gpu = self.config.device == "gpu" or (self.config.device == "auto" and tf.config.list_logical_devices("GPU"))
-        return "tf32" if on_gpu and tf.config.experimental.tensor_float_32_execution_enabled() else "fp32"
+        return Host.here().matmul_precision(self.model.dtype_policy.compute_dtype, runtime.device_kind(self.config.device),
+                                            tf.config.experimental.tensor_float_32_execution_enabled())
 
     def rates(self, step_time_ms: float) -> dict:
         per_s = 1000.0 / step_time_ms

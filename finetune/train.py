@@ -23,8 +23,15 @@ def build_model(config: RunConfig, prepared: data.PreparedData, num_train_steps:
     if config.perf.precision != "float32":
         loss = perf.float32_logits(loss)
     xla = {"jit_compile": True} if config.perf.jit_compile else {}  # the course's compile() call otherwise
-    model.compile(optimizer=OPTIMIZERS[config.optimizer](num_train_steps), loss=loss, **xla)
+    optimizer = OPTIMIZERS[config.optimizer](num_train_steps, jit_compile=optimizer_jit_compile(config))
+    model.compile(optimizer=optimizer, loss=loss, **xla)
     return model
+
+
+def optimizer_jit_compile(config: RunConfig) -> bool:
+    """XLA for the optimizer's update where tf-keras would choose it on this device kind: on GPU runs (its default
+    whenever a GPU is listed), never on CPU runs, whatever else the host has."""
+    return runtime.device_kind(config.device) == "gpu"
 
 
 def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbose="auto",

@@ -2,6 +2,7 @@
 course's batch of 8 is the global batch split 4 + 4, and a data-parallel step equals a single-device step."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,10 @@ CHILD = Path(__file__).with_name("mirrored_child.py")
 
 @pytest.fixture(scope="module")
 def mirrored(generated_glue_dir):
+    # No visible GPU: on a GPU host the CPU-pinned replicas must not meet an optimizer update placed on GPU:0.
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run([sys.executable, str(CHILD), str(generated_glue_dir)], capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -3,7 +3,7 @@ fingerprint that keys baselines. Every test passes its host in, so none depends 
 
 import pytest
 
-from finetune import calibration, environment, perf
+from finetune import FinetuneError, calibration, environment, perf
 from finetune.hardware import CpuInfo, Host
 from tests.hosts import AMX, ARM, ARM_BF16, AVX2, AVX512_BF16, EPYC_AVX2, H100_X1, H100_X8, V100_X1, V100_X8
 
@@ -90,6 +90,16 @@ def test_files_from_before_fingerprints_keep_their_slug_and_match_no_host():
 
 def test_tf32_is_claimed_for_ampere_and_newer_only():
     assert H100_X1.tf32() and not V100_X8.tf32() and not AMX.tf32()
+    assert H100_X8.matmul_precision("float32", "gpu") == "tf32"
+    assert H100_X8.matmul_precision("float32", "gpu", tf32_enabled=False) == "fp32"
+    assert V100_X1.matmul_precision("float32", "gpu") == "fp32"  # Volta has no TF32
+    assert H100_X1.matmul_precision("float32", "cpu") == "fp32"  # the CPU of a GPU host
+    assert V100_X1.matmul_precision("float16", "gpu") == "fp16" and AMX.matmul_precision("bfloat16", "cpu") == "bf16"
+
+
+def test_xla_with_mirrored_is_refused_in_one_line():
+    with pytest.raises(FinetuneError, match="--jit-compile with --distribute mirrored is broken in tf-keras"):
+        perf.PerfConfig(jit_compile=True, distribute="mirrored")
 
 
 def test_this_machine_is_described_and_keyed():

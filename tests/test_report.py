@@ -110,6 +110,20 @@ def test_cpu_rows_get_an_mfu_against_the_calibration_of_their_own_run(tmp_path, 
     assert all(row["gate"] == "step_time_ms skipped" for row in table(text, "Quality"))
 
 
+def test_a_mirrored_rows_mfu_is_against_the_peak_of_every_replica(tmp_path, capsys):
+    document = json.loads(GPU.read_text())
+    gpu = [b for b in document["benchmarks"] if b["extra_info"].get("device") == "gpu"
+           and "tokens_per_s" in b["extra_info"]]
+    for bench in gpu:
+        bench["extra_info"].update(variant="mirrored", replicas=8)
+    mirrored = tmp_path / "mirrored.json"
+    mirrored.write_text(json.dumps(document))
+    assert run_report(capsys, mirrored, "--out", tmp_path / "out")[0] == 0
+    (row,) = [r for r in table((tmp_path / "out" / "report.md").read_text(), "Step time") if r["device"] == H100]
+    achieved = float(row["TFLOP/s"]) * 1e12
+    assert row["MFU"] == f"{100 * achieved / (8 * 989.4e12):.1f}% of {8 * 989.4:g} bf16"
+
+
 def test_differences_name_the_files_and_the_differing_values(tmp_path, capsys):
     assert run_report(capsys, GPU, CPU, "--out", tmp_path)[0] == 0
     differences = (tmp_path / "report.md").read_text().split("## Differences")[1]

@@ -21,8 +21,13 @@ def test_from_logits_loss_expects_logits():
     assert loss.get_config()["from_logits"] is True
 
 
-def test_adam_is_keras_default_string():
-    assert OPTIMIZERS["adam"](100) == "adam"
+def test_adam_is_what_the_keras_default_string_builds():
+    ours, keras_default = OPTIMIZERS["adam"](100), keras.optimizers.get("adam")
+    assert isinstance(ours, keras.optimizers.Adam) and ours.jit_compile is False
+    assert float(ours.learning_rate) == pytest.approx(1e-3)  # the pitfall: Keras' default rate
+    same = {k: v for k, v in ours.get_config().items() if k not in ("name", "jit_compile", "is_legacy_optimizer")}
+    assert same == {k: v for k, v in keras_default.get_config().items() if k in same}
+    assert OPTIMIZERS["linear-decay"](100, jit_compile=False).jit_compile is False
 
 
 def test_linear_decay_schedule_spans_the_given_steps():
