@@ -56,6 +56,7 @@ def results_in(path: Path) -> list[dict]:
     return [
         {"config": {name: info[name] for name in CONFIG_FIELDS}, "accuracy": info["accuracy"], "f1": info["f1"],
          "collapsed": info["collapsed"], "versions": machine["versions"], "hardware": machine["hardware"],
+         "calibration": machine.get("calibration"),
          "measured_at": document["datetime"], "command": f"pytest bench/ --benchmark-json={path.name}"}
         for info in (b["extra_info"] for b in document["benchmarks"]) if "accuracy" in info
     ]
@@ -92,7 +93,8 @@ def ingest(paths: list[Path], directory: Path = BASELINE_DIR, replace: bool = Fa
             runs = {r["config"]["seed"]: r for r in results if command_of(r["config"], []) == variant}
             runs = list(runs.values())  # a seed given twice (runs are deterministic per seed): the last one
             provenance = {"versions": runs[0]["versions"], "hardware": runs[0]["hardware"],
-                          "measured_at": sorted(r["measured_at"] for r in runs)}
+                          "measured_at": sorted(r["measured_at"] for r in runs),
+                          "calibration": [r.get("calibration") for r in runs]}  # None: a result from before it
             (key, group), = quality_groups(runs, provenance).items()
             previous = None if replace else (stored or {}).get("figures", {}).get(key)
             kept = stored_runs(previous, runs[0]["versions"], {r["config"]["seed"] for r in runs})

@@ -161,7 +161,8 @@ class Suite:
         if key not in self.quality_results:
             try:
                 self.quality_results[key] = finetune(self.run_config(loss, optimizer, seed), self.prepared(),
-                                                     verbose=0, model_choice=self.options.model_choice)
+                                                     verbose=0, model_choice=self.options.model_choice,
+                                                     calibration=self.calibration)
             except FinetuneError as err:
                 fail_clearly(err)
         return self.quality_results[key]
@@ -231,7 +232,8 @@ class Suite:
             try:
                 self.variant_results[key] = finetune(config, self.prepared(), verbose=0,
                                                      model_choice=self.options.model_choice,
-                                                     perf_choice=self.best_text() if variant == "best" else name)
+                                                     perf_choice=self.best_text() if variant == "best" else name,
+                                                     calibration=self.calibration)
             except FinetuneError as err:
                 fail_clearly(err)
         return self.variant_results[key]

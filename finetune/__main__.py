@@ -101,10 +101,10 @@ def main(argv=None) -> int:
             max_eval_samples=args.max_eval_samples, glue_dir=args.glue_dir, device=args.device,
             warmup_steps=args.warmup_steps, perf=perf_config(args),
         )
-        from finetune.train import finetune
+        from finetune.train import MEASURE, finetune
 
         with contextlib.redirect_stdout(sys.stderr):  # Keras' progress bar; stdout carries only the JSON
-            result = finetune(config, model_choice=choice, perf_choice=perf_choice(args))
+            result = finetune(config, model_choice=choice, perf_choice=perf_choice(args), calibration=MEASURE)
     except FinetuneError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -30,6 +30,7 @@ class Result:
     versions: dict
     hardware: dict
     measured_at: str  # UTC, ISO 8601, when the run finished
+    calibration: dict | None = None  # finetune.calibration, timed before the run where the caller did (CLI, bench)
 
     def to_dict(self) -> dict:
         return asdict(self)

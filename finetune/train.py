@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from finetune import calibration as calibrate
 from finetune import data, environment, memory, metrics, models, perf, runtime
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
@@ -34,14 +35,22 @@ def optimizer_jit_compile(config: RunConfig) -> bool:
     return runtime.device_kind(config.device) == "gpu"
 
 
+MEASURE = "measure"
+
+
 def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbose="auto",
-             model_choice: str = "as requested", perf_choice: str = "as configured") -> Result:
+             model_choice: str = "as requested", perf_choice: str = "as configured",
+             calibration: dict | str | None = None) -> Result:
+    """One fine-tune. calibration: the session's (finetune.calibration), recorded with the result; MEASURE: time
+    it here, after the data is loaded (a bad input is reported before TensorFlow starts its devices)."""
     started = time.perf_counter()
     if prepared is None:
         prepared = data.prepare(config)
     elif prepared.model.name != config.model or prepared.task.name != config.task:
         raise ValueError("prepared data belongs to another model or task")
 
+    if calibration == MEASURE:
+        calibration = calibrate.measure(runtime.device_kind(config.device))
     scope = memory.reset()  # after the data: a bad input is reported before TensorFlow looks for GPUs
     with runtime.configured(config.seed, config.device, config.perf.precision, config.perf.distribute) as strategy:
         perf.check_global_batch(config.batch_size, strategy)
@@ -89,4 +98,5 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         versions=environment.versions(),
         hardware=environment.hardware(),
         measured_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        calibration=calibration,
     )

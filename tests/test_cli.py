@@ -46,6 +46,7 @@ def test_tiny_run_writes_the_result_json(capsys, tmp_path, generated_glue_dir):
     assert result["examples_per_s"] == pytest.approx(2 * 24 / sum(fit["epoch_s"]))
     assert fit["ms_per_step"] * 6 >= 1000.0 * sum(step_s for step_s in [fit["compile_s"]])  # tracing is inside
     assert result["peak_rss_mb"] > 100 and result["perf_choice"] == "course"
+    assert result["calibration"]["device"] == "cpu" and result["calibration"]["fp32_gflops"] > 0
     assert result["metric_source"]
     assert result["versions"]["tensorflow"].startswith("2.20") and result["versions"]["transformers"]
     assert result["hardware"]["cpu"] and isinstance(result["hardware"]["gpus"], list)
