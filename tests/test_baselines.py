@@ -5,6 +5,8 @@ import math
 
 import pytest
 
+from finetune.errors import FinetuneError
+
 import finetune  # noqa: F401
 from finetune import baselines, environment
 from finetune.baselines import Figure
@@ -192,3 +194,50 @@ def test_ingest_adds_seeds_to_a_group_of_the_same_versions(tmp_path):
     assert baselines.figure_of(baselines.load(stored), key, "accuracy").values == (0.70,)
     ingest([cli_result(tmp_path, "f", 6, 0.71, tensorflow="2.21.0")], tmp_path, replace=True)
     assert baselines.figure_of(baselines.load(stored), key, "accuracy").values == (0.71,)
+
+
+def test_other_machines_baselines_are_named_with_the_machine_in_words(tmp_path):
+    from tests.hosts import AVX2
+
+    legacy = {"hardware": {"cpu": "AMD EPYC", "cpu_count": 2}, "figures": {}}
+    described = {"hardware": {"described": {"cpu": AVX2.describe("cpu")}}, "figures": {}}
+    baselines.write_atomic(tmp_path / "minilm-l6__cpu-amd-epyc-2c.json", legacy)
+    baselines.write_atomic(tmp_path / f"minilm-l6__{AVX2.key('cpu')}.json", described)
+    baselines.write_atomic(tmp_path / "tiny__cpu-other.json", described)  # another model: not listed
+    found = dict(baselines.others(tmp_path, "minilm-l6", "cpu-this-machine-2c-000000"))
+    assert found == {"cpu-amd-epyc-2c": "AMD EPYC, 2 cores, recorded before fingerprints",
+                     AVX2.key("cpu"): "AMD EPYC (AuthenticAMD 25/1/1; avx2; 2 usable cores)"}
+    assert dict(baselines.others(tmp_path, "minilm-l6", AVX2.key("cpu"))).keys() == {"cpu-amd-epyc-2c"}
+
+
+def test_a_truncated_baseline_file_is_one_clear_line(tmp_path):
+    path = tmp_path / "m__hw.json"
+    path.write_text('{"figures": {"quality/mrpc', encoding="utf-8")
+    with pytest.raises(FinetuneError, match=r"m__hw.json: not valid JSON .*git checkout -- m__hw.json"):
+        baselines.load(path)
+    path.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(FinetuneError, match="not a baseline file"):
+        baselines.load(path)
+
+
+def test_a_truncated_baseline_stops_pytest_bench_with_one_line():
+    """End to end: the session's own baseline file is cut short; pytest exits 4 with one line, no INTERNALERROR."""
+    import subprocess
+    import sys
+
+    from finetune import environment
+
+    path = baselines.path_for(baselines_dir(), "tiny", environment.hardware_key())
+    assert not path.exists(), f"{path} is in the way"
+    path.write_text('{"figures": {', encoding="utf-8")
+    try:
+        done = subprocess.run([sys.executable, "-m", "pytest", "bench", "--model", "tiny", "--co", "-q",
+                               "-p", "no:cacheprovider"], cwd=baselines_dir().parent, capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        path.unlink()
+    output = done.stdout + done.stderr
+    assert done.returncode == 4, output[-2000:]
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    (line,) = [line for line in output.splitlines() if "finetune:" in line and "not valid JSON" in line]
+    assert path.name in line and "--update-baselines" in line
