@@ -5,10 +5,9 @@ import math
 
 import pytest
 
-from finetune.errors import FinetuneError
-
 import finetune  # noqa: F401
 from finetune import baselines, environment
+from finetune.errors import FinetuneError
 from finetune.baselines import Figure
 
 ACCURACY = Figure.of([0.80, 0.81, 0.82, 0.81, 0.80])
