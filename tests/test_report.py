@@ -126,6 +126,22 @@ def test_a_mirrored_rows_mfu_is_against_the_peak_of_every_replica(tmp_path, caps
     assert row["MFU"] == f"{100 * achieved / (8 * 989.4e12):.1f}% of {8 * 989.4:g} bf16"
 
 
+def test_the_faster_record_is_not_a_second_quality_row_of_its_variant(tmp_path, capsys):
+    document = json.loads(GPU.read_text())
+    quality = next(b for b in document["benchmarks"] if "accuracy" in b["extra_info"])
+    variant = {**quality, "extra_info": {**quality["extra_info"], "variant": "bf16-bucket", "variant_accuracy": 0.7,
+                                         "variant_f1": 0.8}}
+    del variant["extra_info"]["accuracy"]
+    faster = {**variant, "extra_info": {**variant["extra_info"], "course_step_time_ms": 500.0, "step_time_ms": 380.0}}
+    document["benchmarks"] += [variant, faster]
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps(document))
+    assert run_report(capsys, both, "--out", tmp_path / "out")[0] == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert [row["variant"] for row in table(text, "Quality")].count("bf16-bucket") == 1
+    assert len(table(text, "Faster than the course")) == 1
+
+
 def test_differences_name_the_files_and_the_differing_values(tmp_path, capsys):
     assert run_report(capsys, GPU, CPU, "--out", tmp_path)[0] == 0
     differences = (tmp_path / "report.md").read_text().split("## Differences")[1]
