@@ -39,6 +39,7 @@ class Tier:
     max_train_samples: int | None  # None: the whole training split
     step_batches: int  # prepared batches in one timed pass (a block) of a step-time benchmark
     step_passes: int  # timed passes of the gated step time, after one untimed pass; figure = mean pass / batches
+    variant_batches: int  # prepared batches in a pass of each performance variant (XLA compiles one per length)
     variant_passes: int  # timed passes of each performance variant
     batch_sizes: tuple  # step-time benchmarks; quality runs use the course's batch size, 8
     # How far from_logits + linear-decay must beat a variant that did NOT collapse. The course's claim is
@@ -48,10 +49,10 @@ class Tier:
 
 
 TIERS = {
-    "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=5, variant_passes=3,
-                 batch_sizes=(8, 32)),
-    "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, variant_passes=2,
-               batch_sizes=(8,), learner_margin=0.0),
+    "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=5, variant_batches=24,
+                 variant_passes=3, batch_sizes=(8, 32)),
+    "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, variant_batches=8,
+               variant_passes=2, batch_sizes=(8,), learner_margin=0.0),
 }
 QUALITY_BATCH_SIZE = 8
 # Performance variants (bench/test_performance.py). Their quality check is a fine-tune of the tier's length per

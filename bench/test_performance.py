@@ -4,7 +4,7 @@ without losing quality (its quality is checked in every tier, every other varian
 
     pytest bench/test_performance.py --benchmark-json=perf.json [--tier ci] [-k faster_than_the_course]
 
-Every variant's step time is timed on the same examples: the first `step_batches` x 8 training rows, all of
+Every variant's step time is timed on the same examples: the first `variant_batches` x 8 training rows, all of
 them batched (bucketing regroups them into as many batches), in whole passes after one untimed pass (tracing,
 and an XLA compile per shape). "Faster than the course" compares whole fine-tunes instead, by fit()'s wall
 time over every epoch: compiles and retraces included, as a user waits for them. Quality runs record
@@ -39,7 +39,7 @@ def _bench(suite, name, seed, batches, batch_size=QUALITY_BATCH_SIZE):
 def test_variant_step_time(benchmark, suite, variant, seed):
     _skip_unsupported(suite, variant)
     tier = suite.options.tier
-    bench = _bench(suite, variant, seed, tier.step_batches)
+    bench = _bench(suite, variant, seed, tier.variant_batches)
     bench.timed_pass()  # warm-up over every batch, so every shape is traced and compiled before timing
     traced = bench.traces()
     benchmark.group = f"performance variants {suite.options.model} batch {QUALITY_BATCH_SIZE}"
@@ -47,7 +47,7 @@ def test_variant_step_time(benchmark, suite, variant, seed):
     step_time_ms = bench.ms_per_step(benchmark.stats.stats.data)
     benchmark.extra_info.update(suite.perf_step_info(variant, bench, step_time_ms,
                                                      tier.variant_passes * len(bench.batches)))
-    assert bench.rows == tier.step_batches * QUALITY_BATCH_SIZE, "not the same examples as the other variants"
+    assert bench.rows == tier.variant_batches * QUALITY_BATCH_SIZE, "not the same examples as the other variants"
     assert bench.traces() == traced, f"retraced while timed ({traced} -> {bench.traces()}): the warm-up missed a shape"
 
 
@@ -83,7 +83,7 @@ def test_mirrored_scaling(benchmark, suite, seed):
     if replicas < 2:
         pytest.skip(f"TensorFlow sees one {suite.perf_device()} device: scaling needs two or more "
                     "(GPUs; logical CPUs must be made before TensorFlow starts, see tests/test_distribute.py)")
-    batches = suite.options.tier.step_batches
+    batches = suite.options.tier.variant_batches
     single = _bench(suite, "course", seed, batches)
     mirrored = _bench(suite, "mirrored", seed, batches, batch_size=QUALITY_BATCH_SIZE * replicas)
     benchmark.group = f"mirrored scaling {suite.options.model}"
