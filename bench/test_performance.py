@@ -84,7 +84,8 @@ def test_mirrored_scaling(benchmark, suite, seed):
         pytest.skip(f"TensorFlow sees one {suite.perf_device()} device: scaling needs two or more "
                     "(GPUs; logical CPUs must be made before TensorFlow starts, see tests/test_distribute.py)")
     batches = suite.options.tier.variant_batches
-    single = _bench(suite, "course", seed, batches)
+    # The same rows for both: R x as many batches of 8 on one device as the mirrored run has batches of 8 x R.
+    single = _bench(suite, "course", seed, batches * replicas)
     mirrored = _bench(suite, "mirrored", seed, batches, batch_size=QUALITY_BATCH_SIZE * replicas)
     benchmark.group = f"mirrored scaling {suite.options.model}"
     passes = benchmark.pedantic(interleaved_passes, args=({"single": single, "mirrored": mirrored}, SCALING_ROUNDS),
@@ -92,6 +93,7 @@ def test_mirrored_scaling(benchmark, suite, seed):
     info = suite.scaling_info(single, mirrored, passes)
     benchmark.extra_info.update(info)
     assert mirrored.replicas == replicas and info["per_replica_batch"] == QUALITY_BATCH_SIZE
+    assert single.rows == mirrored.rows, "the single-device and mirrored passes must cover the same rows"
     # At or below 1/replicas the replicas add nothing: e.g. all of them placed on one device.
     assert info["scaling_efficiency"] > 1.0 / replicas, f"scaling efficiency {info['scaling_efficiency']:.2f}"
 

@@ -48,7 +48,7 @@ class StepBench:
         self._placement = strategy.scope if strategy is not None else self._placement_for(config)
         self.replicas = 1 if strategy is None else strategy.num_replicas_in_sync
         self.rows = sum(int(y.shape[0]) for _, y in self.batches)
-        # XLA compiles once per distinct input shape; tf.function retraces for new shapes until it relaxes them.
+        # XLA compiles once per distinct input shape (the train function itself is traced on the iterator's spec).
         self.shapes = sorted({tuple(x["input_ids"].shape) for x, _ in self.batches})
         masks = [x["attention_mask"].numpy() for x, _ in self.batches]
         self.tokens_per_batch = float(np.mean([m.sum() for m in masks]))
