@@ -263,8 +263,9 @@ class Suite:
 
     def scaling_info(self, single, mirrored, passes: dict) -> dict:
         """test_mirrored_scaling's extra_info (no `tokens_per_s`, as in faster_info)."""
-        single_ms = ms_per_step(single, passes["single"]["wall_s"])
-        mirrored_ms = ms_per_step(mirrored, passes["mirrored"]["wall_s"])
+        # Mean over timed passes (in ABBA order a steady drift in the machine's load cancels out of the mean).
+        single_ms = single.ms_per_step(passes["single"]["wall_s"])
+        mirrored_ms = mirrored.ms_per_step(passes["mirrored"]["wall_s"])
         info = self.perf_step_info("mirrored", mirrored, mirrored_ms, SCALING_ROUNDS * len(mirrored.batches))
         del info["tokens_per_s"]
         per_replica = mirrored.config.batch_size // mirrored.replicas
@@ -353,11 +354,6 @@ def quality_groups(results: list[dict], provenance: dict) -> dict:
         }
         for key, runs in grouped.items()
     }
-
-
-def ms_per_step(bench, seconds: list) -> float:
-    """Mean over timed passes (in ABBA order a steady drift in the machine's load cancels out of the mean)."""
-    return bench.ms_per_step(seconds)
 
 
 def fit_fields(r: Result) -> dict:
