@@ -51,8 +51,8 @@ class Tier:
 TIERS = {
     "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=5, variant_batches=24,
                  variant_passes=3, batch_sizes=(8, 32)),
-    "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, variant_batches=8,
-               variant_passes=2, batch_sizes=(8,), learner_margin=0.0),
+    "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, variant_batches=4,
+               variant_passes=3, batch_sizes=(8,), learner_margin=0.0),
 }
 QUALITY_BATCH_SIZE = 8
 # Performance variants (bench/test_performance.py). Their quality check is a fine-tune of the tier's length per

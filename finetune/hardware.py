@@ -3,7 +3,7 @@ from it (which precisions run natively, which variant is the best here, which ba
 of a described capability, and tests can pass in an AVX2-only CPU, an AVX512_BF16 or AMX CPU, an Arm CPU or a
 GPU host without owning one.
 
-    Host.here()                       # this machine: /proc/cpuinfo, CPU affinity, memory, TensorFlow's GPUs
+    Host.here()                       # this machine: /proc/cpuinfo, ONEDNN_MAX_CPU_ISA, affinity, memory, GPUs
     Host(cpu=CpuInfo.parse(text, ...)) # a described one
 
 The fingerprint (`Host.key(device)`) is a readable slug plus a short hash of everything in it that changes
@@ -24,6 +24,8 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 
+from finetune.errors import FinetuneError
+
 # Instruction-set features the matmul kernels (oneDNN, Eigen, XLA:CPU) dispatch on; the rest of the flags
 # line (hundreds of them, some that differ between hypervisors) is left out of the fingerprint.
 KERNEL_FEATURES = (
@@ -35,11 +37,34 @@ BF16_CPU_FEATURES = ("avx512_bf16", "amx_bf16", "bf16", "svebf16")  # native bfl
 BF16_GPU_CAPABILITY = (8, 0)  # Ampere: bfloat16 tensor cores
 TF32_GPU_CAPABILITY = (8, 0)  # Ampere: TF32 tensor cores (V100 7.0 and T4 7.5 have none)
 FP16_GPU_CAPABILITY = (7, 0)  # Volta: float16 tensor cores
+# oneDNN's dispatcher cap (environment variable ONEDNN_MAX_CPU_ISA): the kernel features each level may use,
+# cumulatively. A capped host runs other kernels, so it is another fingerprint (and, capped at AVX2, a way to
+# reproduce an AVX2-only CPU's choices on a newer one).
+ONEDNN_ISA_LEVELS = (
+    ("SSE41", ()), ("AVX", ("avx",)), ("AVX2", ("avx2", "fma", "f16c")), ("AVX2_VNNI", ()), ("AVX2_VNNI_2", ()),
+    ("AVX512_CORE", ("avx512f", "avx512bw", "avx512vl")), ("AVX512_CORE_VNNI", ("avx512_vnni",)),
+    ("AVX512_CORE_BF16", ("avx512_bf16",)), ("AVX512_CORE_FP16", ("avx512_fp16",)), ("AVX10_1_512", ()),
+    ("AVX512_CORE_AMX", ("amx_tile", "amx_bf16", "amx_int8")), ("AVX10_1_512_AMX", ()),
+    ("AVX512_CORE_AMX_FP16", ("amx_fp16",)), ("AVX10_1_512_AMX_FP16", ()),
+)
 ARM_IMPLEMENTERS = {"0x41": "ARM", "0x61": "Apple", "0xc0": "Ampere", "0x48": "HiSilicon", "0x46": "Fujitsu"}
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def allowed_under(isa_cap: str | None, arch: str = "x86_64") -> frozenset:
+    """The KERNEL_FEATURES that oneDNN may use under ONEDNN_MAX_CPU_ISA=`isa_cap` (x86 only; None or DEFAULT: all).
+    An unknown level is refused with the levels that exist, as oneDNN itself ignores it silently."""
+    if not isa_cap or isa_cap.upper() == "DEFAULT" or not arch.startswith(("x86", "amd64", "AMD64")):
+        return frozenset(KERNEL_FEATURES)
+    names = [name for name, _ in ONEDNN_ISA_LEVELS]
+    if isa_cap.upper() not in names:
+        raise FinetuneError(f"ONEDNN_MAX_CPU_ISA={isa_cap} is not a oneDNN level: use one of {', '.join(names)} "
+                         "or DEFAULT, or unset it")
+    allowed = [f for _, added in ONEDNN_ISA_LEVELS[:names.index(isa_cap.upper()) + 1] for f in added]
+    return frozenset(allowed)
 
 
 @dataclass(frozen=True)
@@ -53,10 +78,13 @@ class CpuInfo:
     features: tuple = ()  # the KERNEL_FEATURES this CPU has, in the table's order
     cores: int = 1  # usable by this process (CPU affinity), not the host's count
     memory_gb: float | None = None
+    isa_cap: str | None = None  # ONEDNN_MAX_CPU_ISA, when set: the features above it are left out
 
     @classmethod
-    def parse(cls, cpuinfo: str, arch: str = "x86_64", cores: int = 1, memory_gb: float | None = None) -> "CpuInfo":
-        """From the text of /proc/cpuinfo (its first processor block; x86 `flags` or Arm `Features`)."""
+    def parse(cls, cpuinfo: str, arch: str = "x86_64", cores: int = 1, memory_gb: float | None = None,
+              isa_cap: str | None = None) -> "CpuInfo":
+        """From the text of /proc/cpuinfo (its first processor block; x86 `flags` or Arm `Features`), with the
+        features that oneDNN may not use under `isa_cap` (ONEDNN_MAX_CPU_ISA) left out."""
         fields: dict = {}
         for line in cpuinfo.splitlines():
             if not line.strip():
@@ -74,7 +102,8 @@ class CpuInfo:
             family=fields.get("cpu family") or fields.get("cpu architecture"),
             model=fields.get("model") or fields.get("cpu part"),
             stepping=fields.get("stepping") or fields.get("cpu variant"),
-            features=tuple(f for f in KERNEL_FEATURES if f in flags), cores=cores, memory_gb=memory_gb,
+            features=tuple(f for f in KERNEL_FEATURES if f in flags and f in allowed_under(isa_cap, arch)),
+            cores=cores, memory_gb=memory_gb, isa_cap=isa_cap.upper() if isa_cap else None,
         )
 
     @property
@@ -169,7 +198,8 @@ class Host:
                     f"{'.'.join(map(str, cc)) if cc else '?'}, CUDA {self.cuda}, cuDNN {self.cudnn})")
         c = self.cpu
         where = "/".join(x for x in (c.family, c.model, c.stepping) if x)
-        return (f"{c.model_name} ({c.vendor or c.arch}{' ' + where if where else ''}; {c.isa()}; "
+        cap = f" under ONEDNN_MAX_CPU_ISA={c.isa_cap}" if c.isa_cap else ""
+        return (f"{c.model_name} ({c.vendor or c.arch}{' ' + where if where else ''}; {c.isa()}{cap}; "
                 f"{c.cores} usable cores)")
 
     def to_dict(self) -> dict:
@@ -195,7 +225,8 @@ class Host:
         except OSError:
             text = ""
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        cpu = CpuInfo.parse(text, arch=platform.machine(), cores=cores, memory_gb=_memory_gb())
+        cpu = CpuInfo.parse(text, arch=platform.machine(), cores=cores, memory_gb=_memory_gb(),
+                            isa_cap=os.environ.get("ONEDNN_MAX_CPU_ISA") or None)
         gpus, cuda, cudnn = _tensorflow_gpus()
         return cls(cpu, gpus, cuda, cudnn)
 

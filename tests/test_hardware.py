@@ -5,7 +5,7 @@ import pytest
 
 from finetune import FinetuneError, calibration, environment, perf
 from finetune.hardware import CpuInfo, Host
-from tests.hosts import AMX, ARM, ARM_BF16, AVX2, AVX512_BF16, EPYC_AVX2, H100_X1, H100_X8, V100_X1, V100_X8
+from tests.hosts import XEON_AMX, AMX, ARM, ARM_BF16, AVX2, AVX512_BF16, EPYC_AVX2, H100_X1, H100_X8, V100_X1, V100_X8
 
 
 def test_cpuinfo_is_parsed_into_what_step_time_depends_on():
@@ -65,6 +65,19 @@ def test_hosts_that_print_the_same_model_name_get_different_fingerprints():
     fewer_cores = Host(CpuInfo.parse(EPYC_AVX2, cores=1, memory_gb=23.5))
     more_memory = Host(CpuInfo.parse(EPYC_AVX2, cores=2, memory_gb=64.0))
     assert fewer_cores.key("cpu") != AVX2.key("cpu") and more_memory.key("cpu") == AVX2.key("cpu")
+
+
+def test_a_onednn_isa_cap_leaves_out_the_features_above_it_and_is_another_fingerprint():
+    capped = Host(CpuInfo.parse(XEON_AMX, cores=26, isa_cap="avx2"))
+    assert capped.cpu.features == ("avx", "avx2", "fma", "f16c") and capped.cpu.isa() == "avx2"
+    assert "would be emulated" in perf.unsupported_precision("mixed_bfloat16", "cpu", capped)
+    assert perf.best_choice("cpu", capped).variant == "bucket"
+    assert capped.key("cpu") != AMX.key("cpu") and "ONEDNN_MAX_CPU_ISA=AVX2" in capped.describe("cpu")
+    bf16_only = CpuInfo.parse(XEON_AMX, isa_cap="AVX512_CORE_BF16")
+    assert "avx512_bf16" in bf16_only.features and "amx_bf16" not in bf16_only.features
+    assert CpuInfo.parse(XEON_AMX, isa_cap="DEFAULT").features == AMX.cpu.features
+    with pytest.raises(FinetuneError, match="ONEDNN_MAX_CPU_ISA=AVX3 is not a oneDNN level"):
+        CpuInfo.parse(XEON_AMX, isa_cap="AVX3")
 
 
 def test_gpu_fingerprints_name_the_gpu_and_count_and_survive_the_json_round_trip():
