@@ -8,7 +8,9 @@ import gc
 
 import pytest
 
-from bench.suite import Options, Suite, invocation_args
+from bench import contract
+from bench.options import Options
+from bench.suite import Suite, invocation_args
 from finetune import FinetuneError, memory, metrics
 
 SUITE = pytest.StashKey[Suite]()
@@ -68,6 +70,9 @@ def peak_memory(request):
     benchmark = request.node.funcargs.get("benchmark") if hasattr(request.node, "funcargs") else None
     if benchmark is not None:
         benchmark.extra_info.update(memory.peak(scope))
+        if "kind" in benchmark.extra_info or not benchmark.extra_info.keys() <= {"peak_rss_mb", "rss_scope",
+                                                                                  "peak_gpu_memory_mb"}:
+            contract.validate(benchmark.extra_info)  # what the test wrote reads back whole, as its kind
     # The next benchmark starts without this one's models: a session builds dozens (GPU memory, host RSS).
     import tf_keras
 
@@ -99,13 +104,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for (variant, seed), r in sorted(suite.variant_results.items()):
         write(f"variant {variant:14} seed {seed}: accuracy {r.accuracy:.4f}  F1 {r.f1:.4f}  "
               f"{r.fit['ms_per_step']:.0f} ms/step over whole epochs (median step {r.step_time['median_ms']:.0f})")
-    for (device, batch_size, seed), info in sorted(suite.step_results.items()):
-        speedup = f"  GPU/CPU speed-up {info['speedup_vs_cpu']:.2f}x" if "speedup_vs_cpu" in info else ""
-        write(f"step time {device} batch {batch_size} seed {seed}: {info['step_time_ms']:.1f} ms/step  "
-              f"{info['examples_per_s']:.1f} examples/s  {info['tokens_per_s']:.0f} tokens/s{speedup}")
+    for (device, batch_size, seed), record in sorted(suite.step_results.items()):
+        speedup = f"  GPU/CPU speed-up {record.speedup_vs_cpu:.2f}x" if record.speedup_vs_cpu else ""
+        write(f"step time {device} batch {batch_size} seed {seed}: {record.step_time_ms:.1f} ms/step  "
+              f"{record.examples_per_s:.1f} examples/s  {record.tokens_per_s:.0f} tokens/s{speedup}")
+    said = set()  # a reason shared by many skips (no baseline on this machine: which do, how to make one) once
     for test_id, passed, message in suite.verdicts:
         mark = {True: "ok  ", False: "FAIL", None: "skip"}[passed]
-        write(f"baseline {mark} {message}")
+        head, sep, tail = message.partition(" on this machine (")
+        write(f"baseline {mark} {head + ' on this machine (see above)' if sep and tail in said else message}")
+        said.add(tail)
     if suite._calibration is not None and suite.calibration_warning():
         write(f"WARNING {suite.calibration_warning()}")
     if getattr(suite, "update_message", None):

@@ -20,9 +20,9 @@ import json
 import sys
 from pathlib import Path
 
-import finetune  # noqa: F401
-from bench.suite import BASELINE_DIR, quality_groups
-from finetune import baselines, environment
+from bench import contract, store
+from bench.store import BASELINE_DIR, quality_groups
+from finetune import environment
 from finetune.perf import PerfConfig
 
 
@@ -53,12 +53,13 @@ def results_in(path: Path) -> list[dict]:
     if "benchmarks" not in document:
         return [document]
     machine = document["machine_info"]["finetune"]
+    found = [contract.read(b["extra_info"], f"{path}: benchmark {b.get('name', '?')}") for b in document["benchmarks"]]
     return [
-        {"config": {name: info[name] for name in CONFIG_FIELDS}, "accuracy": info["accuracy"], "f1": info["f1"],
-         "collapsed": info["collapsed"], "versions": machine["versions"], "hardware": machine["hardware"],
+        {"config": {name: getattr(r, name) for name in CONFIG_FIELDS}, "accuracy": r.accuracy, "f1": r.f1,
+         "collapsed": r.collapsed, "versions": machine["versions"], "hardware": machine["hardware"],
          "calibration": machine.get("calibration"),
          "measured_at": document["datetime"], "command": f"pytest bench/ --benchmark-json={path.name}"}
-        for info in (b["extra_info"] for b in document["benchmarks"]) if "accuracy" in info
+        for r in found if type(r) is contract.Quality
     ]
 
 
@@ -82,13 +83,13 @@ def ingest(paths: list[Path], directory: Path = BASELINE_DIR, replace: bool = Fa
                              "course's configuration only: ingest runs made without --perf/--padding/--precision")
         result.setdefault("measured_at", dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
                           .isoformat(timespec="seconds"))
-        target = baselines.path_for(directory, result["config"]["model"], environment.key_for(result["hardware"]))
+        target = store.path_for(directory, result["config"]["model"], environment.key_for(result["hardware"]))
         by_file.setdefault(target, []).append(result)
     written = []
     for target, results in by_file.items():
         first = results[0]
         groups = {}
-        stored = baselines.load(target)
+        stored = store.load(target)
         for variant in {command_of(r["config"], []) for r in results}:
             runs = {r["config"]["seed"]: r for r in results if command_of(r["config"], []) == variant}
             runs = list(runs.values())  # a seed given twice (runs are deterministic per seed): the last one
@@ -109,7 +110,7 @@ def ingest(paths: list[Path], directory: Path = BASELINE_DIR, replace: bool = Fa
             groups[key] = group
         header = {"model": first["config"]["model"], "hardware_key": target.stem.split("__")[1],
                   "hardware": first["hardware"]}
-        baselines.write_atomic(target, baselines.merged(stored, header, groups))
+        store.write_atomic(target, store.merged(stored, header, groups))
         written.append(f"{target}: {', '.join(groups)}")
     return written
 

@@ -7,17 +7,17 @@ without losing quality (its quality is checked in every tier, every other varian
 Every variant's step time is timed on the same examples: the first `variant_batches` x 8 training rows, all of
 them batched (bucketing regroups them into as many batches), in whole passes after one untimed pass (tracing,
 and an XLA compile per shape). "Faster than the course" compares whole fine-tunes instead, by fit()'s wall
-time over every epoch: compiles and retraces included, as a user waits for them. Quality runs record
-`variant_accuracy` / `variant_f1`, not `accuracy` / `f1`: bench.ingest and the report take every benchmark with
-`accuracy` for a course-configuration figure.
+time over every epoch: compiles and retraces included, as a user waits for them. Each benchmark writes one
+record of bench.contract (its `kind` tells readers what it measured).
 """
 
 import pytest
 
 import finetune  # noqa: F401
-from bench.suite import (PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER, device_label, fit_fields,
-                         gate_of, skip_if_ungated)
-from finetune import baselines, metrics, perf, runtime
+from bench import store
+from bench.gate import gate_of, skip_if_ungated
+from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
+from finetune import metrics, perf, runtime
 from finetune.perf import VARIANTS
 from finetune.steptime import StepBench, interleaved_passes
 
@@ -43,10 +43,10 @@ def test_variant_step_time(benchmark, suite, variant, seed):
     bench.timed_pass()  # warm-up over every batch, so every shape is traced and compiled before timing
     traced = bench.traces()
     benchmark.group = f"performance variants {suite.options.model} batch {QUALITY_BATCH_SIZE}"
-    benchmark.pedantic(bench.timed_pass, rounds=tier.variant_passes, iterations=1)
+    benchmark.pedantic(suite.timed(bench), rounds=tier.variant_passes, iterations=1)
     step_time_ms = bench.ms_per_step(benchmark.stats.stats.data)
-    benchmark.extra_info.update(suite.perf_step_info(variant, bench, step_time_ms,
-                                                     tier.variant_passes * len(bench.batches)))
+    record = suite.variant_step_record(variant, bench, step_time_ms, tier.variant_passes * len(bench.batches))
+    benchmark.extra_info.update(record.to_extra_info())
     assert bench.rows == tier.variant_batches * QUALITY_BATCH_SIZE, "not the same examples as the other variants"
     assert bench.traces() == traced, f"retraced while timed ({traced} -> {bench.traces()}): the warm-up missed a shape"
 
@@ -60,21 +60,21 @@ def test_faster_than_the_course(benchmark, suite, seed):
     benchmark.group = f"faster than the course {suite.options.model}"
     course, best = benchmark.pedantic(lambda: (suite.quality(*WINNER, seed), suite.variant_quality("best", seed)),
                                       rounds=1, iterations=1)
-    info = suite.faster_info(course, best, choice.variant)
-    benchmark.extra_info.update({**info, "target": choice.target})
+    record = suite.faster_record(course, best, choice.variant, choice.target)
+    benchmark.extra_info.update(record.to_extra_info())
     assert best.num_train_examples == course.num_train_examples and best.num_train_steps == course.num_train_steps
     assert metrics.learned(best.accuracy, best.collapsed, best.majority_accuracy), (
         f"best ({choice.variant}) did not learn: accuracy {best.accuracy:.4f} "
         f"[{metrics.verdict(best.accuracy, best.collapsed, best.majority_accuracy)}]")
-    ratio = info["step_time_ms"] / info["course_step_time_ms"]
+    ratio = record.step_time_ms / record.course_step_time_ms
     if choice.target is None:
         pytest.skip(f"no speed claim for {choice.needs}: {choice.evidence}; measured here {ratio:.2f}x the course's "
-                    f"time ({info['step_time_ms']:.0f} against {info['course_step_time_ms']:.0f} ms/step)")
+                    f"time ({record.step_time_ms:.0f} against {record.course_step_time_ms:.0f} ms/step)")
     assert ratio <= choice.target, (
-        f"best ({choice.variant}) took {info['step_time_ms']:.1f} ms/step over whole epochs, {ratio:.2f}x the "
-        f"course's {info['course_step_time_ms']:.1f}, not <= {choice.target}x (compile {info['compile_s']:.1f} s "
-        f"against {info['course_compile_s']:.1f} s; median step {info['median_step_ms']:.0f} against "
-        f"{info['course_median_step_ms']:.0f} ms)")
+        f"best ({choice.variant}) took {record.step_time_ms:.1f} ms/step over whole epochs, {ratio:.2f}x the "
+        f"course's {record.course_step_time_ms:.1f}, not <= {choice.target}x (compile {record.compile_s:.1f} s "
+        f"against {record.course_compile_s:.1f} s; median step {record.median_step_ms:.0f} against "
+        f"{record.course_median_step_ms:.0f} ms)")
 
 
 def test_mirrored_scaling(benchmark, suite, seed):
@@ -90,12 +90,12 @@ def test_mirrored_scaling(benchmark, suite, seed):
     benchmark.group = f"mirrored scaling {suite.options.model}"
     passes = benchmark.pedantic(interleaved_passes, args=({"single": single, "mirrored": mirrored}, SCALING_ROUNDS),
                                 rounds=1, iterations=1)
-    info = suite.scaling_info(single, mirrored, passes)
-    benchmark.extra_info.update(info)
-    assert mirrored.replicas == replicas and info["per_replica_batch"] == QUALITY_BATCH_SIZE
+    record = suite.scaling_record(single, mirrored, passes)
+    benchmark.extra_info.update(record.to_extra_info())
+    assert mirrored.replicas == replicas and record.per_replica_batch == QUALITY_BATCH_SIZE
     assert single.rows == mirrored.rows, "the single-device and mirrored passes must cover the same rows"
     # At or below 1/replicas the replicas add nothing: e.g. all of them placed on one device.
-    assert info["scaling_efficiency"] > 1.0 / replicas, f"scaling efficiency {info['scaling_efficiency']:.2f}"
+    assert record.scaling_efficiency > 1.0 / replicas, f"scaling efficiency {record.scaling_efficiency:.2f}"
 
 
 @pytest.mark.parametrize("variant", NUMERIC_VARIANTS)
@@ -110,20 +110,12 @@ def test_variant_quality(benchmark, suite, variant, seed, request):
     _skip_unsupported(suite, variant)
     benchmark.group = f"quality of performance variants {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(suite.variant_quality, args=(variant, seed), rounds=1, iterations=1)
-    c = result.config
-    benchmark.extra_info.update({"model": suite.options.model, "task": c["task"], "device": device_label(c["device"]),
-                                 "batch_size": c["batch_size"], "variant": variant, "seed": seed,
-                                 "epochs": c["epochs"], "loss": c["loss"], "optimizer": c["optimizer"],
-                                 "tier": suite.options.tier.name, "max_train_samples": c["max_train_samples"],
-                                 "variant_accuracy": result.accuracy, "variant_f1": result.f1,
-                                 "num_eval_examples": result.num_eval_examples,
-                                 "majority_accuracy": result.majority_accuracy, "collapsed": result.collapsed,
-                                 **fit_fields(result)})
+    benchmark.extra_info.update(suite.variant_quality_record(variant, result).to_extra_info())
     assert metrics.learned(result.accuracy, result.collapsed, result.majority_accuracy), (
         f"{variant} did not learn: accuracy {result.accuracy:.4f} "
         f"[{metrics.verdict(result.accuracy, result.collapsed, result.majority_accuracy)}]")
     verdicts = [(name, suite.compare(request.node.nodeid, name, getattr(result, name), suite.quality_key(*WINNER),
-                                     resolution=1 / result.num_eval_examples, limits=baselines.SCORE_RANGE))
+                                     resolution=1 / result.num_eval_examples, limits=store.SCORE_RANGE))
                 for name in ("accuracy", "f1")]
     benchmark.extra_info["gate"] = gate_of(verdicts)
     failures = [f"{variant}: {message}" for _, (passed, message) in verdicts if passed is False]

@@ -6,7 +6,7 @@
 import pytest
 
 import finetune  # noqa: F401
-from bench.suite import gate_of, skip_if_ungated
+from bench.gate import gate_of, skip_if_ungated
 from finetune import environment
 from finetune.steptime import StepBench
 
@@ -30,21 +30,23 @@ def test_step_time(benchmark, suite, device, batch_size, seed, request):
     benchmark.group = f"step time {suite.options.model} batch {batch_size}"
     # Whole passes over the prepared batches (blocks), after one untimed pass: tracing, retracing and per-shape
     # kernel set-up. The figure is the mean pass / batches: every step counts, as in an epoch of fit().
-    benchmark.pedantic(bench.timed_pass, rounds=tier.step_passes, iterations=1, warmup_rounds=1)
+    timed = suite.timed(bench)
+    benchmark.pedantic(timed, rounds=tier.step_passes, iterations=1, warmup_rounds=1)
     passes = list(benchmark.stats.stats.data)
     step_time_ms = bench.ms_per_step(passes)
-    info = suite.step_info(device, batch_size, seed, step_time_ms, tier.step_passes * len(bench.batches),
-                           bench.rates(step_time_ms))
-    benchmark.extra_info.update({**info, "pass_times_s": passes, "median_step_ms_of_passes":
-                                 1000.0 * benchmark.stats.stats.median / len(bench.batches)})
+    record = suite.step_record(bench, step_time_ms, tier.step_passes * len(bench.batches), passes)
+    benchmark.extra_info.update(record.to_extra_info())
 
-    def retime() -> float:  # only when the first figure is above the band: the same batches, timed again
-        again = [bench.timed_pass() for _ in range(tier.step_passes)]
-        benchmark.extra_info["confirm_step_time_ms"] = bench.ms_per_step(again)
-        return benchmark.extra_info["confirm_step_time_ms"]
+    per_pass = len(bench.batches)
 
-    verdict = suite.compare(request.node.nodeid, "step_time_ms", step_time_ms,
-                            suite.step_key(device, batch_size), confirm=retime)
-    benchmark.extra_info["gate"] = gate_of([("step_time_ms", verdict)])
-    assert verdict[0] is not False, verdict[1]
+    def retime() -> list:  # only when the first passes look slower: the same batches, timed again (ms/step each)
+        again = [1000.0 * timed() / per_pass for _ in range(tier.step_passes)]
+        benchmark.extra_info["confirm_step_time_ms"] = sum(again) / len(again)
+        return again
+
+    passed, message, statistics = suite.compare_step(request.node.nodeid, [1000.0 * s / per_pass for s in passes],
+                                                     suite.step_key(device, batch_size), confirm=retime)
+    benchmark.extra_info["gate"] = gate_of([("step_time_ms", (passed, message))])
+    benchmark.extra_info["gate_test"] = statistics
+    assert passed is not False, message
     skip_if_ungated(benchmark.extra_info["gate"])

@@ -19,8 +19,11 @@ from finetune.errors import FinetuneError  # noqa: E402
 __all__ = ["RunConfig", "FinetuneError", "finetune"]
 
 
-def finetune(config: RunConfig, prepared=None):
-    """Run one fine-tune described by `config` and return its `Result` (see finetune.train)."""
-    from finetune.train import finetune as _finetune
+def __getattr__(name: str):
+    """`finetune.finetune` is `finetune.train.finetune` (one fine-tune), imported on first use: importing the
+    package stays free of TensorFlow."""
+    if name == "finetune":
+        from finetune.train import finetune
 
-    return _finetune(config, prepared)
+        return finetune
+    raise AttributeError(f"module 'finetune' has no attribute {name!r}")

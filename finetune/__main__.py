@@ -9,58 +9,38 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-from pathlib import Path
 
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-from finetune.config import DEVICES, RunConfig
+from finetune import options
+from finetune.config import RunConfig
 from finetune.errors import FinetuneError
-from finetune.perf import DISTRIBUTES, PADDINGS, PRECISIONS, VARIANTS, best_choice, variant
-from finetune.recipes import LOSSES, OPTIMIZERS
+from finetune.perf import best_choice, variant
 
-# --perf picks a row of finetune.perf.VARIANTS; each of these flags, when given, overrides that field of it.
-PERF_FLAGS = ("padding", "pad_multiple", "jit_compile", "precision", "distribute")
+# The flags, from the one table of options (finetune/options.py), in the groups of --help.
+MAIN_FLAGS = ("--task", "--model", "--loss", "--optimizer", "--epochs", "--batch-size", "--seed", "--max-train-samples",
+              "--max-eval-samples", "--glue-dir", "--device", "--warmup-steps", "--json")
+SPEED_FLAGS = ("--perf", "--padding", "--pad-multiple", "--jit-compile", "--precision", "--distribute")
+# --perf picks a row of finetune.perf.VARIANTS; each of the other speed flags, when given, overrides that field of it.
+PERF_FLAGS = tuple(options.BY_FLAG[flag].dest for flag in SPEED_FLAGS if flag != "--perf")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors: a bad flag or value raises FinetuneError("argument --epochs: ...")."""
+
+    def error(self, message):
+        raise FinetuneError(message)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m finetune", description=__doc__.splitlines()[0])
+    options.add_cli(parser, MAIN_FLAGS)
+    options.add_cli(parser.add_argument_group("speed (finetune/perf.py); the defaults are the course's"), SPEED_FLAGS)
+    return parser
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m finetune", description=__doc__.splitlines()[0])
-    defaults = RunConfig()
-    parser.add_argument("--task", default=defaults.task)
-    parser.add_argument("--model", default=None,
-                        help="minilm-l6, bert-base-uncased, tiny, a Hub id or a directory "
-                             "(default: bert-base-uncased when TensorFlow sees a GPU, else minilm-l6)")
-    parser.add_argument("--loss", default=defaults.loss, help=" or ".join(LOSSES))
-    parser.add_argument("--optimizer", default=defaults.optimizer, help=" or ".join(OPTIMIZERS))
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--max-train-samples", type=int, default=None, help="first N training rows only")
-    parser.add_argument("--max-eval-samples", type=int, default=None, help="first N validation rows only")
-    parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"),
-                        help="folder in the GLUE download layout (default: $GLUE_DIR; unset: the Hub)")
-    parser.add_argument("--device", default=defaults.device, help=" or ".join(DEVICES))
-    parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
-                        help="steps left out of the steady-state step time")
-    parser.add_argument("--json", type=Path, default=None, help="also write the result JSON here")
-    speed = parser.add_argument_group("speed (finetune/perf.py); the defaults are the course's")
-    speed.add_argument("--perf", default="course",
-                       help=f"a variant: {', '.join(VARIANTS)}; or best: the fastest one this host supports "
-                            "(finetune.perf.BEST_BY_HOST; the result's perf_choice says which and why). "
-                            "The flags below override its fields")
-    speed.add_argument("--padding", default=None,
-                       help=f"{' or '.join(PADDINGS)}: per batch (the course), per batch rounded up to "
-                            "--pad-multiple, batches of similar length, or every batch to the longest pair")
-    speed.add_argument("--pad-multiple", type=int, default=None, help="round padded lengths up to a multiple of N")
-    speed.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
-                       help="compile the training step with XLA (one compile per distinct batch shape)")
-    speed.add_argument("--precision", default=None,
-                       help=f"{' or '.join(PRECISIONS)} (mixed_float16 needs a GPU; mixed_bfloat16 a CPU with "
-                            "AVX512_BF16/AMX or an Ampere+ GPU)")
-    speed.add_argument("--distribute", default=None,
-                       help=f"{' or '.join(DISTRIBUTES)}: data-parallel over every device of the kind; "
-                            "--batch-size stays the global batch, split over the replicas")
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def device_kind(args) -> str:
@@ -86,8 +66,8 @@ def perf_config(args):
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
     try:
+        args = parse_args(argv)
         if args.json is not None and not args.json.parent.is_dir():
             raise FinetuneError(f"--json {args.json}: folder {args.json.parent} does not exist; create it first")
         choice = "as requested"

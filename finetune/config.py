@@ -36,7 +36,6 @@ class RunConfig:
     glue_dir: str | None = None  # GLUE download layout ($GLUE_DIR/MRPC/train.tsv); None: the Hub
     device: str = "auto"  # auto: TensorFlow's placement; cpu/gpu: pinned with tf.device
     warmup_steps: int = 10  # steps left out of the steady-state step time (tracing, retracing)
-    plant_slowdown: float = 0.0  # test hook: sleep this fraction of each step (proves the gate fails)
     perf: PerfConfig = COURSE  # padding, XLA, precision, distribution (finetune.perf); default: the course's
 
     def __post_init__(self):
@@ -56,8 +55,8 @@ class RunConfig:
                 raise FinetuneError(f"{flag} must be a positive whole number or omitted, got {value!r}")
         if not isinstance(self.perf, PerfConfig):
             raise FinetuneError(f"perf must be a finetune.perf.PerfConfig, got {self.perf!r}")
-        if self.warmup_steps < 0 or self.plant_slowdown < 0:
-            raise FinetuneError("--warmup-steps and --plant-slowdown cannot be negative")
+        if self.warmup_steps < 0:
+            raise FinetuneError(f"--warmup-steps cannot be negative, got {self.warmup_steps}")
 
     def replace(self, **changes) -> "RunConfig":
         return dataclasses.replace(self, **changes)

@@ -50,6 +50,19 @@ def mirrored_strategy(devices: tuple):
     return tf.distribute.MirroredStrategy(list(devices))
 
 
+def placement(device: str, strategy=None):
+    """A factory of the context that places ops and variables for `device` ("auto": TensorFlow decides) or under
+    `strategy`: entered by configured() for set-up, and again by whoever steps the model later (StepBench)."""
+    if strategy is not None:
+        return strategy.scope
+    if device == "auto":
+        return contextlib.nullcontext
+    import tensorflow as tf
+
+    name = logical_device(device).name
+    return lambda: tf.device(name)
+
+
 @contextlib.contextmanager
 def configured(seed: int, device: str = "auto", precision: str | None = None, distribute: str = "none",
                host: Host | None = None):
@@ -61,7 +74,6 @@ def configured(seed: int, device: str = "auto", precision: str | None = None, di
     (otherwise None is yielded).
     host: the described machine whose capabilities decide which precisions run (default: this one).
     """
-    import tensorflow as tf
     import tf_keras as keras
 
     if precision is not None:
@@ -69,19 +81,14 @@ def configured(seed: int, device: str = "auto", precision: str | None = None, di
         if problem:
             raise FinetuneError(f"--precision {problem}")
     keras.utils.set_random_seed(seed)
-    strategy = None
-    if distribute == "mirrored":
-        strategy = mirrored_strategy(tuple(replica_devices(device)))
-        placement = strategy.scope()
-    elif distribute == "none":
-        placement = contextlib.nullcontext() if device == "auto" else tf.device(logical_device(device).name)
-    else:
+    if distribute not in ("mirrored", "none"):
         raise FinetuneError(f"unknown distribute {distribute!r}: choose one of {', '.join(perf.DISTRIBUTES)}")
+    strategy = mirrored_strategy(tuple(replica_devices(device))) if distribute == "mirrored" else None
     previous_policy = keras.mixed_precision.global_policy()
     if precision is not None:
         keras.mixed_precision.set_global_policy(precision)
     try:
-        with placement:
+        with placement(device, strategy)():
             yield strategy
     finally:
         if precision is not None:

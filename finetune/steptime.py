@@ -11,17 +11,15 @@ passes over those batches, alternating the benches so the machine's load falls o
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 
 import datasets
 import numpy as np
 
-from finetune import data, flops, perf, runtime
+from finetune import data, flops, runtime, train
 from finetune.config import RunConfig
 from finetune.hardware import Host
-from finetune.train import build_model
 
 
 class StepBench:
@@ -32,20 +30,17 @@ class StepBench:
 
     def __init__(self, config: RunConfig, prepared: data.PreparedData, num_batches: int):
         self.config = config
-        variant = config.perf
-        with runtime.configured(config.seed, config.device, variant.precision, variant.distribute) as strategy:
-            perf.check_global_batch(config.batch_size, strategy)
-            train, _ = data.tf_datasets(prepared, config.batch_size, shuffle_train=False, seed=config.seed,
-                                        **variant.data_options())
-            cached = train.take(num_batches).cache()
+        with train.session(config, prepared, shuffle_train=False) as run:
+            cached = run.train_ds.take(num_batches).cache()
             self.batches = [(x, y) for x, y in cached]  # materialised (and cached) before timing
-            self.model = build_model(config, prepared, num_train_steps=len(train) * config.epochs)
+            self.model = run.model
             repeated = cached.repeat()
-            if strategy is not None:
-                repeated = strategy.experimental_distribute_dataset(repeated)
+            if run.strategy is not None:
+                repeated = run.strategy.experimental_distribute_dataset(repeated)
             self._iterator = iter(repeated)
             self._train_function = self.model.make_train_function()
-        self._placement = strategy.scope if strategy is not None else self._placement_for(config)
+        strategy = run.strategy
+        self._placement = runtime.placement(config.device, strategy)
         self.replicas = 1 if strategy is None else strategy.num_replicas_in_sync
         self.rows = sum(int(y.shape[0]) for _, y in self.batches)
         # XLA compiles once per distinct input shape (the train function itself is traced on the iterator's spec).
@@ -57,24 +52,12 @@ class StepBench:
         architecture = flops.Architecture.from_config(self.model.config, num_labels=prepared.task.num_labels)
         self.flops_per_step = float(np.mean([flops.training_flops(architecture, *m.shape) for m in masks]))
 
-    @staticmethod
-    def _placement_for(config: RunConfig):
-        if config.device == "auto":
-            return contextlib.nullcontext
-        import tensorflow as tf
-
-        name = runtime.logical_device(config.device).name
-        return lambda: tf.device(name)
-
     def step(self) -> None:
         """One training step on the next prepared batch; returns when the step has finished (its loss is read
         back, as fit() does at each batch end)."""
-        started = time.perf_counter()
         with self._placement():
             logs = self._train_function(self._iterator)
         float(logs["loss"])
-        if self.config.plant_slowdown:
-            time.sleep((time.perf_counter() - started) * self.config.plant_slowdown)
 
     def timed_pass(self) -> float:
         """Seconds for one training step on each prepared batch, in order (the iterator cycles whole passes)."""

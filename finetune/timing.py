@@ -77,12 +77,10 @@ class StepTimer(keras.callbacks.Callback):
 
     Keras reports the epoch's running mean loss after each batch; the step's own loss is recovered
     exactly from consecutive running means: loss_k = k * mean_k - (k - 1) * mean_(k-1).
-    `slowdown` (test hook) sleeps that fraction of each step, to prove a regression gate fails.
     """
 
-    def __init__(self, slowdown: float = 0.0):
+    def __init__(self):
         super().__init__()
-        self.slowdown = slowdown
         self.step_times_s: list[float] = []
         self.step_losses: list[float] = []
         self.epoch_losses: list[float] = []
@@ -99,11 +97,7 @@ class StepTimer(keras.callbacks.Callback):
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        elapsed = time.perf_counter() - self._start
-        if self.slowdown:
-            time.sleep(elapsed * self.slowdown)
-            elapsed = time.perf_counter() - self._start
-        self.step_times_s.append(elapsed)
+        self.step_times_s.append(time.perf_counter() - self._start)
         mean = float(logs["loss"])
         self.step_losses.append((batch + 1) * mean - batch * self._previous_mean)
         self._previous_mean = mean

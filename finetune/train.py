@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,11 +40,39 @@ def optimizer_jit_compile(config: RunConfig) -> bool:
 MEASURE = "measure"
 
 
+@dataclass(frozen=True)
+class Session:
+    """A training session set up: the strategy (None without distribution), the tf.data pipelines and the
+    compiled model."""
+
+    strategy: object
+    train_ds: object
+    eval_ds: object
+    model: object
+    num_train_steps: int
+
+
+@contextlib.contextmanager
+def session(config: RunConfig, prepared: data.PreparedData, shuffle_train: bool = True, host=None):
+    """The one set-up path of a training session, for fit() (finetune) and for prepared batches (StepBench):
+    process state for the block (runtime.configured: seeds, placement, precision, strategy), the datasets with
+    config.perf's padding, and the model compiled with the recipe's loss and optimizer. host: the described
+    machine whose capabilities decide which precisions run (default: this one; tests pass one in)."""
+    with runtime.configured(config.seed, config.device, config.perf.precision, config.perf.distribute,
+                            host=host) as strategy:
+        perf.check_global_batch(config.batch_size, strategy)
+        train_ds, eval_ds = data.tf_datasets(prepared, config.batch_size, shuffle_train=shuffle_train,
+                                             seed=config.seed, **config.perf.data_options())
+        num_train_steps = len(train_ds) * config.epochs
+        yield Session(strategy, train_ds, eval_ds, build_model(config, prepared, num_train_steps), num_train_steps)
+
+
 def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbose="auto",
              model_choice: str = "as requested", perf_choice: str = "as configured",
-             calibration: dict | str | None = None) -> Result:
+             calibration: dict | str | None = None, callbacks: tuple = ()) -> Result:
     """One fine-tune. calibration: the session's (finetune.calibration), recorded with the result; MEASURE: time
-    it here, after the data is loaded (a bad input is reported before TensorFlow starts its devices)."""
+    it here, after the data is loaded (a bad input is reported before TensorFlow starts its devices).
+    callbacks: more Keras callbacks for fit(), after the step timer (e.g. the harness's planted slowdown)."""
     started = time.perf_counter()
     if prepared is None:
         prepared = data.prepare(config)
@@ -52,17 +82,12 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
     if calibration == MEASURE:
         calibration = calibrate.measure(runtime.device_kind(config.device))
     scope = memory.reset()  # after the data: a bad input is reported before TensorFlow looks for GPUs
-    with runtime.configured(config.seed, config.device, config.perf.precision, config.perf.distribute) as strategy:
-        perf.check_global_batch(config.batch_size, strategy)
-        train_ds, eval_ds = data.tf_datasets(prepared, config.batch_size, seed=config.seed,
-                                             **config.perf.data_options())
-        num_train_steps = len(train_ds) * config.epochs
-        model = build_model(config, prepared, num_train_steps)
-        timer = StepTimer(slowdown=config.plant_slowdown)
+    with session(config, prepared) as run:
+        timer = StepTimer()
         loaded = time.perf_counter()
-        model.fit(train_ds, epochs=config.epochs, callbacks=[timer], verbose=verbose)
+        run.model.fit(run.train_ds, epochs=config.epochs, callbacks=[timer, *callbacks], verbose=verbose)
         trained = time.perf_counter()
-        logits = model.predict(eval_ds, verbose=0)["logits"]
+        logits = run.model.predict(run.eval_ds, verbose=0)["logits"]
         predicted = time.perf_counter()
 
     predictions = np.argmax(logits, axis=-1)
@@ -81,7 +106,7 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         data_source=prepared.source,
         num_train_examples=len(prepared.tokenized["train"]),
         num_eval_examples=len(labels),
-        num_train_steps=num_train_steps,
+        num_train_steps=run.num_train_steps,
         accuracy=scores["accuracy"],
         f1=scores["f1"],
         metric_source=metric_source,

@@ -6,9 +6,10 @@ import math
 import pytest
 
 import finetune  # noqa: F401
-from finetune import baselines, environment
+from bench import store
+from finetune import environment
 from finetune.errors import FinetuneError
-from finetune.baselines import Figure
+from bench.store import Figure
 
 ACCURACY = Figure.of([0.80, 0.81, 0.82, 0.81, 0.80])
 
@@ -20,7 +21,7 @@ def test_figure_statistics():
 
 
 def test_band_is_the_prediction_interval_plus_resolution():
-    band = baselines.band(ACCURACY, resolution=1 / 408)
+    band = store.band(ACCURACY, resolution=1 / 408)
     half = 4.604094 * ACCURACY.std * math.sqrt(1 + 1 / 5)  # t(0.995, 4)
     assert band.half_width == pytest.approx(half, rel=1e-5)
     assert band.low == pytest.approx(0.808 - half - 1 / 408, rel=1e-6)
@@ -28,8 +29,8 @@ def test_band_is_the_prediction_interval_plus_resolution():
 
 
 def test_gate_passes_unchanged_and_fails_a_quality_drop():
-    assert baselines.check("accuracy", 0.81, ACCURACY, "here")[0] is True
-    passed, message = baselines.check("accuracy", 0.70, ACCURACY, "minilm-l6 on cpu", resolution=1 / 408)
+    assert store.check("accuracy", 0.81, ACCURACY, "here")[0] is True
+    passed, message = store.check("accuracy", 0.70, ACCURACY, "minilm-l6 on cpu", resolution=1 / 408)
     assert passed is False
     for named in ("accuracy 0.7", "OUTSIDE", "baseline mean 0.808", "n=5", "tolerance", "t(0.995, 4)"):
         assert named in message
@@ -37,9 +38,9 @@ def test_gate_passes_unchanged_and_fails_a_quality_drop():
 
 def test_speed_gate_is_one_sided():
     steps = Figure.of([300.0, 305.0, 310.0, 298.0, 302.0])
-    assert baselines.check("step_time_ms", 150.0, steps, "here", upper_only=True)[0] is True  # faster is fine
-    assert baselines.check("step_time_ms", 303.0, steps, "here", upper_only=True)[0] is True
-    passed, message = baselines.check("step_time_ms", 1.2 * steps.mean, steps, "cpu", upper_only=True)
+    assert store.check("step_time_ms", 150.0, steps, "here", upper_only=True)[0] is True  # faster is fine
+    assert store.check("step_time_ms", 303.0, steps, "here", upper_only=True)[0] is True
+    passed, message = store.check("step_time_ms", 1.2 * steps.mean, steps, "cpu", upper_only=True)
     assert passed is False and "step_time_ms 363.6 is OUTSIDE" in message and "<= " in message
 
 
@@ -54,38 +55,38 @@ def confirmation(value):
 
 def test_step_time_inside_the_band_is_not_timed_again():
     calls, confirm = confirmation(999.0)
-    assert baselines.check_confirmed("step_time_ms", 310.0, STEPS, "cpu", confirm)[0] is True
+    assert store.check_confirmed("step_time_ms", 310.0, STEPS, "cpu", confirm)[0] is True
     assert calls == []
 
 
 def test_one_stall_passes_when_the_second_timing_is_inside_the_band():
     calls, confirm = confirmation(306.0)
-    passed, message = baselines.check_confirmed("step_time_ms", 420.0, STEPS, "cpu", confirm)
+    passed, message = store.check_confirmed("step_time_ms", 420.0, STEPS, "cpu", confirm)
     assert passed is True and calls == [306.0]
     assert "step_time_ms 306 is inside" in message and "at first (420), timed again: 306" in message
 
 
 def test_a_slowdown_that_repeats_fails_on_the_faster_of_the_two():
     calls, confirm = confirmation(1.25 * STEPS.mean)
-    passed, message = baselines.check_confirmed("step_time_ms", 1.3 * STEPS.mean, STEPS, "cpu", confirm)
+    passed, message = store.check_confirmed("step_time_ms", 1.3 * STEPS.mean, STEPS, "cpu", confirm)
     assert passed is False and calls == [1.25 * STEPS.mean]
     assert "step_time_ms 378.8 is OUTSIDE" in message and "timed again: 378.8" in message
 
 
 def test_nothing_to_compare_is_said_not_passed():
-    assert baselines.check("f1", 0.9, None, "here")[0] is None
-    passed, message = baselines.check("f1", 0.9, Figure.of([0.9]), "here")
+    assert store.check("f1", 0.9, None, "here")[0] is None
+    passed, message = store.check("f1", 0.9, Figure.of([0.9]), "here")
     assert passed is None and "n=1" in message and "--seeds 2" in message
 
 
 def test_a_band_covering_every_possible_score_is_not_a_pass():
     # string + linear-decay, 3 epochs, seeds 0..4 measured here: learns once, falls below the majority class 4 times
     seed_dependent = Figure.of([0.75, 0.3897, 0.3873, 0.3235, 0.3211])
-    passed, message = baselines.check("accuracy", 0.35, seed_dependent, "here", 1 / 408, limits=baselines.SCORE_RANGE)
+    passed, message = store.check("accuracy", 0.35, seed_dependent, "here", 1 / 408, limits=store.SCORE_RANGE)
     assert passed is None and "every possible value" in message and "claims test" in message
-    assert baselines.check("accuracy", 0.35, seed_dependent, "here", 1 / 408)[0] is True  # without limits: vacuous
+    assert store.check("accuracy", 0.35, seed_dependent, "here", 1 / 408)[0] is True  # without limits: vacuous
     steady = Figure.of([0.7941, 0.8137, 0.8064, 0.8186, 0.8064])  # from_logits + linear-decay: a real gate
-    assert baselines.check("accuracy", 0.35, steady, "here", 1 / 408, limits=baselines.SCORE_RANGE)[0] is False
+    assert store.check("accuracy", 0.35, steady, "here", 1 / 408, limits=store.SCORE_RANGE)[0] is False
 
 
 def test_every_committed_step_time_gate_passes_its_own_mean_and_fails_a_50_percent_slowdown():
@@ -93,33 +94,33 @@ def test_every_committed_step_time_gate_passes_its_own_mean_and_fails_a_50_perce
     it): each step-time figure's own mean passes, and the same step 50% slower fails. (How much less a gate
     catches depends on the host's noise: the README's "Measured here" gives each bound as a multiple of its mean;
     on the AMX Xeon the 5-process spread puts it at 1.40x, which the nightly gate of issue 12 is to tighten.)"""
-    figures = [(path.name, key, baselines.Figure.from_dict(group["step_time_ms"]))
+    figures = [(path.name, key, store.Figure.from_dict(group["step_time_ms"]))
                for path in sorted(baselines_dir().glob("*__*.json"))
-               for key, group in baselines.load(path)["figures"].items() if "step_time_ms" in group]
+               for key, group in store.load(path)["figures"].items() if "step_time_ms" in group]
     assert len({name for name, _, _ in figures}) >= 2, "the committed step-time baselines are missing"
     for name, key, figure in figures:
-        assert baselines.check("step_time_ms", figure.mean, figure, key, upper_only=True)[0] is True, (name, key)
-        assert baselines.check("step_time_ms", 1.5 * figure.mean, figure, key, upper_only=True)[0] is False, (name, key)
+        assert store.check("step_time_ms", figure.mean, figure, key, upper_only=True)[0] is True, (name, key)
+        assert store.check("step_time_ms", 1.5 * figure.mean, figure, key, upper_only=True)[0] is False, (name, key)
 
 
 def baselines_dir():
-    from bench.suite import BASELINE_DIR
+    from bench.store import BASELINE_DIR
 
     return BASELINE_DIR
 
 
 def test_update_merges_and_keeps_other_figures(tmp_path):
     path = tmp_path / "m__hw.json"
-    baselines.write_atomic(path, baselines.merged(None, {"model": "m"}, {"a": {"x": ACCURACY}, "b": {"x": ACCURACY}}))
+    store.write_atomic(path, store.merged(None, {"model": "m"}, {"a": {"x": ACCURACY}, "b": {"x": ACCURACY}}))
     newer = Figure.of([0.5, 0.6])
-    baselines.write_atomic(path, baselines.merged(baselines.load(path), {"model": "m"}, {"a": {"x": newer}}))
-    assert baselines.figure_of(baselines.load(path), "a", "x") == newer
-    assert baselines.figure_of(baselines.load(path), "b", "x") == ACCURACY
+    store.write_atomic(path, store.merged(store.load(path), {"model": "m"}, {"a": {"x": newer}}))
+    assert store.figure_of(store.load(path), "a", "x") == newer
+    assert store.figure_of(store.load(path), "b", "x") == ACCURACY
 
 
 def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "m__hw.json"
-    baselines.write_atomic(path, {"figures": {"a": {"x": ACCURACY.to_dict()}}})
+    store.write_atomic(path, {"figures": {"a": {"x": ACCURACY.to_dict()}}})
     before = path.read_text()
 
     def interrupted(*args, **kwargs):
@@ -127,7 +128,7 @@ def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(json, "dump", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        baselines.write_atomic(path, {"figures": {}})
+        store.write_atomic(path, {"figures": {}})
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m__hw.json"]  # no temporary file left behind
 
@@ -149,13 +150,13 @@ def test_cli_results_are_grouped_per_variant(tmp_path):
     paths = [cli_result(tmp_path, f"r{i}", i, accuracy, loss)
              for i, (loss, accuracy) in enumerate([("from_logits", 0.80), ("from_logits", 0.82), ("string", 0.6838)])]
     ingest(paths, tmp_path)
-    document = baselines.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")
-    key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
-    assert baselines.figure_of(document, key, "accuracy").values == (0.80, 0.82)
+    document = store.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")
+    key = store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    assert store.figure_of(document, key, "accuracy").values == (0.80, 0.82)
     assert document["figures"][key]["provenance"]["seeds"] == [0, 1]
     assert "--loss from_logits" in document["figures"][key]["provenance"]["command"]
-    string_key = baselines.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
-    assert baselines.figure_of(document, string_key, "accuracy").n == 1
+    string_key = store.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
+    assert store.figure_of(document, string_key, "accuracy").n == 1
 
 
 def test_provenance_names_the_command_of_every_seed(tmp_path):
@@ -169,8 +170,8 @@ def test_provenance_names_the_command_of_every_seed(tmp_path):
         "machine_info": {"finetune": {"versions": {"tensorflow": "2.20.0"},
                                       "hardware": {"cpu": "Some CPU", "cpu_count": 2, "gpus": []}}}}))
     ingest([cli_result(tmp_path, "a", 1, 0.80), cli_result(tmp_path, "b", 2, 0.82), bench_file], tmp_path)
-    group = baselines.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")["figures"][
-        baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)]
+    group = store.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")["figures"][
+        store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)]
     assert group["provenance"]["seeds"] == [0, 1, 2] and group["accuracy"]["values"] == [0.79, 0.80, 0.82]
     cli, bench = group["provenance"]["command"].split("; ")
     assert cli.startswith("GLUE_DIR=") and cli.endswith("--seed {1,2} --json RESULT.json")
@@ -180,19 +181,19 @@ def test_provenance_names_the_command_of_every_seed(tmp_path):
 def test_ingest_adds_seeds_to_a_group_of_the_same_versions(tmp_path):
     from bench.ingest import ingest
 
-    key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    key = store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
     stored = tmp_path / "minilm-l6__cpu-some-cpu-2c.json"
     ingest([cli_result(tmp_path, "a", 0, 0.80), cli_result(tmp_path, "b", 1, 0.82)], tmp_path)
     ingest([cli_result(tmp_path, "c", 1, 0.83), cli_result(tmp_path, "d", 2, 0.84)], tmp_path)
-    document = baselines.load(stored)
-    assert baselines.figure_of(document, key, "accuracy").values == (0.80, 0.83, 0.84)  # seed 1 re-measured
+    document = store.load(stored)
+    assert store.figure_of(document, key, "accuracy").values == (0.80, 0.83, 0.84)  # seed 1 re-measured
     assert document["figures"][key]["provenance"]["seeds"] == [0, 1, 2]
     assert "kept seeds [0]" in document["figures"][key]["provenance"]["command"]
 
     ingest([cli_result(tmp_path, "e", 5, 0.70, tensorflow="2.21.0")], tmp_path)  # other versions: a new group
-    assert baselines.figure_of(baselines.load(stored), key, "accuracy").values == (0.70,)
+    assert store.figure_of(store.load(stored), key, "accuracy").values == (0.70,)
     ingest([cli_result(tmp_path, "f", 6, 0.71, tensorflow="2.21.0")], tmp_path, replace=True)
-    assert baselines.figure_of(baselines.load(stored), key, "accuracy").values == (0.71,)
+    assert store.figure_of(store.load(stored), key, "accuracy").values == (0.71,)
 
 
 def test_other_machines_baselines_are_named_with_the_machine_in_words(tmp_path):
@@ -200,23 +201,23 @@ def test_other_machines_baselines_are_named_with_the_machine_in_words(tmp_path):
 
     legacy = {"hardware": {"cpu": "AMD EPYC", "cpu_count": 2}, "figures": {}}
     described = {"hardware": {"described": {"cpu": AVX2.describe("cpu")}}, "figures": {}}
-    baselines.write_atomic(tmp_path / "minilm-l6__cpu-amd-epyc-2c.json", legacy)
-    baselines.write_atomic(tmp_path / f"minilm-l6__{AVX2.key('cpu')}.json", described)
-    baselines.write_atomic(tmp_path / "tiny__cpu-other.json", described)  # another model: not listed
-    found = dict(baselines.others(tmp_path, "minilm-l6", "cpu-this-machine-2c-000000"))
+    store.write_atomic(tmp_path / "minilm-l6__cpu-amd-epyc-2c.json", legacy)
+    store.write_atomic(tmp_path / f"minilm-l6__{AVX2.key('cpu')}.json", described)
+    store.write_atomic(tmp_path / "tiny__cpu-other.json", described)  # another model: not listed
+    found = dict(store.others(tmp_path, "minilm-l6", "cpu-this-machine-2c-000000"))
     assert found == {"cpu-amd-epyc-2c": "AMD EPYC, 2 cores, recorded before fingerprints",
                      AVX2.key("cpu"): "AMD EPYC (AuthenticAMD 25/1/1; avx2; 2 usable cores)"}
-    assert dict(baselines.others(tmp_path, "minilm-l6", AVX2.key("cpu"))).keys() == {"cpu-amd-epyc-2c"}
+    assert dict(store.others(tmp_path, "minilm-l6", AVX2.key("cpu"))).keys() == {"cpu-amd-epyc-2c"}
 
 
 def test_a_truncated_baseline_file_is_one_clear_line(tmp_path):
     path = tmp_path / "m__hw.json"
     path.write_text('{"figures": {"quality/mrpc', encoding="utf-8")
     with pytest.raises(FinetuneError, match=r"m__hw.json: not valid JSON .*git checkout -- m__hw.json"):
-        baselines.load(path)
+        store.load(path)
     path.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(FinetuneError, match="not a baseline file"):
-        baselines.load(path)
+        store.load(path)
 
 
 def test_a_truncated_baseline_stops_pytest_bench_with_one_line():
@@ -226,7 +227,7 @@ def test_a_truncated_baseline_stops_pytest_bench_with_one_line():
 
     from finetune import environment
 
-    path = baselines.path_for(baselines_dir(), "tiny", environment.hardware_key())
+    path = store.path_for(baselines_dir(), "tiny", environment.hardware_key())
     assert not path.exists(), f"{path} is in the way"
     path.write_text('{"figures": {', encoding="utf-8")
     try:

@@ -62,14 +62,14 @@ def test_default_model_is_chosen_by_gpu_visibility(capsys, monkeypatch, tmp_path
 
 
 @pytest.mark.parametrize("args, needles", [
-    (["--epochs", "0"], ["--epochs must be a positive whole number"]),
-    (["--batch-size", "-8"], ["--batch-size must be a positive whole number"]),
+    (["--epochs", "0"], ["argument --epochs: must be a positive whole number, got '0'", "--epochs 3"]),
+    (["--batch-size", "-8"], ["argument --batch-size: must be a positive whole number, got '-8'"]),
     (["--loss", "mse"], ["unknown loss 'mse'", "string, from_logits"]),
     (["--optimizer", "sgd"], ["unknown optimizer 'sgd'", "adam, linear-decay"]),
     (["--model", "no-such-model"], ["no-such-model", "bert-base-uncased, minilm-l6, tiny"]),
     (["--json", "/no/such/folder/r.json"], ["does not exist"]),
-    (["--max-train-samples", "0"], ["--max-train-samples must be a positive whole number"]),
-    (["--max-eval-samples", "0"], ["--max-eval-samples must be a positive whole number"]),
+    (["--max-train-samples", "0"], ["argument --max-train-samples: must be a positive whole number, got '0'"]),
+    (["--max-eval-samples", "0"], ["argument --max-eval-samples: must be a positive whole number, got '0'"]),
 ])
 def test_bad_arguments(capsys, generated_glue_dir, args, needles):
     code, _, err = run_cli(capsys, "--model", "tiny", "--glue-dir", str(generated_glue_dir), *args)

@@ -16,7 +16,7 @@ from finetune import FinetuneError, RunConfig, data, perf, runtime
 from finetune import __main__ as cli
 from finetune.recipes import LOSSES
 from finetune.steptime import StepBench, first_rows
-from finetune.train import build_model
+from finetune.train import session as train_session
 from tests import hosts
 
 
@@ -37,14 +37,22 @@ def _waste(dataset) -> float:
 
 @pytest.mark.parametrize("name", list(perf.VARIANTS))
 def test_every_variant_builds_what_it_names(name, tiny_config, tiny_prepared):
+    """Through train.session, the one set-up that finetune() and StepBench share: a path that ignored config.perf
+    would build the course's model and batches, and fail here."""
     variant = perf.VARIANTS[name]
     host = hosts.H100_X1 if variant.precision == "mixed_float16" else hosts.AMX  # one that runs it (building only)
     config = tiny_config.replace(perf=variant)
-    with runtime.configured(config.seed, precision=variant.precision, distribute=variant.distribute,
-                            host=host) as strategy:
-        train, _ = data.tf_datasets(tiny_prepared, config.batch_size, seed=config.seed, **variant.data_options())
-        model = build_model(config, tiny_prepared, num_train_steps=len(train))
+    with train_session(config, tiny_prepared, host=host) as run:
+        train, model, strategy = run.train_ds, run.model, run.strategy
+        lengths = {int(x["input_ids"].shape[1]) for x, _ in train}
+        tight = all(int(x["attention_mask"].numpy().sum(axis=1).max()) == x["input_ids"].shape[1] for x, _ in train)
     assert len(train) == 5  # 40 rows / batch 8: every padding keeps the schedule's length
+    if variant.pad_multiple:
+        assert all(length % variant.pad_multiple == 0 for length in lengths), lengths
+    if variant.padding == "fixed":
+        assert len(lengths) == 1, lengths  # every batch to the longest pair
+    if variant.padding == "dynamic":
+        assert tight  # the course: each batch padded to its own longest pair, no further
     assert model.dtype_policy.name == variant.precision
     assert bool(model.jit_compile) is variant.jit_compile
     assert (strategy is not None) is (variant.distribute == "mirrored")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from finetune import baselines, report
-from finetune.baselines import Figure
+from bench import report, store
+from bench.store import Figure
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GPU = FIXTURES / "gpu_h100_bench.json"  # H100 host: cpu and gpu step times (gpu: 3 seeds), 4 quality runs
@@ -169,15 +169,15 @@ def test_collapsed_quality_runs_are_marked(gpu_report):
 
 
 def test_quality_rows_show_the_stored_baseline_band(tmp_path, capsys):
-    key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
-    other = baselines.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
+    key = store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    other = store.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
     accuracy = Figure.of([0.855, 0.86, 0.865, 0.86, 0.86])
     groups = {k: {"accuracy": accuracy, "f1": Figure.of([0.895, 0.90, 0.905, 0.90, 0.90])} for k in (key, other)}
-    path = baselines.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
-    baselines.write_atomic(path, baselines.merged(None, {}, groups))
+    path = store.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
+    store.write_atomic(path, store.merged(None, {}, groups))
     assert run_report(capsys, GPU, "--out", tmp_path / "out", "--baselines", tmp_path / "baselines")[0] == 0
     rows = {(r["loss"], r["optimizer"]): r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
-    band = baselines.band(accuracy)
+    band = store.band(accuracy)
     assert rows["from_logits", "linear-decay"]["accuracy band"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 in"
     assert rows["string", "linear-decay"]["accuracy band"].endswith("n=5 **OUT**")  # 0.7525, far below
     assert rows["string", "adam"]["accuracy band"] == "no band"  # no figures for this variant
@@ -227,14 +227,14 @@ def test_performance_variants_are_rows_of_their_own(tmp_path, capsys):
 
 
 def test_performance_variants_fine_tunes_are_judged_by_their_recipes_band(tmp_path, capsys):
-    course = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    course = store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
     accuracy = Figure.of([0.855, 0.86, 0.865, 0.86, 0.86])
-    path = baselines.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
-    baselines.write_atomic(path, baselines.merged(None, {}, {course: {"accuracy": accuracy, "f1": accuracy}}))
+    path = store.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
+    store.write_atomic(path, store.merged(None, {}, {course: {"accuracy": accuracy, "f1": accuracy}}))
     assert run_report(capsys, with_performance_benchmarks(tmp_path), "--out", tmp_path / "out",
                       "--baselines", tmp_path / "baselines")[0] == 0
     rows = {r["variant"]: r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
-    band = baselines.band(accuracy)
+    band = store.band(accuracy)
     assert (rows["xla"]["loss"], rows["xla"]["optimizer"]) == ("from_logits", "linear-decay")  # the default recipe
     assert rows["xla"]["accuracy"] == "0.6000"
     assert rows["xla"]["accuracy band"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 **OUT**"

@@ -1,4 +1,4 @@
-"""Stored baselines: each figure's measured spread (mean, std, min, max, n), and the band derived from it.
+"""The store: stored baselines, each figure's measured spread (mean, std, min, max, n), and the band derived from it.
 
 One JSON file per model x hardware: `baselines/<model>__<hardware>.json`. A band is never typed in:
 
@@ -29,6 +29,7 @@ from scipy import stats as _stats
 
 from finetune.errors import FinetuneError
 
+BASELINE_DIR = Path(__file__).resolve().parent.parent / "baselines"
 QUALITY_QUANTILE = 0.995  # two-sided 99% prediction interval
 SPEED_QUANTILE = 0.99  # one-sided: only a slower step is a regression
 SCORE_RANGE = (0.0, 1.0)  # what accuracy and F1 can be
@@ -108,6 +109,24 @@ def check(name: str, value: float, figure: Figure | None, where: str, resolution
                     f"tolerance {derived.half_width:.3g} = {derived.how})")
 
 
+def all_collapsed(group: dict | None) -> bool:
+    """Every stored run of a quality group collapsed to one class: a band of such runs (often identical, std 0)
+    gates only which class the next collapse lands on, and that depends on the seed."""
+    collapsed = (group or {}).get("collapsed") or []
+    return bool(collapsed) and all(collapsed)
+
+
+def check_quality(name: str, value: float, group: dict | None, where: str, resolution: float = 0.0,
+                  limits: tuple[float, float] | None = SCORE_RANGE) -> tuple[bool | None, str]:
+    """check() of an accuracy or F1 against its stored group; no gate where every stored run collapsed."""
+    if all_collapsed(group):
+        classes = ", ".join(sorted(set(group["collapsed"])))
+        return None, (f"baseline for {name} ({where}): every stored run collapsed ({classes}); which class a collapse "
+                      "lands on depends on the seed, so no band can gate it; the claims test does")
+    figure = Figure.from_dict(group[name]) if group and name in group else None
+    return check(name, value, figure, where, resolution=resolution, limits=limits)
+
+
 def check_confirmed(name: str, value: float, figure: Figure | None, where: str, confirm) -> tuple[bool | None, str]:
     """check() of a step time (upper bound only). A value above the bound is measured once more (`confirm()`,
     the same work timed again) and the faster of the two is judged: a one-off stall of a shared host passes,
@@ -118,6 +137,47 @@ def check_confirmed(name: str, value: float, figure: Figure | None, where: str, 
     again = confirm()
     passed, message = check(name, min(value, again), figure, where, upper_only=True)
     return passed, f"{message} [above the bound at first ({value:.4g}), timed again: {again:.4g}]"
+
+
+MIN_PROCESSES = 3  # stored processes before the block gate decides: the between-process spread needs a few
+MAX_PROCESSES = 20  # the most recent processes kept in a step-time group
+
+
+def step_group(passes_ms: list[float], stored: dict | None, provenance: dict) -> dict:
+    """A step-time baseline group with this session's passes (ms/step) as one more process: the stored processes
+    are kept when they were measured with the same library versions (else they are replaced), the most recent
+    MAX_PROCESSES of them. `step_time_ms` is the Figure of the process means; `blocks_ms` holds every pass."""
+    kept = []
+    if stored and stored.get("blocks_ms") and (stored.get("provenance") or {}).get("versions") == provenance["versions"]:
+        kept = [list(p) for p in stored["blocks_ms"]]
+    processes = (kept + [list(passes_ms)])[-MAX_PROCESSES:]
+    return {"step_time_ms": Figure.of(statistics.fmean(p) for p in processes), "blocks_ms": processes,
+            "provenance": {**provenance, "processes": len(processes)}}
+
+
+def check_blocks(name: str, passes_ms: list[float], group: dict | None, where: str,
+                 confirm=None) -> tuple[bool | None, str, dict | None]:
+    """(passed, message, verdict) of a step time's passes against the stored processes (bench.blocks.stored_gate):
+    fails only on a slowdown that is significant and at least the minimum effect. A slower verdict is timed once
+    more (`confirm()`: the same passes again) and the faster set of passes is judged: a one-off stall of a shared
+    host passes, a real slowdown slows both. Skipped (None) with fewer than MIN_PROCESSES stored processes."""
+    from bench import blocks
+
+    stored = (group or {}).get("blocks_ms") or []
+    if len(stored) < MIN_PROCESSES:
+        return None, (f"{name} ({where}): the baseline holds {len(stored)} process(es) of blocks, the gate needs "
+                      f"{MIN_PROCESSES}: run --update-baselines in {MIN_PROCESSES - len(stored)} more session(s)"), None
+    verdict = blocks.stored_gate(passes_ms, stored)
+    shown = f"{name} {statistics.fmean(passes_ms):.4g} ms ({len(passes_ms)} blocks)"
+    if verdict.slower and confirm is not None:
+        again = confirm()
+        second = blocks.stored_gate(again, stored)
+        first_mean = statistics.fmean(passes_ms)
+        if statistics.fmean(again) < first_mean:
+            verdict, passes_ms = second, again
+        shown = (f"{name} {statistics.fmean(passes_ms):.4g} ms (slower at first, {first_mean:.4g} ms; timed again: "
+                 f"{statistics.fmean(again):.4g} ms; the faster judged)")
+    return not verdict.slower, f"{shown} against the baseline ({where}): {verdict.describe()}", verdict.to_dict()
 
 
 def path_for(directory: Path, model: str, hardware_key: str) -> Path:
@@ -200,3 +260,20 @@ def quality_key(task: str, loss: str, optimizer: str, epochs: int, max_train_sam
 
 def step_key(device: str, batch_size: int, passes: int, batches: int) -> str:
     return f"step_time/{device}/batch={batch_size}/passes={passes}x{batches}"
+
+
+def quality_groups(results: list[dict], provenance: dict) -> dict:
+    """Baseline figure groups from fine-tune results (Result.to_dict(), or the CLI's --json files)."""
+    grouped: dict = {}
+    for r in sorted(results, key=lambda r: r["config"]["seed"]):
+        c = r["config"]
+        key = quality_key(c["task"], c["loss"], c["optimizer"], c["epochs"], c["max_train_samples"], c["batch_size"])
+        grouped.setdefault(key, []).append(r)
+    return {
+        key: {
+            "accuracy": Figure.of(r["accuracy"] for r in runs), "f1": Figure.of(r["f1"] for r in runs),
+            "collapsed": [r["collapsed"] for r in runs],
+            "provenance": {**provenance, "seeds": [r["config"]["seed"] for r in runs]},
+        }
+        for key, runs in grouped.items()
+    }

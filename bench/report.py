@@ -1,6 +1,6 @@
 """A markdown report and a step-time chart from the benchmark suite's pytest-benchmark JSON files.
 
-    python -m finetune.report out/nightly.json [more.json ...] --out out/report [--reference cpu] [--baselines DIR]
+    python -m bench.report out/nightly.json [more.json ...] --out out/report [--reference cpu] [--baselines DIR]
 
 The files may come from different machines and dates: every row names the file and hardware it was
 measured on, and the "Differences" section says where files differ in library versions or configuration.
@@ -17,14 +17,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import finetune  # noqa: F401
-from finetune import baselines, calibration, flops, metrics
-from finetune.benchjson import (QUALITY_KEYS, STEP_KEYS, VARIANT_QUALITY_KEYS, Run, differences, extra_infos,
-                                hardware_of, load_runs)
-from finetune.config import RunConfig
+from bench import contract, store
+from bench.results import Run, differences, hardware_of, load_runs, records
+from finetune import calibration, flops, metrics
 from finetune.errors import FinetuneError
-
-DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
 
 
 # --- step time ----------------------------------------------------------------------------------------
@@ -71,8 +67,8 @@ class StepRow:
                           f"measured: {self.calibration['size']}^3 {self.precision} matmul on this CPU in the same run")
 
 
-def median_of(infos: list[dict], field: str) -> float | None:
-    values = [info[field] for info in infos if info.get(field) is not None]
+def median_of(found: list, field: str) -> float | None:
+    values = [getattr(r, field) for r in found if getattr(r, field, None) is not None]
     return statistics.median(values) if values else None
 
 
@@ -80,10 +76,10 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
     calibrations = {run.name: run.calibration for run in runs}
     groups: dict = {}
     for run in runs:
-        for info in extra_infos(run, "step", STEP_KEYS):
-            key = (run.name, hardware_of(run, info["device"]), info.get("device_name", ""), info["model"],
-                   info["device"], info["batch_size"], info.get("precision"), info.get("variant"))
-            groups.setdefault(key, []).append(info)
+        for r in records(run, contract.StepTime, contract.VariantStepTime):
+            key = (run.name, hardware_of(run, r.device), r.device_name, r.model, r.device, r.batch_size, r.precision,
+                   getattr(r, "variant", None))
+            groups.setdefault(key, []).append(r)
     rows = []
     for (name, hardware, device_name, model, device, batch_size, precision, variant), infos in groups.items():
         prefix = f"{name}: " if len(runs) > 1 else ""
@@ -131,9 +127,9 @@ def memory_text(rss_mb: float | None, gpu_mb: float | None) -> str:
     return f"{rss_mb:,.0f}" + (f" / GPU {gpu_mb:,.0f}" if gpu_mb is not None else "")
 
 
-def gate_text(info: dict) -> str:
+def gate_text(record) -> str:
     """The comparison's outcome as the benchmark recorded it ("gate" in extra_info), one word per figure."""
-    gate = info.get("gate")
+    gate = record.gate
     if not gate:
         return "not recorded"
     words = {name: outcome.split(":")[0] for name, outcome in gate.items()}
@@ -172,11 +168,13 @@ def plot_step_times(rows: list[StepRow], path: Path) -> None:
 def band_text(document: dict | None, key: str, name: str, value: float, resolution: float) -> str:
     if document is None:
         return "no baseline"
-    figure = baselines.figure_of(document, key, name)
-    band = baselines.band(figure, resolution) if figure else None
+    if store.all_collapsed((document.get("figures") or {}).get(key)):
+        return "stored runs all collapsed: no gate"
+    figure = store.figure_of(document, key, name)
+    band = store.band(figure, resolution) if figure else None
     if band is None:
         return "no band" if figure is None else f"n={figure.n}: no band"
-    if baselines.covers(band, baselines.SCORE_RANGE):
+    if store.covers(band, store.SCORE_RANGE):
         return f"n={figure.n}: covers [0, 1], no gate"
     verdict = "in" if band.low <= value <= band.high else "**OUT**"
     return f"[{band.low:.4f}, {band.high:.4f}] n={figure.n} {verdict}"
@@ -184,40 +182,35 @@ def band_text(document: dict | None, key: str, name: str, value: float, resoluti
 
 def load_baseline(path: Path) -> dict | None:
     try:
-        return baselines.load(path)
+        return store.load(path)
     except (OSError, ValueError) as err:  # ValueError: JSONDecodeError and bad UTF-8
         raise FinetuneError(f"baseline {path}: cannot be read ({err.__class__.__name__})") from None
 
 
-def quality_infos(run: Run) -> list[dict]:
+def quality_records(run: Run) -> list:
     """The loss x optimizer fine-tunes (variant "-"), then the performance variants' fine-tunes, alike."""
-    variants = [{**info, "accuracy": info["variant_accuracy"], "f1": info["variant_f1"],
-                 # files written before extra_info had them: variants train with the course's fix, RunConfig's default
-                 "loss": info.get("loss", RunConfig.loss), "optimizer": info.get("optimizer", RunConfig.optimizer)}
-                for info in extra_infos(run, "variant_quality", VARIANT_QUALITY_KEYS)]
-    return [{**info, "variant": "-"} for info in extra_infos(run, "quality", QUALITY_KEYS)] + variants
+    return records(run, contract.Quality) + records(run, contract.VariantQuality)
 
 
 def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
     table = []
     for run in runs:
-        for info in quality_infos(run):
-            document = load_baseline(baselines.path_for(baseline_dir, info["model"], run.hardware_key))
-            key = baselines.quality_key(info.get("task", "mrpc"), info["loss"], info["optimizer"], info["epochs"],
-                                        info.get("max_train_samples"), info["batch_size"])
+        for r in quality_records(run):
+            document = load_baseline(store.path_for(baseline_dir, r.model, run.hardware_key))
+            key = store.quality_key(r.task, r.loss, r.optimizer, r.epochs, r.max_train_samples, r.batch_size)
             # The gate widens the band by one validation example; older results do not say how many there were.
-            resolution = 1 / info["num_eval_examples"] if info.get("num_eval_examples") else 0.0
-            state = (info["accuracy"], info.get("collapsed"), info.get("majority_accuracy"))
+            resolution = 1 / r.num_eval_examples if r.num_eval_examples else 0.0
+            state = (r.accuracy, r.collapsed, r.majority_accuracy)
             collapsed = "" if metrics.learned(*state) else f"**{metrics.verdict(*state)}**"
             table.append([
-                *([run.name] if len(runs) > 1 else []), run.hardware_key, info["model"], info["variant"],
-                info["loss"], info["optimizer"], str(info["epochs"]), str(info.get("seed", "")),
-                f"{info['accuracy']:.4f}", f"{info['f1']:.4f}", collapsed,
-                band_text(document, key, "accuracy", info["accuracy"], resolution),
-                band_text(document, key, "f1", info["f1"], resolution), gate_text(info),
-                "n/a" if info.get("step_time_ms") is None else f"{info['step_time_ms']:.0f}",
-                "n/a" if info.get("compile_s") is None else f"{info['compile_s']:.1f}",
-                memory_text(info.get("peak_rss_mb"), info.get("peak_gpu_memory_mb")),
+                *([run.name] if len(runs) > 1 else []), run.hardware_key, r.model, getattr(r, "variant", "-"),
+                r.loss, r.optimizer, str(r.epochs), "" if r.seed is None else str(r.seed),
+                f"{r.accuracy:.4f}", f"{r.f1:.4f}", collapsed,
+                band_text(document, key, "accuracy", r.accuracy, resolution),
+                band_text(document, key, "f1", r.f1, resolution), gate_text(r),
+                "n/a" if r.step_time_ms is None else f"{r.step_time_ms:.0f}",
+                "n/a" if r.compile_s is None else f"{r.compile_s:.1f}",
+                memory_text(r.peak_rss_mb, r.peak_gpu_memory_mb),
             ])
     return table
 
@@ -227,11 +220,10 @@ def faster_table(runs: list[Run]) -> list[list[str]]:
     """bench/test_performance.py's interleaved comparison of the best variant with the course's pipeline."""
     table = []
     for run in runs:
-        for info in extra_infos(run, "faster", ("device", "variant", "step_time_ms", "course_step_time_ms")):
-            table.append([*([run.name] if len(runs) > 1 else []), hardware_of(run, info["device"]),
-                          info.get("device_name", info["device"]), info["variant"],
-                          f"{info['course_step_time_ms']:.1f}", f"{info['step_time_ms']:.1f}",
-                          f"{info['course_step_time_ms'] / info['step_time_ms']:.2f}x", info.get("comparison", "")])
+        for r in records(run, contract.Faster):
+            table.append([*([run.name] if len(runs) > 1 else []), hardware_of(run, r.device),
+                          r.device_name or r.device, r.variant, f"{r.course_step_time_ms:.1f}", f"{r.step_time_ms:.1f}",
+                          f"{r.course_step_time_ms / r.step_time_ms:.2f}x", r.comparison or ""])
     return table
 
 
@@ -279,7 +271,7 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
         lines += markdown_table([*by_file, "hardware", "device", "variant", "course ms/step", "variant ms/step",
                                  "speed-up", "how"], faster)
         lines += [""]
-    lines += ["", "## Quality", "", "Bands: the stored baseline's prediction interval (finetune.baselines) for this "
+    lines += ["", "## Quality", "", "Bands: the stored baseline's prediction interval (bench.store) for this "
               "model, hardware and loss x optimizer, widened by one validation example where extra_info records "
               "num_eval_examples, as the gate does; **OUT** marks a figure outside it. A performance variant "
               "(variant other than \"-\") is judged against the band of the recipe it trains with.", ""]
@@ -291,14 +283,14 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m finetune.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path,
                         help="pytest-benchmark JSON files (pytest bench/ --benchmark-json=PATH)")
     parser.add_argument("--out", type=Path, required=True, help="folder for report.md and step_time.png")
     parser.add_argument("--reference", default=None,
                         help="speed-ups are relative to the first step-time row containing this text "
                              "(default: the first row)")
-    parser.add_argument("--baselines", type=Path, default=DEFAULT_BASELINES,
+    parser.add_argument("--baselines", type=Path, default=store.BASELINE_DIR,
                         help="stored baselines folder (default: %(default)s)")
     return parser.parse_args(argv)
 

@@ -2,7 +2,8 @@
 
 Each file is pytest-benchmark's (`pytest bench/ --benchmark-json=PATH`) with this suite's additions:
 machine_info["finetune"] (versions, hardware, hardware_key; see conftest.py) and each benchmark's
-extra_info (bench/suite.py: `step_info`, `quality_info`).
+extra_info, one record of bench.contract (read back typed, files of older schemas migrated). Imports neither
+TensorFlow nor transformers.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import contract
 from finetune import environment
 from finetune.errors import FinetuneError
 
 COMPARED_CONFIG = ("model", "tier", "epochs")  # what must match for figures across files to be like for like
-# The extra_info keys a report needs; the rest (e.g. flops_per_step, precision, num_eval_examples) are optional.
-STEP_KEYS = ("model", "device", "batch_size", "step_time_ms", "examples_per_s", "tokens_per_s")
-QUALITY_KEYS = ("model", "loss", "optimizer", "epochs", "batch_size", "accuracy", "f1")
-VARIANT_QUALITY_KEYS = ("model", "variant", "epochs", "batch_size", "variant_accuracy", "variant_f1")
 
 
 @dataclass(frozen=True)
@@ -33,6 +31,7 @@ class Run:
     hardware_key: str
     benchmarks: list
     calibration: dict | None = None  # the session's calibration matmul (finetune.calibration), where recorded
+    records: tuple = ()  # bench.contract records, one per benchmark of a known kind, in file order
 
     def described(self) -> str:
         """The machine in words (files from before fingerprints: its model name and core count)."""
@@ -71,24 +70,15 @@ def load_run(path: Path, name: str) -> Run:
                commit=str(commit.get("id", "unknown"))[:10] + (" (dirty)" if commit.get("dirty") else ""),
                versions=ours.get("versions") or {}, hardware=ours.get("hardware"),
                hardware_key=ours.get("hardware_key", "unknown-hardware"), benchmarks=document["benchmarks"],
-               calibration=ours.get("calibration"))
+               calibration=ours.get("calibration"),
+               records=tuple(record for record in (contract.read(bench["extra_info"], f"{name}: benchmark "
+                                                                 f"{bench.get('name', '?')}")
+                                                   for bench in document["benchmarks"]) if record is not None))
 
 
-def extra_infos(run: Run, kind: str, keys: tuple) -> list[dict]:
-    """extra_info of one kind of benchmark, told by a field only it has, checked for `keys`: step time
-    ("tokens_per_s"), quality ("accuracy"), a performance variant's fine-tune ("variant_accuracy"), the
-    interleaved comparison with the course's pipeline ("course_step_time_ms")."""
-    marker = {"step": "tokens_per_s", "quality": "accuracy", "variant_quality": "variant_accuracy",
-              "faster": "course_step_time_ms"}[kind]
-    found = [b for b in run.benchmarks if marker in b["extra_info"]
-             # the faster-than-the-course record carries its best variant's quality too: not a variant's own row
-             and not (kind == "variant_quality" and "course_step_time_ms" in b["extra_info"])]
-    for bench in found:
-        missing = [key for key in keys if key not in bench["extra_info"]]
-        if missing:
-            raise FinetuneError(f"{run.name}: benchmark {bench.get('name', '?')} has no {', '.join(missing)} "
-                                f"in extra_info: not written by this suite's bench/")
-    return [b["extra_info"] for b in found]
+def records(run: Run, *kinds) -> list:
+    """The run's records of these kinds (bench.contract classes), in file order."""
+    return [record for record in run.records if type(record) in kinds]
 
 
 def hardware_of(run: Run, device: str) -> str:
@@ -111,8 +101,9 @@ def differences(runs: list[Run]) -> list[str]:
         if len(set(values.values())) > 1:
             lines.append(f"- {library} version: " + ", ".join(f"{n} {v}" for n, v in values.items()))
     for field in COMPARED_CONFIG:
-        values = {run.name: ", ".join(sorted({str(b["extra_info"][field]) for b in run.benchmarks
-                                             if field in b["extra_info"]})) or "not recorded" for run in runs}
+        values = {run.name: ", ".join(sorted({str(getattr(r, field)) for r in run.records
+                                             if getattr(r, field, None) is not None})) or "not recorded"
+                  for run in runs}
         if len(set(values.values())) > 1:
             lines.append(f"- {field}: " + ", ".join(f"{n} {v}" for n, v in values.items()))
     if not lines:

@@ -1,0 +1,51 @@
+"""One block of the A/B mode (bench.ab): in a fresh process, time whole passes of the course's training step over
+the first training rows, and print one JSON line.
+
+    python bench/block.py --batches 8 --passes 3 [--model minilm-l6] [--glue-dir DIR] [--plant-slowdown F]
+
+Run as a script by bench.ab with the interpreter of the environment under test and PYTHONPATH set to the source
+tree under test, so that `finetune` (and TensorFlow, transformers) come from that environment or revision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/block.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="minilm-l6")
+    parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"))
+    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--plant-slowdown", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+
+    import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+    from finetune import RunConfig, data, environment
+    from finetune.steptime import StepBench
+
+    config = RunConfig(model=args.model, glue_dir=args.glue_dir, batch_size=args.batch_size, epochs=1,
+                       max_train_samples=args.batches * args.batch_size)
+    bench = StepBench(config, data.prepare(config), args.batches)
+    bench.timed_pass()  # untimed: tracing and per-shape set-up
+    ms = []
+    for _ in range(args.passes):
+        begun = time.perf_counter()
+        seconds = bench.timed_pass()
+        if args.plant_slowdown:  # the test hook of bench.sensitivity: this pass made F slower
+            time.sleep(seconds * args.plant_slowdown)
+        ms.append(1000.0 * (time.perf_counter() - begun) / len(bench.batches))
+    print(json.dumps({"ms_per_step": ms, "rows": bench.rows, "versions": environment.versions(),
+                      "fingerprint": environment.hardware_key(), "process_s": time.perf_counter() - started}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

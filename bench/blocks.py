@@ -1,0 +1,113 @@
+"""Step time as independent blocks, and the tests that decide whether a new set of blocks is slower.
+
+A block is one whole pass over the prepared batches, as ms per step. Blocks are grouped by the process that
+timed them: on a shared 2-core host the process-to-process spread (thread placement, memory layout, the
+neighbours' load while it ran) is of the same size as the pass-to-pass spread, so a gate that pooled every pass
+as if independent would cry wolf. Times are compared on the log scale (noise is multiplicative).
+
+- `stored_gate`: the new session's passes against the stored processes' (a one-way random-effects model: the
+  within-process and between-process variances of log ms/step), a one-sided t-test on the log ratio. It fails
+  only when the slowdown is significant (p < alpha) AND at least `min_effect`.
+- `ab_test`: blocks of two environments timed in alternating processes (ABBA, bench.ab): Welch's t-test on the
+  per-process mean log ms/step, with a confidence interval on the ratio, and the Mann-Whitney U test beside it.
+
+Both return a `Verdict`. Pure Python and scipy: no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass
+
+from scipy import stats as _stats
+
+ALPHA = 0.01  # one-sided: only a slower step time is a regression
+MIN_EFFECT = 0.05  # a slowdown below 5% is not reported, however significant
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The spread of log ms/step: within a process (pass to pass) and between processes."""
+
+    within: float  # standard deviation of one pass's log ms/step around its process's mean
+    between: float  # standard deviation of the process means, beyond what the within-spread explains
+    processes: int
+    passes: float  # mean passes per process
+
+    @classmethod
+    def of(cls, processes: list[list[float]]) -> "Noise":
+        logs = [[math.log(v) for v in p] for p in processes if p]
+        sizes = [len(p) for p in logs]
+        within_df = sum(n - 1 for n in sizes)
+        within = math.sqrt(sum((x - statistics.fmean(p)) ** 2 for p in logs for x in p) / within_df) if within_df else 0.0
+        means = [statistics.fmean(p) for p in logs]
+        n_bar = statistics.fmean(sizes)
+        between = math.sqrt(max(statistics.variance(means) - within ** 2 / n_bar, 0.0)) if len(means) > 1 else 0.0
+        return cls(within, between, len(logs), n_bar)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ratio: float  # new / stored (or B / A) mean ms per step, from the mean log times
+    low: float  # the ratio's two-sided confidence interval (1 - 2 alpha)
+    high: float
+    p: float  # one-sided: the chance of a ratio this high with no slowdown
+    test: str  # how p was computed
+    slower: bool  # significant and at least min_effect: the gate fails
+    faster: bool  # significant and at least min_effect the other way
+    note: str = ""  # e.g. why the noise model is weak
+
+    def describe(self) -> str:
+        word = "SLOWER" if self.slower else "faster" if self.faster else "no significant change"
+        return (f"{word}: ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}], p = {self.p:.2g} ({self.test})"
+                + (f"; {self.note}" if self.note else ""))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _decide(diff: float, se: float, df: float, alpha: float, min_effect: float, test: str, note: str = "") -> Verdict:
+    t = diff / se if se > 0 else math.copysign(math.inf, diff) if diff else 0.0
+    p = float(_stats.t.sf(t, df))
+    half = float(_stats.t.ppf(1 - alpha, df)) * se
+    ratio = math.exp(diff)
+    slower = p < alpha and ratio >= 1 + min_effect
+    faster = float(_stats.t.cdf(t, df)) < alpha and ratio <= 1 / (1 + min_effect)
+    return Verdict(ratio, math.exp(diff - half), math.exp(diff + half), p, test, slower, faster, note)
+
+
+def stored_gate(new: list[float], stored: list[list[float]], alpha: float = ALPHA,
+                min_effect: float = MIN_EFFECT) -> Verdict:
+    """The new session's block times (ms/step, one process) against the stored ones (a list per process).
+
+    Under no change, mean(log new) - grand mean(log stored) has variance
+        between^2 (1 + 1/k) + within^2 (1/n + 1/(k n_stored)),
+    and the statistic is referred to Student's t with k - 1 degrees of freedom (k stored processes). With one
+    stored process the between-process spread is unknown: within only, and the verdict says so."""
+    noise = Noise.of(stored)
+    k, n = noise.processes, len(new)
+    grand = statistics.fmean(statistics.fmean(math.log(v) for v in p) for p in stored if p)
+    diff = statistics.fmean(math.log(v) for v in new) - grand
+    var = noise.between ** 2 * (1 + 1 / k) + noise.within ** 2 * (1 / n + 1 / (k * noise.passes))
+    if k >= 2:
+        df, note = k - 1, ""
+    else:
+        df = max(noise.passes - 1, 1)
+        note = "one stored process: the between-process spread is unknown, so the test is too eager"
+    test = (f"t-test on log ms/step, {n} new blocks against {k} stored processes; within {noise.within:.3f}, "
+            f"between {noise.between:.3f} (log sd)")
+    return _decide(diff, math.sqrt(var), df, alpha, min_effect, test, note)
+
+
+def ab_test(a: list[float], b: list[float], alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> Verdict:
+    """B against A, each a list of per-process mean ms/step (independent blocks). Welch's t-test on the logs;
+    the Mann-Whitney U p-value (one-sided, B greater) is added to the description."""
+    la, lb = [math.log(v) for v in a], [math.log(v) for v in b]
+    va, vb = statistics.variance(la) / len(la), statistics.variance(lb) / len(lb)
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(la) - 1) + vb ** 2 / (len(lb) - 1)) if se > 0 else len(la) + len(lb) - 2
+    u = _stats.mannwhitneyu(lb, la, alternative="greater")
+    test = (f"Welch t-test on log ms/step of {len(a)} A and {len(b)} B processes; Mann-Whitney U = {u.statistic:g}, "
+            f"p = {u.pvalue:.2g}")
+    return _decide(statistics.fmean(lb) - statistics.fmean(la), se, df, alpha, min_effect, test)

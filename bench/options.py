@@ -1,0 +1,86 @@
+"""The benchmark session's options and tiers: what `pytest bench/` was asked to run, validated once.
+
+The options themselves are declared with the CLI's in finetune/options.py (one table for both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.claims import CLEAR_PAIRS
+from finetune.recipes import LOSSES, OPTIMIZERS
+
+WINNER = ("from_logits", "linear-decay")  # the course's fix for both pitfalls
+RECIPES = [(loss, optimizer) for loss in LOSSES for optimizer in OPTIMIZERS]
+
+
+# The CI tier's training rows: the first rows of MRPC's 3,668 (see README, "The CI tier"): one epoch of them keeps
+# `.ci/run` inside 40 minutes on a 2-core host whose course step takes 0.7 s, and every variant still shows
+# what it shows after a whole epoch.
+CI_TRAIN_ROWS = 2400
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    epochs: int
+    max_train_samples: int | None  # None: the whole training split
+    step_batches: int  # prepared batches in one timed pass (a block) of a step-time benchmark
+    step_passes: int  # timed passes of the gated step time, after one untimed pass; figure = mean pass / batches
+    variant_batches: int  # prepared batches in a pass of each performance variant (XLA compiles one per length)
+    variant_passes: int  # timed passes of each performance variant
+    batch_sizes: tuple  # step-time benchmarks; quality runs use the course's batch size, 8
+    # How many validation examples from_logits + linear-decay must be ahead of a recipe that learned (one that
+    # did not: bench.claims.CLEAR_PAIRS). The course's claim is for its 3 epochs: 8. After 1 epoch string +
+    # linear-decay can still learn (all 3,668 rows, seed 0: 0.7059 against 0.7206), so the CI tier asks that
+    # the fix be strictly ahead: 1 (a fix that behaved like the string loss would tie, and fail).
+    learner_pairs: int = CLEAR_PAIRS
+
+
+TIERS = {
+    "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=5, variant_batches=24,
+                 variant_passes=3, batch_sizes=(8, 32)),
+    "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, variant_batches=4,
+               variant_passes=3, batch_sizes=(8,), learner_pairs=1),
+}
+QUALITY_BATCH_SIZE = 8
+# Performance variants (bench/test_performance.py). Their quality check is a fine-tune of the tier's length per
+# variant, so only these tiers check every variant; the best one carries the claim and is checked in every tier.
+PERF_QUALITY_TIERS = ("full",)
+SCALING_ROUNDS = 2  # interleaved timed passes per configuration in test_mirrored_scaling (single, mirrored, ...)
+
+
+@dataclass(frozen=True)
+class Options:
+    model: str
+    model_choice: str  # why this model
+    tier: Tier
+    epochs: int
+    glue_dir: str | None
+    seeds: tuple
+    device: str | None  # step-time benchmarks: only this device
+    update: bool
+    plant_slowdown: float
+
+    @classmethod
+    def from_pytest(cls, config) -> "Options":
+        from finetune.models import default_model
+
+        model, choice = config.getoption("--model"), "as requested (--model)"
+        if model is None:
+            model, choice = default_model()
+        tier = TIERS[config.getoption("--tier")]  # the values were validated where parsed (finetune/options.py)
+        seeds = config.getoption("--seeds")
+        epochs = tier.epochs if config.getoption("--epochs") is None else config.getoption("--epochs")
+        return cls(model, choice, tier, epochs, config.getoption("--glue-dir"), tuple(range(seeds)),
+                   config.getoption("--device"), config.getoption("--update-baselines"),
+                   config.getoption("--plant-slowdown"))
+
+    def describe(self) -> str:
+        train = "all" if self.tier.max_train_samples is None else self.tier.max_train_samples
+        data_from = f"GLUE TSV in {self.glue_dir}" if self.glue_dir else "the Hugging Face Hub"
+        return (f"model {self.model} [{self.model_choice}]; tier {self.tier.name}: {self.epochs} epoch(s), "
+                f"train rows {train}, step time at batch {self.tier.batch_sizes}: {self.tier.step_passes} passes of "
+                f"{self.tier.step_batches} batches; seeds {list(self.seeds)}; data from {data_from}"
+                + ("; UPDATING BASELINES" if self.update else "")
+                + (f"; PLANTED SLOWDOWN {self.plant_slowdown:.0%}" if self.plant_slowdown else ""))

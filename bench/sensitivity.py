@@ -1,0 +1,106 @@
+"""Proof of sensitivity: how often a gate catches a planted slowdown, and how often it passes an unchanged run.
+
+    python -m bench.sensitivity ab --repeats 10 --slowdown 0.10 [--rounds 4 --batches 8 --passes 3]
+    python -m bench.sensitivity stored --repeats 10 --slowdown 0.15 [--tier ci]
+
+`ab`: each repeat is two decisions of the A/B mode (bench.ab) that share their A processes: A against an unchanged
+B, and A against a B whose timed passes are --slowdown slower. The three arms run in rotating order (A B B', B' B A,
+...), so each decision is an ABBA comparison.
+`stored`: each repeat is two sessions of `pytest bench/test_step_time.py -k cpu` against this machine's stored
+baseline (the block gate, bench.store.check_blocks): one unchanged, one with --plant-slowdown.
+It prints, and with --json writes, the rate at which each was flagged and the seconds one decision took. Run it on
+an otherwise idle machine: it is itself a timing. Not a unit test: it takes tens of minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import blocks
+from bench.ab import Side
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ab_repeat(args, workdir: Path) -> dict:
+    arms = {name: Side(name, sys.executable, None, workdir) for name in ("A", "B", "B'")}
+    slowdown = {"A": 0.0, "B": 0.0, "B'": args.slowdown}
+    order = ["A", "B", "B'"]
+    for i in range(args.rounds):
+        for name in (order if i % 2 == 0 else order[::-1]):
+            arms[name].block(args, slowdown[name])
+    a = arms["A"].process_means()
+    unchanged = blocks.ab_test(a, arms["B"].process_means(), args.alpha, args.min_effect)
+    slowed = blocks.ab_test(a, arms["B'"].process_means(), args.alpha, args.min_effect)
+    return {"unchanged": unchanged.to_dict(), "slowed": slowed.to_dict(),
+            "ms_per_step": {name: arm.ms for name, arm in arms.items()}}
+
+
+def stored_session(args, slowdown: float, out: Path) -> dict:
+    command = [sys.executable, "-m", "pytest", "bench/test_step_time.py", "-k", "cpu", "-q", "-p", "no:cacheprovider",
+               "--tier", args.tier, "--benchmark-json", str(out), "--plant-slowdown", str(slowdown)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode not in (0, 1) or not out.is_file():
+        raise SystemExit(f"error: pytest exited {done.returncode}: {(done.stdout.strip().splitlines() or [''])[-1]}")
+    (bench,) = [b for b in json.loads(out.read_text())["benchmarks"] if b["extra_info"].get("kind") == "step_time"]
+    info = bench["extra_info"]
+    outcome = info["gate"]["step_time_ms"]
+    if outcome.startswith("skipped"):
+        raise SystemExit(f"error: the gate was skipped ({outcome}): make a baseline with blocks first")
+    return {"slower": outcome == "failed", "gate_test": info.get("gate_test"), "step_time_ms": info["step_time_ms"]}
+
+
+def stored_repeat(args, workdir: Path) -> dict:
+    return {"unchanged": stored_session(args, 0.0, workdir / "unchanged.json"),
+            "slowed": stored_session(args, args.slowdown, workdir / "slowed.json")}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.sensitivity", description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["ab", "stored"])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--slowdown", type=float, default=0.10)
+    parser.add_argument("--rounds", type=int, default=4, help="ab: ABBA rounds per decision")
+    parser.add_argument("--batches", type=int, default=8, help="ab: batches per pass")
+    parser.add_argument("--passes", type=int, default=3, help="ab: timed passes per process")
+    parser.add_argument("--model", default="minilm-l6")
+    parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"))
+    parser.add_argument("--alpha", type=float, default=blocks.ALPHA)
+    parser.add_argument("--min-effect", type=float, default=blocks.MIN_EFFECT)
+    parser.add_argument("--tier", default="ci", help="stored: the tier whose step-time baseline is the gate")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    repeats = []
+    for i in range(args.repeats):
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="bench-sensitivity-") as workdir:
+            found = (ab_repeat if args.mode == "ab" else stored_repeat)(args, Path(workdir))
+        found["seconds"] = time.perf_counter() - started
+        repeats.append(found)
+        print(f"repeat {i + 1}/{args.repeats}: unchanged flagged {found['unchanged']['slower']}, "
+              f"{args.slowdown:.0%} slower flagged {found['slowed']['slower']} ({found['seconds']:.0f} s)", flush=True)
+    caught = sum(r["slowed"]["slower"] for r in repeats)
+    passed = sum(not r["unchanged"]["slower"] for r in repeats)
+    per_decision = statistics.fmean(r["seconds"] for r in repeats) / 2
+    summary = {"mode": args.mode, "slowdown": args.slowdown, "repeats": args.repeats, "caught": caught,
+               "unchanged_passed": passed, "seconds_per_decision": per_decision,
+               "settings": {k: v for k, v in vars(args).items() if k != "json" and not isinstance(v, Path)}}
+    print(f"{args.mode}: a planted {args.slowdown:.0%} slowdown caught in {caught}/{args.repeats}; unchanged passed in "
+          f"{passed}/{args.repeats}; {per_decision:.0f} s per decision"
+          + (" (ABBA over shared A processes: a decision alone costs about 4/3 of that)" if args.mode == "ab" else ""))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({**summary, "runs": repeats}, indent=2) + "\n")
+    return 0 if caught >= 0.9 * args.repeats and passed >= 0.9 * args.repeats else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Step time as independent blocks (bench.blocks) and the block gate of the store: significant AND large enough
+to fail, a process-to-process spread that is not mistaken for a slowdown, and the stored processes' bookkeeping."""
+
+import math
+import random
+
+import pytest
+
+from bench import blocks, store
+
+
+def processes(rng, count, passes, mean=400.0, between=0.02, within=0.04, shift=0.0):
+    """`count` processes of `passes` blocks: log-normal around a per-process level (the model the gate assumes)."""
+    out = []
+    for _ in range(count):
+        level = math.log(mean) + shift + rng.gauss(0, between)
+        out.append([math.exp(level + rng.gauss(0, within)) for _ in range(passes)])
+    return out
+
+
+def test_the_noise_model_recovers_the_within_and_between_spread():
+    noise = blocks.Noise.of(processes(random.Random(1), 200, 10, between=0.03, within=0.05))
+    assert noise.within == pytest.approx(0.05, rel=0.1) and noise.between == pytest.approx(0.03, rel=0.2)
+    assert noise.processes == 200 and noise.passes == 10
+
+
+def test_the_stored_gate_passes_unchanged_sessions_and_fails_a_15_percent_slowdown():
+    rng = random.Random(2)
+    stored = processes(rng, 10, 5)
+    unchanged = [blocks.stored_gate(processes(rng, 1, 5)[0], stored) for _ in range(200)]
+    slowed = [blocks.stored_gate(processes(rng, 1, 5, shift=math.log(1.15))[0], stored) for _ in range(200)]
+    assert sum(v.slower for v in unchanged) <= 0.05 * 200  # alpha 0.01 one-sided, plus the minimum effect
+    assert sum(v.slower for v in slowed) >= 0.9 * 200
+    assert all(v.low <= v.ratio <= v.high for v in unchanged + slowed)
+
+
+def test_a_process_level_shift_inside_the_between_spread_is_not_a_slowdown():
+    """Pooling every pass as independent would flag this: the processes differ by 6% while passes agree to 1%."""
+    rng = random.Random(3)
+    stored = processes(rng, 8, 10, between=0.06, within=0.01)
+    verdict = blocks.stored_gate([430.0] * 9 + [431.0], stored)  # 7.5% above 400: about one between-sd
+    assert not verdict.slower and verdict.p > blocks.ALPHA
+
+
+def test_a_significant_slowdown_below_the_minimum_effect_passes_and_one_above_fails():
+    stored = [[400.0, 400.4, 399.6]] * 3 + [[401.0, 401.4, 400.6], [399.0, 399.4, 398.6]]
+    small = blocks.stored_gate([412.0, 412.4, 411.6], stored)  # 3%, far outside the noise
+    assert small.p < blocks.ALPHA and not small.slower
+    large = blocks.stored_gate([440.0, 440.4, 439.6], stored)  # 10%
+    assert large.slower and "SLOWER" in large.describe()
+
+
+def test_the_ab_test_tells_a_10_percent_slowdown_from_an_unchanged_b():
+    rng = random.Random(4)
+    a = [sum(p) / len(p) for p in processes(rng, 4, 3, between=0.02, within=0.03)]
+    same = [sum(p) / len(p) for p in processes(rng, 4, 3, between=0.02, within=0.03)]
+    slow = [sum(p) / len(p) for p in processes(rng, 4, 3, between=0.02, within=0.03, shift=math.log(1.10))]
+    assert not blocks.ab_test(a, same).slower
+    verdict = blocks.ab_test(a, slow)
+    assert verdict.slower and verdict.low > 1.0 and "Mann-Whitney" in verdict.test
+    assert blocks.ab_test(slow, a).faster  # and the other way round
+
+
+def test_a_step_group_adds_this_session_as_a_process_while_the_versions_match():
+    provenance = {"versions": {"tensorflow": "2.20.0"}}
+    first = store.step_group([400.0, 410.0], None, provenance)
+    second = store.step_group([420.0, 430.0], first, provenance)
+    assert second["blocks_ms"] == [[400.0, 410.0], [420.0, 430.0]] and second["step_time_ms"].n == 2
+    assert second["step_time_ms"].mean == pytest.approx(415.0)
+    upgraded = store.step_group([300.0], second, {"versions": {"tensorflow": "2.21.0"}})
+    assert upgraded["blocks_ms"] == [[300.0]]  # another TensorFlow: the old processes no longer describe it
+    many = first
+    for i in range(store.MAX_PROCESSES + 3):
+        many = store.step_group([float(i)], many, provenance)
+    assert len(many["blocks_ms"]) == store.MAX_PROCESSES and many["blocks_ms"][-1] == [float(store.MAX_PROCESSES + 2)]
+
+
+def test_the_block_gate_waits_for_enough_processes_and_judges_the_faster_of_two_timings():
+    group = {"blocks_ms": [[400.0, 401.0, 399.0], [405.0, 404.0, 406.0]]}
+    passed, message, _ = store.check_blocks("step_time_ms", [600.0] * 3, group, "here")
+    assert passed is None and "needs 3" in message
+    group["blocks_ms"].append([398.0, 399.0, 397.0])
+    calls = []
+    passed, message, verdict = store.check_blocks("step_time_ms", [600.0] * 3, group, "here",
+                                                  confirm=lambda: calls.append(1) or [401.0, 400.0, 402.0])
+    assert calls == [1] and passed is True and "timed again" in message and not verdict["slower"]
+    passed, message, verdict = store.check_blocks("step_time_ms", [600.0] * 3, group, "here",
+                                                  confirm=lambda: [590.0, 600.0, 610.0])
+    assert passed is False and verdict["slower"] and verdict["ratio"] > 1.4

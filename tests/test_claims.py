@@ -1,0 +1,54 @@
+"""The course's claims and the quality gate can fail: planted faults (a fix that behaves like the string loss, a
+margin one example short, a collapsed fix inside a band) are caught."""
+
+from types import SimpleNamespace
+
+from bench import claims, store
+from bench.options import TIERS, WINNER
+from bench.store import Figure
+
+PAIRS = 408  # MRPC's validation pairs
+MAJORITY = 279 / PAIRS  # 0.6838
+
+
+def run(correct: int, collapsed=None):
+    return SimpleNamespace(accuracy=correct / PAIRS, f1=0.8, collapsed=collapsed, majority_accuracy=MAJORITY,
+                           num_eval_examples=PAIRS)
+
+
+def results(fix: int, string_decay: int, string_decay_collapsed=None):
+    return {WINNER: run(fix), ("string", "linear-decay"): run(string_decay, string_decay_collapsed),
+            ("from_logits", "adam"): run(279, "all-negative"), ("string", "adam"): run(279, "all-negative")}
+
+
+def test_the_claims_hold_for_the_measured_ci_tier_outcome():
+    # seed 0 of the CI tier here: the fix 0.7108 (290 pairs); string + linear-decay collapsed, both adams collapsed
+    assert claims.failures(results(290, 279, "all-negative"), WINNER, TIERS["ci"].learner_pairs) == []
+
+
+def test_a_fix_that_behaves_like_the_string_loss_fails_the_ci_tier_claim():
+    """The mutation of the issue: from_logits computing what string computes ties with string + linear-decay."""
+    failures = claims.failures(results(300, 300), WINNER, TIERS["ci"].learner_pairs, tier="ci")
+    assert len(failures) == 1 and "string+linear-decay" in failures[0] and "(0 ahead, tier ci)" in failures[0]
+
+
+def test_the_clear_margin_is_whole_examples_eight_passes_and_seven_fails():
+    assert claims.failures(results(287, 279, "all-negative"), WINNER, 8) == []  # 8 pairs = 0.0196 < 0.02
+    found = claims.failures(results(286, 279, "all-negative"), WINNER, 8)  # 7 ahead of each collapsed recipe
+    assert len(found) == 3 and all("not 8 validation example(s) below" in f and "7 ahead" in f for f in found)
+    assert claims.failures(results(310, 303), WINNER, TIERS["full"].learner_pairs)  # a learner 7 behind: fails
+
+
+def test_a_fix_that_did_not_learn_fails_even_when_it_is_ahead():
+    found = claims.failures({**results(290, 200), WINNER: run(279, "all-positive")}, WINNER, 1)
+    assert any("the course's fix did not learn" in f for f in found)
+
+
+def test_a_band_of_collapsed_runs_is_no_gate_and_a_learned_band_excludes_a_collapse():
+    collapsed = {"accuracy": Figure.of([0.3162, 0.3162]).to_dict(), "collapsed": ["all-negative", "all-negative"]}
+    passed, message = store.check_quality("accuracy", 0.6838, collapsed, "here", resolution=1 / PAIRS)
+    assert passed is None and "every stored run collapsed (all-negative)" in message
+    # the CI tier's fix here: 5 seeds, none collapsed; a collapsed run (0.6838) is outside its band
+    fix = {"accuracy": Figure.of([0.7108, 0.7181, 0.7206, 0.7132, 0.7083]).to_dict(), "collapsed": [None] * 5}
+    passed, message = store.check_quality("accuracy", MAJORITY, fix, "here", resolution=1 / PAIRS)
+    assert passed is False and "OUTSIDE" in message

@@ -1,0 +1,127 @@
+"""The result contract (bench.contract): every kind writes and reads back, old files are migrated in one place,
+the README's table is the classes', and reading results imports neither TensorFlow nor transformers."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bench import contract
+from finetune import FinetuneError
+from finetune.perf import PerfConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def minimal(cls) -> dict:
+    """The required fields of a kind, with values of their types."""
+    values = {str: "x", "str": "x", int: 8, "int": 8, float: 0.5, "float": 0.5}
+    return {f.name: values[f.type] for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+
+
+@pytest.mark.parametrize("kind", list(contract.KINDS))
+def test_every_kind_writes_schema_and_kind_and_reads_back_equal(kind):
+    cls = contract.KINDS[kind]
+    record = cls(**minimal(cls), seed=3, gate={"accuracy": "passed"})
+    info = json.loads(json.dumps(record.to_extra_info()))  # through JSON, as pytest-benchmark writes it
+    assert info["schema"] == contract.SCHEMA and info["kind"] == kind
+    assert contract.read(info) == record and contract.validate(info) == record
+
+
+def test_a_record_without_a_required_field_is_one_line_naming_it():
+    info = contract.Quality(**minimal(contract.Quality)).to_extra_info()
+    del info["accuracy"]
+    with pytest.raises(FinetuneError, match="run.json: a quality record without accuracy"):
+        contract.read(info, "run.json")
+
+
+def test_a_key_that_is_no_field_of_its_kind_is_refused_so_nothing_is_lost_to_readers():
+    info = {**contract.StepTime(**minimal(contract.StepTime)).to_extra_info(), "tokens_per_watt": 3.0}
+    with pytest.raises(FinetuneError, match="tokens_per_watt"):
+        contract.validate(info)
+
+
+@pytest.mark.parametrize("old, kind", [
+    ({"model": "m", "device": "cpu", "batch_size": 8, "step_time_ms": 1.0, "examples_per_s": 8.0,
+      "tokens_per_s": 9.0}, contract.StepTime),
+    ({"model": "m", "device": "cpu", "batch_size": 8, "step_time_ms": 1.0, "examples_per_s": 8.0,
+      "tokens_per_s": 9.0, "variant": "xla"}, contract.VariantStepTime),
+    ({"model": "m", "loss": "string", "optimizer": "adam", "epochs": 1, "batch_size": 8, "accuracy": 0.7,
+      "f1": 0.8}, contract.Quality),
+    ({"model": "m", "variant": "bf16", "epochs": 1, "batch_size": 8, "variant_accuracy": 0.7, "variant_f1": 0.8},
+     contract.VariantQuality),
+    ({"device": "cpu", "variant": "bucket", "step_time_ms": 3.0, "course_step_time_ms": 4.0,
+      "variant_accuracy": 0.7, "variant_f1": 0.8}, contract.Faster),
+    ({"model": "m", "device": "cpu", "batch_size": 16, "step_time_ms": 1.0, "examples_per_s": 8.0,
+      "variant": "mirrored", "single_device_step_time_ms": 0.6, "per_replica_batch": 8,
+      "scaling_efficiency": 0.8}, contract.Scaling),
+])
+def test_schema_1_records_are_migrated_to_their_kind(old, kind):
+    record = contract.read(old)
+    assert type(record) is kind
+    if "variant_accuracy" in old:
+        assert (record.accuracy, record.f1) == (old["variant_accuracy"], old["variant_f1"])
+    if kind is contract.VariantQuality:  # files from before it recorded the recipe: the course's fix
+        assert (record.loss, record.optimizer) == ("from_logits", "linear-decay")
+
+
+def test_a_benchmark_of_no_known_kind_is_left_out_and_a_newer_schema_is_refused():
+    assert contract.read({"something": 1}) is None
+    with pytest.raises(FinetuneError, match="newer than this suite"):
+        contract.read({"schema": contract.SCHEMA + 1, "kind": "quality"})
+    with pytest.raises(FinetuneError, match="unknown kind 'energy'"):
+        contract.read({"schema": contract.SCHEMA, "kind": "energy"})
+
+
+def test_every_field_the_suite_writes_is_a_field_of_its_record():
+    """The writers' building blocks: peak memory (every kind), a fine-tune's speed, a bench's rates, perf fields."""
+    from bench.suite import fit_fields, perf_fields
+    from finetune.steptime import StepBench
+
+    common = {f.name for f in dataclasses.fields(contract.Record)}
+    assert {"peak_rss_mb", "rss_scope", "peak_gpu_memory_mb", "gate"} <= common
+    result = SimpleNamespace(fit={"ms_per_step": 1, "compile_s": 1, "epoch_s": [1], "steps": 1}, examples_per_s=1,
+                             step_time={"median_ms": 1, "iqr_ms": 1}, peak_rss_mb=1)
+    assert set(fit_fields(result)) <= {f.name for f in dataclasses.fields(contract.FitSpeed)}
+    bench = SimpleNamespace(flops_per_step=1.0, tokens_per_batch=1.0, padded_tokens_per_batch=2.0,
+                            config=SimpleNamespace(batch_size=8), precision=lambda: "fp32")
+    rates = StepBench.rates(bench, 100.0)
+    assert set(rates) <= {f.name for f in dataclasses.fields(contract.StepTime)}
+    assert set(perf_fields(PerfConfig())) <= {f.name for f in dataclasses.fields(contract.VariantStepTime)}
+
+
+def test_the_readmes_json_contract_table_is_the_classes():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert contract.markdown() in readme, "regenerate it: python -c 'from bench import contract; print(contract.markdown())'"
+
+
+def test_the_report_of_two_old_files_renders_as_before_the_contract(tmp_path):
+    """tests/fixtures/report_gpu_and_cpu.md: the report of the two schema-1 fixtures, as rendered before the
+    contract (only the name of the baselines module in one sentence has changed since)."""
+    from bench import report
+
+    assert report.main([str(FIXTURES / "gpu_h100_bench.json"), str(FIXTURES / "cpu_epyc_bench.json"),
+                        "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "report.md").read_text() == (FIXTURES / "report_gpu_and_cpu.md").read_text()
+
+
+def test_reading_merging_and_reporting_import_neither_tensorflow_nor_transformers(tmp_path):
+    script = f"""
+import sys
+from pathlib import Path
+from bench import ingest, report, results
+fixtures = Path({str(FIXTURES)!r})
+assert report.main([str(fixtures / "gpu_h100_bench.json"), "--out", {str(tmp_path / "out")!r}]) == 0
+ingest.ingest([fixtures / "cpu_epyc_bench.json"], directory=Path({str(tmp_path / "baselines")!r}))
+print(sorted(m for m in ("tensorflow", "transformers", "tf_keras", "keras", "datasets") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert list((tmp_path / "baselines").glob("*.json")), "ingest wrote nothing: the check proved nothing"

@@ -1,0 +1,176 @@
+"""One table of options (finetune/options.py): `python -m finetune` and pytest get names, defaults, help and
+validation from it, and a bad value is one line naming the flag, the value and the fix, on both."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.options import TIERS
+from finetune import FinetuneError, RunConfig, options
+from finetune import __main__ as cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ("--model", "--epochs", "--glue-dir", "--device")  # the flags of both surfaces
+PYTEST_CHOICES = {"--tier": tuple(TIERS)}  # as the root conftest fills them in
+
+
+class RaisingParser(argparse.ArgumentParser):
+    """argparse whose errors raise with argparse's message, as pytest's parser does (a UsageError)."""
+
+    def error(self, message):
+        raise ValueError(message)
+
+
+class PytestGroup:
+    """What options.add_pytest uses of pytest's option group: addoption, with add_argument's keywords."""
+
+    def __init__(self, parser):
+        self.addoption = parser.add_argument
+
+
+def pytest_parser() -> RaisingParser:
+    parser = RaisingParser()
+    options.add_pytest(PytestGroup(parser), options.flags("pytest"), PYTEST_CHOICES)
+    return parser
+
+
+def actions(parser) -> dict:
+    return {action.option_strings[0]: action for action in parser._actions if action.option_strings != ["-h", "--help"]}
+
+
+def parse_error(parser, *argv) -> str:
+    with pytest.raises((ValueError, FinetuneError)) as caught:
+        parser.parse_args(list(argv))
+    return str(caught.value)
+
+
+def test_importing_the_options_imports_neither_tensorflow_nor_transformers():
+    code = "import sys, finetune.options; print(sorted({'tensorflow', 'tf_keras', 'transformers'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_python_m_finetune_has_exactly_the_tables_cli_options_in_its_two_help_groups():
+    assert cli.MAIN_FLAGS + cli.SPEED_FLAGS == options.flags("cli")
+    parser = cli.build_parser()
+    built = actions(parser)
+    assert set(built) == set(options.flags("cli"))
+    speed = next(group for group in parser._action_groups if group.title.startswith("speed"))
+    assert [action.option_strings[0] for action in speed._group_actions] == list(cli.SPEED_FLAGS)
+    for flag, action in built.items():
+        expected = options.BY_FLAG[flag].kwargs("cli")
+        assert (action.help, action.default) == (expected["help"], expected["default"])
+        assert action.type == expected.get("type")
+
+
+def test_the_shared_options_have_one_name_one_converter_and_the_tables_help_on_both_surfaces():
+    both = [option.flag for option in options.OPTIONS if option.cli and option.pytest]
+    assert tuple(both) == SHARED
+    on_cli, on_pytest = actions(cli.build_parser()), actions(pytest_parser())
+    for flag in SHARED:
+        option, mine, theirs = options.BY_FLAG[flag], on_cli[flag], on_pytest[flag]
+        assert mine.dest == theirs.dest == option.dest
+        if flag != "--device":  # the one whose choices differ: auto, cpu, gpu on the CLI; cpu, gpu for step times
+            assert mine.type == theirs.type
+        for shared in option.help.split("{choices}"):
+            assert shared in mine.help and shared in theirs.help
+    assert on_cli["--model"].help == on_pytest["--model"].help
+    assert on_cli["--glue-dir"].help == on_pytest["--glue-dir"].help
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "2.5", ""])
+def test_a_bad_epochs_is_refused_with_the_same_line_by_the_cli_and_by_pytest(capsys, value):
+    message = parse_error(pytest_parser(), "--epochs", value)
+    assert message == f"argument --epochs: must be a positive whole number, got {value!r}: pass e.g. --epochs 3"
+    assert cli.main(["--epochs", value]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+@pytest.mark.parametrize("surface, flag, value, fix", [
+    ("cli", "--batch-size", "0", "pass e.g. --batch-size 8"),
+    ("cli", "--seed", "-1", "must be a whole number of at least 0, got '-1': pass e.g. --seed 1"),
+    ("cli", "--max-train-samples", "0", "pass e.g. --max-train-samples 100, or leave it out for every row"),
+    ("cli", "--max-eval-samples", "x", "pass e.g. --max-eval-samples 100, or leave it out for every row"),
+    ("cli", "--warmup-steps", "-1", "pass e.g. --warmup-steps 10"),
+    ("cli", "--pad-multiple", "0", "pass e.g. --pad-multiple 8"),
+    ("cli", "--task", "rte", "unknown task 'rte': choose one of mrpc"),
+    ("cli", "--loss", "mse", "unknown loss 'mse': choose one of string, from_logits"),
+    ("cli", "--device", "tpu", "unknown device 'tpu': choose one of auto, cpu, gpu"),
+    ("cli", "--perf", "turbo", "unknown perf variant 'turbo': choose one of course, multiple8"),
+    ("cli", "--padding", "sorted", "unknown padding 'sorted': choose one of dynamic, multiple, bucket, fixed"),
+    ("cli", "--precision", "float16", "unknown precision 'float16'"),
+    ("cli", "--distribute", "horovod", "unknown distribute 'horovod': choose one of none, mirrored"),
+    ("pytest", "--seeds", "0", "must be a positive whole number, got '0': pass e.g. --seeds 3"),
+    ("pytest", "--device", "auto", "unknown device 'auto': choose one of cpu, gpu"),
+    ("pytest", "--tier", "quick", "unknown tier 'quick': choose one of full, ci"),
+    ("pytest", "--plant-slowdown", "-0.2", "must be a number, 0 or more, got '-0.2': pass e.g. --plant-slowdown 0.2"),
+    ("pytest", "--plant-slowdown", "nan", "got 'nan'"),
+])
+def test_each_bad_value_is_one_line_naming_the_flag_the_value_and_the_fix(surface, flag, value, fix):
+    message = parse_error(cli.build_parser() if surface == "cli" else pytest_parser(), flag, value)
+    assert message.startswith(f"argument {flag}: ") and fix in message and "\n" not in message
+
+
+def test_the_clis_defaults_are_runconfigs(monkeypatch):
+    monkeypatch.delenv("GLUE_DIR", raising=False)
+    args = cli.parse_args([])
+    for field in dataclasses.fields(RunConfig):
+        if field.name not in ("model", "perf"):  # model: chosen by GPU visibility; perf: from --perf (test_perf)
+            assert getattr(args, field.name) == field.default, field.name
+    assert args.model is None and args.perf == "course"
+
+
+def test_epochs_and_device_differ_between_the_surfaces_as_the_table_says():
+    on_cli, on_pytest = cli.parse_args([]), pytest_parser().parse_args([])
+    assert (on_cli.epochs, on_pytest.epochs) == (RunConfig().epochs, None)  # None: the tier's
+    assert (on_cli.device, on_pytest.device) == ("auto", None)  # None: both devices
+    assert cli.parse_args(["--device", "auto"]).device == "auto"
+    assert pytest_parser().parse_args(["--device", "gpu", "--tier", "ci"]).tier == "ci"
+
+
+def test_glue_dir_defaults_to_GLUE_DIR_as_it_is_when_the_parser_is_built(monkeypatch, tmp_path):
+    monkeypatch.setenv("GLUE_DIR", str(tmp_path))
+    assert cli.parse_args([]).glue_dir == pytest_parser().parse_args([]).glue_dir == str(tmp_path)
+    monkeypatch.delenv("GLUE_DIR")
+    assert cli.parse_args([]).glue_dir is pytest_parser().parse_args([]).glue_dir is None
+
+
+def test_the_tier_choices_must_be_given_by_the_caller():
+    with pytest.raises(ValueError, match="--tier: its choices come from the caller"):
+        options.add_pytest(PytestGroup(RaisingParser()), ["--tier"])
+
+
+def run_pytest(*argv):
+    return subprocess.run([sys.executable, "-m", "pytest", *argv, "-p", "no:cacheprovider"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_pytest_help_shows_each_option_with_the_tables_help():
+    done = run_pytest("--help")
+    assert done.returncode == 0, done.stderr
+    shown = "".join(done.stdout.split())  # argparse wraps (and breaks at hyphens); compare without whitespace
+    for action in actions(pytest_parser()).values():
+        assert "".join((action.help % {"default": action.default}).split()) in shown, action.option_strings
+
+
+@pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--epochs", "abc"), ("--seeds", "0")])
+def test_a_bad_value_stops_a_real_pytest_run_with_one_line_and_no_traceback(flag, value):
+    done = run_pytest("bench/", flag, value, "--co", "-q")
+    assert done.returncode == 4  # pytest's usage error
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, done.stderr
+    assert f"argument {flag}: must be a positive whole number, got {value!r}: pass e.g. {flag} 3" in errors[0]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_python_m_finetune_refuses_epochs_0_in_one_line_with_exit_status_2():
+    done = subprocess.run([sys.executable, "-m", "finetune", "--epochs", "0"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "error: argument --epochs: must be a positive whole number, got '0': pass e.g. --epochs 3\n"
