@@ -2,14 +2,16 @@
 
     python -m bench.ab --a-python .venv/bin/python --b-python ../venv-tf221/bin/python      # two environments
     python -m bench.ab --a-rev main~1 --b-rev main                                          # two git revisions
-    python -m bench.ab ... --rounds 4 --batches 8 --passes 3 [--quality] [--json out/ab.json]
+    python -m bench.ab ... --workers 4 --rounds 6 --batches 8 [--quality] [--json out/ab.json]
 
-Each block is a fresh process (bench/block.py) that times `--passes` whole passes over the first `--batches`
-prepared batches of the course's configuration, after an untimed pass. Blocks run in ABBA order (A B, B A, A B,
-...) so that a drift in the machine's load falls on both sides alike; `--rounds` pairs in all. A process is the
-independent unit: its mean log ms/step is one observation. B is judged against A with Welch's t-test on those
-(bench.blocks.ab_test): the ratio B/A with its confidence interval, the one-sided p-value, the Mann-Whitney U test
-beside it, and a verdict: SLOWER only when p < --alpha and the ratio is at least 1 + --min-effect.
+Each side runs `--workers` processes (bench/block.py), each preparing the course's training step over the first
+`--batches` prepared batches and warming it up (one untimed pass) before anything is timed. Then, `--rounds`
+times, every worker times one whole pass (a block), in ABBA order across the pairs of an A and a B worker (A B,
+B A, ...), so that a drift in the machine's load falls on both sides alike, and no two blocks ever run at once.
+A process is the independent unit (a process's thread placement and memory layout stay with it): its mean log
+ms/step is one observation. B is judged against A with Welch's t-test on those (bench.blocks.ab_test): the ratio
+B/A with its confidence interval, the one-sided p-value, the Mann-Whitney U test beside it, and a verdict: SLOWER
+only when p < --alpha and the ratio is at least 1 + --min-effect.
 
 An environment is a Python interpreter (a virtual environment's bin/python) with TensorFlow, tf-keras,
 transformers and datasets installed; the source tree is this one unless a revision is given (`--a-rev`, `--b-rev`:
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -43,9 +46,9 @@ def parse_args(argv):
                             help=f"interpreter of environment {side.upper()} (default: this one)")
         parser.add_argument(f"--{side}-rev", default=None,
                             help=f"git revision for {side.upper()} (default: this working tree)")
-    parser.add_argument("--rounds", type=int, default=4, help="ABBA pairs of processes (default: 4, 8 processes)")
+    parser.add_argument("--workers", type=int, default=4, help="processes per side (default: 4)")
+    parser.add_argument("--rounds", type=int, default=6, help="timed passes per process (default: 6)")
     parser.add_argument("--batches", type=int, default=8, help="prepared batches of 8 per pass (default: 8)")
-    parser.add_argument("--passes", type=int, default=3, help="timed passes per process (default: 3)")
     parser.add_argument("--model", default="minilm-l6")
     parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"),
                         help="GLUE data in the download layout (default: $GLUE_DIR)")
@@ -58,8 +61,8 @@ def parse_args(argv):
     parser.add_argument("--quality-rows", type=int, default=800)
     parser.add_argument("--json", type=Path, default=None, help="write the blocks and the verdict here")
     args = parser.parse_args(argv)
-    if args.rounds < 2 or args.batches < 1 or args.passes < 1:
-        parser.error("--rounds must be at least 2 (a spread needs two processes a side); --batches and --passes "
+    if args.workers < 2 or args.rounds < 1 or args.batches < 1:
+        parser.error("--workers must be at least 2 (a spread needs two processes a side); --rounds and --batches "
                      "at least 1")
     for side in ("a", "b"):
         python = getattr(args, f"{side}_python")
@@ -68,8 +71,50 @@ def parse_args(argv):
     return args
 
 
+class Worker:
+    """One process of one side: prepared and warmed up once, then asked for one timed pass at a time."""
+
+    def __init__(self, side: "Side", args, slowdown: float):
+        self.side = side
+        command = [side.python, str(BLOCK), "--model", args.model, "--batches", str(args.batches),
+                   "--plant-slowdown", str(slowdown)] + (["--glue-dir", args.glue_dir] if args.glue_dir else [])
+        # stderr to a file: progress bars and TensorFlow's logs would fill a pipe nobody reads, and block the worker
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(command, cwd=side.tree, env=side.env(), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.ms: list[float] = []
+
+    def _answer(self) -> dict:
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        self.process.wait()
+        self.log.seek(0)
+        tail = (self.log.read().strip().splitlines() or ["no output"])[-1]
+        raise SystemExit(f"error: a worker of {self.side.name} ({self.side.python}) failed: {tail}")
+
+    def ready(self) -> dict:
+        return self._answer()
+
+    def timed_pass(self) -> float:
+        self.process.stdin.write("pass\n")
+        self.process.stdin.flush()
+        self.ms.append(self._answer()["ms_per_step"])
+        return self.ms[-1]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write("quit\n")
+                self.process.stdin.close()
+                self.process.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+        self.log.close()
+
+
 class Side:
-    """One environment: its interpreter and source tree."""
+    """One environment: its interpreter and source tree (a git worktree for a revision)."""
 
     def __init__(self, name: str, python: str, rev: str | None, workdir: Path):
         self.name, self.python, self.rev = name, python, rev
@@ -80,25 +125,14 @@ class Side:
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"error: --{name.lower()}-rev {rev}: {done.stderr.strip().splitlines()[-1]}")
-        self.ms: list[list[float]] = []  # per process: the ms/step of each pass
+        self.workers: list[Worker] = []
         self.meta: dict = {}
 
     def env(self) -> dict:
         return {**os.environ, "PYTHONPATH": str(self.tree), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
-    def block(self, args, slowdown: float) -> None:
-        command = [self.python, str(BLOCK), "--model", args.model, "--batches", str(args.batches),
-                   "--passes", str(args.passes), "--plant-slowdown", str(slowdown)]
-        if args.glue_dir:
-            command += ["--glue-dir", args.glue_dir]
-        done = subprocess.run(command, cwd=self.tree, env=self.env(), capture_output=True, text=True)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-        if done.returncode != 0 or not lines:
-            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise SystemExit(f"error: a block of {self.name} ({self.python}) failed: {tail}")
-        found = json.loads(lines[-1])
-        self.ms.append(found["ms_per_step"])
-        self.meta = {key: found[key] for key in ("versions", "fingerprint", "rows")}
+    def start(self, args, count: int, slowdown: float) -> None:
+        self.workers += [Worker(self, args, slowdown) for _ in range(count)]
 
     def quality(self, args) -> dict:
         with tempfile.TemporaryDirectory() as out:
@@ -115,7 +149,29 @@ class Side:
         return {"accuracy": found["accuracy"], "f1": found["f1"], "ms_per_step": found["fit"]["ms_per_step"]}
 
     def process_means(self) -> list[float]:
-        return [statistics.fmean(p) for p in self.ms]
+        """Per worker, the geometric mean of its passes (the mean on the log scale the test works on)."""
+        return [math.exp(statistics.fmean(math.log(v) for v in w.ms)) for w in self.workers]
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+    def close(self) -> None:
+        self.stop()
+        if self.rev is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(self.tree)],
+                           capture_output=True)
+
+
+def interleaved(pairs: list, rounds: int, progress=None) -> None:
+    """Each round, one pass of every worker, pair by pair in ABBA order (A B, B A, ... alternating by round and
+    pair), one at a time."""
+    for r in range(rounds):
+        for i, (a, b) in enumerate(pairs):
+            for worker in ((a, b) if (r + i) % 2 == 0 else (b, a)):
+                worker.timed_pass()
+        if progress:
+            progress(r)
 
 
 def run(args) -> dict:
@@ -123,23 +179,26 @@ def run(args) -> dict:
         a = Side("A", args.a_python, args.a_rev, Path(workdir))
         b = Side("B", args.b_python, args.b_rev, Path(workdir))
         try:
-            for i in range(args.rounds):
-                for side in ((a, b) if i % 2 == 0 else (b, a)):  # ABBA: A B, B A, A B, ...
-                    side.block(args, args.plant_slowdown_b if side is b else 0.0)
-                    print(f"bench.ab: round {i + 1}/{args.rounds} {side.name}: "
-                          f"{statistics.fmean(side.ms[-1]):.1f} ms/step", file=sys.stderr, flush=True)
+            a.start(args, args.workers, 0.0)
+            b.start(args, args.workers, args.plant_slowdown_b)
+            for side in (a, b):
+                answers = [worker.ready() for worker in side.workers]
+                side.meta = {key: answers[0][key] for key in ("versions", "fingerprint", "rows")}
+            interleaved(list(zip(a.workers, b.workers)), args.rounds, lambda r: print(
+                f"bench.ab: round {r + 1}/{args.rounds}: A {statistics.fmean(w.ms[-1] for w in a.workers):.1f}, "
+                f"B {statistics.fmean(w.ms[-1] for w in b.workers):.1f} ms/step", file=sys.stderr, flush=True))
+            a.stop()
+            b.stop()
             quality = {"A": a.quality(args), "B": b.quality(args)} if args.quality else None
         finally:
-            for side in (a, b):
-                if side.rev is not None:
-                    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(side.tree)],
-                                   capture_output=True)
+            a.close()
+            b.close()
     verdict = blocks.ab_test(a.process_means(), b.process_means(), args.alpha, args.min_effect)
     return {"verdict": verdict.to_dict(), "described": verdict.describe(), "quality": quality,
-            "A": {"python": a.python, "rev": a.rev, "ms_per_step": a.ms, **a.meta},
-            "B": {"python": b.python, "rev": b.rev, "ms_per_step": b.ms, **b.meta},
-            "settings": {k: getattr(args, k) for k in ("rounds", "batches", "passes", "model", "alpha", "min_effect",
-                                                        "plant_slowdown_b")}}
+            "A": {"python": a.python, "rev": a.rev, "ms_per_step": [w.ms for w in a.workers], **a.meta},
+            "B": {"python": b.python, "rev": b.rev, "ms_per_step": [w.ms for w in b.workers], **b.meta},
+            "settings": {k: getattr(args, k) for k in ("workers", "rounds", "batches", "model", "alpha",
+                                                        "min_effect", "plant_slowdown_b")}}
 
 
 def main(argv=None) -> int:

@@ -1,10 +1,12 @@
-"""One block of the A/B mode (bench.ab): in a fresh process, time whole passes of the course's training step over
-the first training rows, and print one JSON line.
+"""A worker of the A/B mode (bench.ab): in its own process, prepare the course's training step over the first training
+rows, warm it up (one untimed pass), print a line `{"ready": ...}`, then time one whole pass for each line `pass`
+read from stdin and print `{"ms_per_step": ...}`; `quit` (or the end of stdin) ends it.
 
-    python bench/block.py --batches 8 --passes 3 [--model minilm-l6] [--glue-dir DIR] [--plant-slowdown F]
+    python bench/block.py --batches 8 [--model minilm-l6] [--glue-dir DIR] [--plant-slowdown F]
 
 Run as a script by bench.ab with the interpreter of the environment under test and PYTHONPATH set to the source
-tree under test, so that `finetune` (and TensorFlow, transformers) come from that environment or revision.
+tree under test, so that `finetune` (and TensorFlow, transformers) come from that environment or revision. It
+needs only what every revision since the A/B mode has: RunConfig, data.prepare and StepBench.timed_pass.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="minilm-l6")
     parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"))
     parser.add_argument("--batches", type=int, default=8)
-    parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--plant-slowdown", type=float, default=0.0)
     args = parser.parse_args(argv)
@@ -35,15 +36,17 @@ def main(argv=None) -> int:
                        max_train_samples=args.batches * args.batch_size)
     bench = StepBench(config, data.prepare(config), args.batches)
     bench.timed_pass()  # untimed: tracing and per-shape set-up
-    ms = []
-    for _ in range(args.passes):
+    print(json.dumps({"ready": True, "rows": bench.rows, "versions": environment.versions(),
+                      "fingerprint": environment.hardware_key(), "setup_s": time.perf_counter() - started}),
+          flush=True)
+    for line in sys.stdin:
+        if line.strip() != "pass":
+            break
         begun = time.perf_counter()
         seconds = bench.timed_pass()
         if args.plant_slowdown:  # the test hook of bench.sensitivity: this pass made F slower
             time.sleep(seconds * args.plant_slowdown)
-        ms.append(1000.0 * (time.perf_counter() - begun) / len(bench.batches))
-    print(json.dumps({"ms_per_step": ms, "rows": bench.rows, "versions": environment.versions(),
-                      "fingerprint": environment.hardware_key(), "process_s": time.perf_counter() - started}))
+        print(json.dumps({"ms_per_step": 1000.0 * (time.perf_counter() - begun) / len(bench.batches)}), flush=True)
     return 0
 
 

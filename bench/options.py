@@ -40,7 +40,7 @@ class Tier:
 TIERS = {
     "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=5, variant_batches=24,
                  variant_passes=3, batch_sizes=(8, 32)),
-    "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, variant_batches=4,
+    "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=15, variant_batches=4,
                variant_passes=3, batch_sizes=(8,), learner_pairs=1),
 }
 QUALITY_BATCH_SIZE = 8

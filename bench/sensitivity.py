@@ -1,11 +1,10 @@
 """Proof of sensitivity: how often a gate catches a planted slowdown, and how often it passes an unchanged run.
 
-    python -m bench.sensitivity ab --repeats 10 --slowdown 0.10 [--rounds 4 --batches 8 --passes 3]
+    python -m bench.sensitivity ab --repeats 10 --slowdown 0.10 [--workers 4 --rounds 6 --batches 8]
     python -m bench.sensitivity stored --repeats 10 --slowdown 0.15 [--tier ci]
 
-`ab`: each repeat is two decisions of the A/B mode (bench.ab) that share their A processes: A against an unchanged
-B, and A against a B whose timed passes are --slowdown slower. The three arms run in rotating order (A B B', B' B A,
-...), so each decision is an ABBA comparison.
+`ab`: each repeat is two decisions of the A/B mode (bench.ab), each with fresh processes: A against an unchanged
+B, and A against a B whose timed passes are --slowdown slower.
 `stored`: each repeat is two sessions of `pytest bench/test_step_time.py -k cpu` against this machine's stored
 baseline (the block gate, bench.store.check_blocks): one unchanged, one with --plant-slowdown.
 It prints, and with --json writes, the rate at which each was flagged and the seconds one decision took. Run it on
@@ -24,24 +23,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import blocks
-from bench.ab import Side
+from bench import ab, blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def ab_repeat(args, workdir: Path) -> dict:
-    arms = {name: Side(name, sys.executable, None, workdir) for name in ("A", "B", "B'")}
-    slowdown = {"A": 0.0, "B": 0.0, "B'": args.slowdown}
-    order = ["A", "B", "B'"]
-    for i in range(args.rounds):
-        for name in (order if i % 2 == 0 else order[::-1]):
-            arms[name].block(args, slowdown[name])
-    a = arms["A"].process_means()
-    unchanged = blocks.ab_test(a, arms["B"].process_means(), args.alpha, args.min_effect)
-    slowed = blocks.ab_test(a, arms["B'"].process_means(), args.alpha, args.min_effect)
-    return {"unchanged": unchanged.to_dict(), "slowed": slowed.to_dict(),
-            "ms_per_step": {name: arm.ms for name, arm in arms.items()}}
+    """Two A/B decisions, each with processes of its own: B unchanged, and B --slowdown slower."""
+    found = {}
+    for name, slowdown in (("unchanged", 0.0), ("slowed", args.slowdown)):
+        decided = ab.run(argparse.Namespace(**{**vars(args), "a_python": sys.executable, "b_python": sys.executable,
+                                                "a_rev": None, "b_rev": None, "plant_slowdown_b": slowdown,
+                                                "quality": False}))
+        found[name] = {**decided["verdict"], "ms_per_step": {"A": decided["A"]["ms_per_step"],
+                                                             "B": decided["B"]["ms_per_step"]}}
+    return found
 
 
 def stored_session(args, slowdown: float, out: Path) -> dict:
@@ -68,9 +64,9 @@ def main(argv=None) -> int:
     parser.add_argument("mode", choices=["ab", "stored"])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--slowdown", type=float, default=0.10)
-    parser.add_argument("--rounds", type=int, default=4, help="ab: ABBA rounds per decision")
+    parser.add_argument("--workers", type=int, default=4, help="ab: processes per side")
+    parser.add_argument("--rounds", type=int, default=6, help="ab: timed passes per process")
     parser.add_argument("--batches", type=int, default=8, help="ab: batches per pass")
-    parser.add_argument("--passes", type=int, default=3, help="ab: timed passes per process")
     parser.add_argument("--model", default="minilm-l6")
     parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"))
     parser.add_argument("--alpha", type=float, default=blocks.ALPHA)
@@ -95,7 +91,7 @@ def main(argv=None) -> int:
                "settings": {k: v for k, v in vars(args).items() if k != "json" and not isinstance(v, Path)}}
     print(f"{args.mode}: a planted {args.slowdown:.0%} slowdown caught in {caught}/{args.repeats}; unchanged passed in "
           f"{passed}/{args.repeats}; {per_decision:.0f} s per decision"
-          + (" (ABBA over shared A processes: a decision alone costs about 4/3 of that)" if args.mode == "ab" else ""))
+)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({**summary, "runs": repeats}, indent=2) + "\n")
