@@ -1,6 +1,6 @@
 """A/B mode: is B's training step slower than A's? Two environments or revisions timed in alternating processes.
 
-    python -m bench.ab --a-python .venv/bin/python --b-python ../venv-tf221/bin/python      # two environments
+    python -m bench.ab --a-python .venv/bin/python --b-python /path/to/venv-tf221/bin/python      # two environments
     python -m bench.ab --a-rev main~1 --b-rev main                                          # two git revisions
     python -m bench.ab ... --workers 4 --rounds 6 --batches 8 [--quality] [--json out/ab.json]
 
