@@ -142,6 +142,12 @@ class StepTime(Record):
     confirm_step_time_ms: float | None = None  # timed again, when the first figure was above the bound
     gate_test: dict | None = None  # the block gate's statistics (bench.blocks.Verdict): ratio, interval, p
 
+    @property
+    def blocks_ms(self) -> list:
+        """Each timed pass as ms per step: the blocks the gate and the baseline work on."""
+        per_pass = self.steps_timed / len(self.pass_times_s)
+        return [1000.0 * seconds / per_pass for seconds in self.pass_times_s]
+
 
 @dataclass(frozen=True, kw_only=True)
 class VariantStepTime(StepTime, PerfFields):

@@ -277,7 +277,7 @@ class Suite:
         stored = (store.load(self.baseline_path) or {}).get("figures") or {}
         for key, runs in by_key.items():
             # this session is one process: every pass of every seed is one of its blocks
-            passes_ms = [1000.0 * s / (r.steps_timed / len(r.pass_times_s)) for _, r in runs for s in r.pass_times_s]
+            passes_ms = [ms for _, record in runs for ms in record.blocks_ms]
             groups[key] = store.step_group(passes_ms, stored.get(key), {
                 **provenance, "seeds": [seed for seed, _ in runs], "device": runs[0][1].device_name})
         return groups

@@ -37,14 +37,12 @@ def test_step_time(benchmark, suite, device, batch_size, seed, request):
     record = suite.step_record(bench, step_time_ms, tier.step_passes * len(bench.batches), passes)
     benchmark.extra_info.update(record.to_extra_info())
 
-    per_pass = len(bench.batches)
-
     def retime() -> list:  # only when the first passes look slower: the same batches, timed again (ms/step each)
-        again = [1000.0 * timed() / per_pass for _ in range(tier.step_passes)]
+        again = [bench.ms_per_step([timed()]) for _ in range(tier.step_passes)]
         benchmark.extra_info["confirm_step_time_ms"] = sum(again) / len(again)
         return again
 
-    passed, message, statistics = suite.compare_step(request.node.nodeid, [1000.0 * s / per_pass for s in passes],
+    passed, message, statistics = suite.compare_step(request.node.nodeid, record.blocks_ms,
                                                      suite.step_key(device, batch_size), confirm=retime)
     benchmark.extra_info["gate"] = gate_of([("step_time_ms", (passed, message))])
     benchmark.extra_info["gate_test"] = statistics

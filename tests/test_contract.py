@@ -125,3 +125,8 @@ print(sorted(m for m in ("tensorflow", "transformers", "tf_keras", "keras", "dat
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert list((tmp_path / "baselines").glob("*.json")), "ingest wrote nothing: the check proved nothing"
+
+
+def test_a_step_time_records_blocks_are_its_passes_in_ms_per_step():
+    record = contract.StepTime(**minimal(contract.StepTime), pass_times_s=[1.6, 3.2], steps_timed=32)
+    assert record.blocks_ms == pytest.approx([100.0, 200.0])  # 16 steps a pass
