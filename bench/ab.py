@@ -32,10 +32,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import blocks
+from bench import blocks, workers
 
-ROOT = Path(__file__).resolve().parent.parent
-BLOCK = ROOT / "bench" / "block.py"
+ROOT = workers.ROOT
 
 
 def parse_args(argv):
@@ -71,48 +70,6 @@ def parse_args(argv):
     return args
 
 
-class Worker:
-    """One process of one side: prepared and warmed up once, then asked for one timed pass at a time."""
-
-    def __init__(self, side: "Side", args, slowdown: float):
-        self.side = side
-        command = [side.python, str(BLOCK), "--model", args.model, "--batches", str(args.batches),
-                   "--plant-slowdown", str(slowdown)] + (["--glue-dir", args.glue_dir] if args.glue_dir else [])
-        # stderr to a file: progress bars and TensorFlow's logs would fill a pipe nobody reads, and block the worker
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen(command, cwd=side.tree, env=side.env(), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.ms: list[float] = []
-
-    def _answer(self) -> dict:
-        for line in self.process.stdout:
-            if line.startswith("{"):
-                return json.loads(line)
-        self.process.wait()
-        self.log.seek(0)
-        tail = (self.log.read().strip().splitlines() or ["no output"])[-1]
-        raise SystemExit(f"error: a worker of {self.side.name} ({self.side.python}) failed: {tail}")
-
-    def ready(self) -> dict:
-        return self._answer()
-
-    def timed_pass(self) -> float:
-        self.process.stdin.write("pass\n")
-        self.process.stdin.flush()
-        self.ms.append(self._answer()["ms_per_step"])
-        return self.ms[-1]
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            try:
-                self.process.stdin.write("quit\n")
-                self.process.stdin.close()
-                self.process.wait(timeout=60)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-        self.log.close()
-
-
 class Side:
     """One environment: its interpreter and source tree (a git worktree for a revision)."""
 
@@ -125,14 +82,15 @@ class Side:
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"error: --{name.lower()}-rev {rev}: {done.stderr.strip().splitlines()[-1]}")
-        self.workers: list[Worker] = []
+        self.workers: list[workers.Worker] = []
         self.meta: dict = {}
 
     def env(self) -> dict:
         return {**os.environ, "PYTHONPATH": str(self.tree), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
     def start(self, args, count: int, slowdown: float) -> None:
-        self.workers += [Worker(self, args, slowdown) for _ in range(count)]
+        options = workers.block_options(args.model, args.batches, args.glue_dir, slowdown=slowdown)
+        self.workers += [workers.Worker(self.python, self.tree, options, name=self.name) for _ in range(count)]
 
     def quality(self, args) -> dict:
         with tempfile.TemporaryDirectory() as out:
@@ -203,7 +161,11 @@ def run(args) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    found = run(args)
+    try:
+        found = run(args)
+    except workers.WorkerFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     for side in ("A", "B"):
         s = found[side]
         versions = ", ".join(f"{k} {v}" for k, v in s["versions"].items() if k in ("tensorflow", "tf_keras",

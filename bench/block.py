@@ -2,10 +2,11 @@
 rows, warm it up (one untimed pass), print a line `{"ready": ...}`, then time one whole pass for each line `pass`
 read from stdin and print `{"ms_per_step": ...}`; `quit` (or the end of stdin) ends it.
 
-    python bench/block.py --batches 8 [--model minilm-l6] [--glue-dir DIR] [--plant-slowdown F]
+    python bench/block.py --batches 8 [--model minilm-l6] [--glue-dir DIR] [--batch-size 8] [--device auto]
+                          [--seed 0] [--plant-slowdown F]
 
-Run as a script by bench.ab with the interpreter of the environment under test and PYTHONPATH set to the source
-tree under test, so that `finetune` (and TensorFlow, transformers) come from that environment or revision. It
+Run as a script (bench.workers: the gated step time and the A/B mode) with the interpreter of the environment
+under test and PYTHONPATH set to the source tree under test, so that `finetune` (and TensorFlow, transformers) come from that environment or revision. It
 needs only what every revision since the A/B mode has: RunConfig, data.prepare and StepBench.timed_pass.
 """
 
@@ -24,6 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"))
     parser.add_argument("--batches", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plant-slowdown", type=float, default=0.0)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -33,10 +36,13 @@ def main(argv=None) -> int:
     from finetune.steptime import StepBench
 
     config = RunConfig(model=args.model, glue_dir=args.glue_dir, batch_size=args.batch_size, epochs=1,
-                       max_train_samples=args.batches * args.batch_size)
+                       max_train_samples=args.batches * args.batch_size, device=args.device, seed=args.seed)
     bench = StepBench(config, data.prepare(config), args.batches)
     bench.timed_pass()  # untimed: tracing and per-shape set-up
-    print(json.dumps({"ready": True, "rows": bench.rows, "versions": environment.versions(),
+    # what the record of a gated step time says of the work (older revisions, timed by the A/B mode, lack it)
+    shape = bench.shape() if hasattr(bench, "shape") else None
+    print(json.dumps({"ready": True, "rows": bench.rows, "batches": len(bench.batches), "shape": shape,
+                      "versions": environment.versions(),
                       "fingerprint": environment.hardware_key(), "setup_s": time.perf_counter() - started}),
           flush=True)
     for line in sys.stdin:

@@ -5,9 +5,10 @@ timed them: on a shared 2-core host the process-to-process spread (thread placem
 neighbours' load while it ran) is of the same size as the pass-to-pass spread, so a gate that pooled every pass
 as if independent would cry wolf. Times are compared on the log scale (noise is multiplicative).
 
-- `stored_gate`: the new session's passes against the stored processes' (a one-way random-effects model: the
-  within-process and between-process variances of log ms/step), a one-sided t-test on the log ratio. It fails
-  only when the slowdown is significant (p < alpha) AND at least `min_effect`.
+- `stored_gate`: a new session (its processes' passes) against the stored sessions of the same design: a session's
+  mean log ms/step is one observation, and the new one is tested against the stored ones' spread (a one-sided
+  t prediction test on the log ratio). It fails only when the slowdown is significant (p < alpha) AND at least
+  `min_effect`.
 - `ab_test`: blocks of two environments timed in alternating processes (ABBA, bench.ab): Welch's t-test on the
   per-process mean log ms/step, with a confidence interval on the ratio, and the Mann-Whitney U test beside it.
 
@@ -23,8 +24,8 @@ from dataclasses import asdict, dataclass
 from scipy import stats as _stats
 
 ALPHA = 0.01  # A/B: one-sided (only a slower step time is a regression)
-STORED_ALPHA = 0.05  # the stored-baseline gate: one session's one process against the stored processes; with the
-# between-process spread measured here (about 3.4% of the step), 0.01 would miss a 15% slowdown most of the time
+STORED_ALPHA = 0.05  # the stored-baseline gate: one new session against a handful of stored ones (few degrees of
+# freedom); at 0.01 it would miss a 15% slowdown most of the time. The minimum effect keeps false alarms rarer still
 MIN_EFFECT = 0.05  # a slowdown below 5% is not reported, however significant
 
 
@@ -79,27 +80,52 @@ def _decide(diff: float, se: float, df: float, alpha: float, min_effect: float, 
     return Verdict(ratio, math.exp(diff - half), math.exp(diff + half), p, test, slower, faster, note)
 
 
-def stored_gate(new: list[float], stored: list[list[float]], alpha: float = STORED_ALPHA,
-                min_effect: float = MIN_EFFECT) -> Verdict:
-    """The new session's block times (ms/step, one process) against the stored ones (a list per process).
+def session_value(processes: list[list[float]]) -> float:
+    """A session's step time on the log scale: the mean over its processes of each one's mean log ms/step."""
+    return statistics.fmean(statistics.fmean(math.log(v) for v in p) for p in processes if p)
 
-    Under no change, mean(log new) - grand mean(log stored) has variance
-        between^2 (1 + 1/k) + within^2 (1/n + 1/(k n_stored)),
-    and the statistic is referred to Student's t with k - 1 degrees of freedom (k stored processes). With one
-    stored process the between-process spread is unknown: within only, and the verdict says so."""
-    noise = Noise.of(stored)
-    k, n = noise.processes, len(new)
-    grand = statistics.fmean(statistics.fmean(math.log(v) for v in p) for p in stored if p)
-    diff = statistics.fmean(math.log(v) for v in new) - grand
-    var = noise.between ** 2 * (1 + 1 / k) + noise.within ** 2 * (1 / n + 1 / (k * noise.passes))
+
+def session_spread(sessions: list[list[list[float]]]) -> dict:
+    """The noise model of stored sessions (log sd): pass to pass within a process, process to process beyond that,
+    and session to session beyond both (the day's load, what a session's processes share)."""
+    noise = Noise.of([p for s in sessions for p in s])  # within: pass to pass, pooled over every process
+    logs = [[statistics.fmean(math.log(v) for v in p) for p in s if p] for s in sessions]
+    df = sum(len(means) - 1 for means in logs)
+    spread = sum((m - statistics.fmean(means)) ** 2 for means in logs for m in means) / df if df else 0.0
+    between = math.sqrt(max(spread - noise.within ** 2 / noise.passes, 0.0))  # processes of one session
+    values = [session_value(s) for s in sessions]
+    per_session = statistics.fmean(len(s) for s in sessions)
+    expected = between ** 2 / per_session + noise.within ** 2 / (per_session * noise.passes)
+    beyond = math.sqrt(max(statistics.variance(values) - expected, 0.0)) if len(values) > 1 else 0.0
+    return {"within": noise.within, "between_processes": between, "between_sessions": beyond,
+            "sessions": len(values), "processes_per_session": per_session, "passes_per_process": noise.passes,
+            "session_sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def stored_gate(new: list[list[float]], stored: list[list[list[float]]], alpha: float = STORED_ALPHA,
+                min_effect: float = MIN_EFFECT) -> Verdict:
+    """A new session's blocks (ms/step, a list per process) against the stored sessions' (of the same design: as
+    many processes and passes, which the baseline key fixes).
+
+    A session is one observation: its step time on the log scale (session_value) carries every level of noise
+    at once (passes, processes, the session's day), so the stored sessions' spread s is the noise model, whatever
+    its levels are. Under no change the new session is one more draw: (new - mean) / (s sqrt(1 + 1/K)) is
+    Student's t with K - 1 degrees of freedom (a prediction interval; K stored sessions)."""
+    values = [session_value(s) for s in stored]
+    k = len(values)
+    diff = session_value(new) - statistics.fmean(values)
+    spread = session_spread(stored)
     if k >= 2:
-        df, note = k - 1, ""
-    else:
-        df = max(noise.passes - 1, 1)
-        note = "one stored process: the between-process spread is unknown, so the test is too eager"
-    test = (f"t-test on log ms/step, {n} new blocks against {k} stored processes; within {noise.within:.3f}, "
-            f"between {noise.between:.3f} (log sd)")
-    return _decide(diff, math.sqrt(var), df, alpha, min_effect, test, note)
+        se, df, note = spread["session_sd"] * math.sqrt(1 + 1 / k), k - 1, ""
+    else:  # one stored session: its passes' spread alone, which misses the processes' and the day's
+        noise = Noise.of(stored[0])
+        se, df = noise.within / math.sqrt(noise.passes * noise.processes), max(noise.passes - 1, 1)
+        note = "one stored session: the spread between sessions is unknown, so the test is too eager"
+    test = (f"t-test on the session's mean log ms/step ({len(new)} process(es) x "
+            f"{statistics.fmean(len(p) for p in new):.0f} blocks) against {k} stored sessions; session sd "
+            f"{spread['session_sd']:.3f} (within {spread['within']:.3f}, between processes "
+            f"{spread['between_processes']:.3f}, between sessions {spread['between_sessions']:.3f}; log sd)")
+    return _decide(diff, se, df, alpha, min_effect, test, note)
 
 
 def ab_test(a: list[float], b: list[float], alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> Verdict:

@@ -137,16 +137,12 @@ class StepTime(Record):
     flop_per_s: float | None = None
     precision: str | None = None  # the matmuls' precision: fp32, tf32, bf16, fp16
     speedup_vs_cpu: float | None = None  # when both devices ran
-    pass_times_s: list | None = None
+    pass_times_s: list | None = None  # every timed pass, in the order timed (pytest-benchmark's rounds)
     median_step_ms_of_passes: float | None = None
+    blocks_ms: list | None = None  # per process, each timed pass as ms per step: what the gate and baseline use
+    processes: int | None = None  # the processes the passes were timed in (bench.workers)
     confirm_step_time_ms: float | None = None  # timed again, when the first figure was above the bound
     gate_test: dict | None = None  # the block gate's statistics (bench.blocks.Verdict): ratio, interval, p
-
-    @property
-    def blocks_ms(self) -> list:
-        """Each timed pass as ms per step: the blocks the gate and the baseline work on."""
-        per_pass = self.steps_timed / len(self.pass_times_s)
-        return [1000.0 * seconds / per_pass for seconds in self.pass_times_s]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,7 +26,8 @@ class Tier:
     epochs: int
     max_train_samples: int | None  # None: the whole training split
     step_batches: int  # prepared batches in one timed pass (a block) of a step-time benchmark
-    step_passes: int  # timed passes of the gated step time, after one untimed pass; figure = mean pass / batches
+    step_passes: int  # timed passes of each process of the gated step time, after one untimed pass
+    step_processes: int  # processes of the gated step time (bench.workers), their passes interleaved
     variant_batches: int  # prepared batches in a pass of each performance variant (XLA compiles one per length)
     variant_passes: int  # timed passes of each performance variant
     batch_sizes: tuple  # step-time benchmarks; quality runs use the course's batch size, 8
@@ -38,10 +39,10 @@ class Tier:
 
 
 TIERS = {
-    "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=5, variant_batches=24,
-                 variant_passes=3, batch_sizes=(8, 32)),
-    "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=15, variant_batches=4,
-               variant_passes=3, batch_sizes=(8,), learner_pairs=1),
+    "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=4, step_processes=3,
+                 variant_batches=24, variant_passes=3, batch_sizes=(8, 32)),
+    "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, step_processes=3,
+               variant_batches=4, variant_passes=3, batch_sizes=(8,), learner_pairs=1),
 }
 QUALITY_BATCH_SIZE = 8
 # Performance variants (bench/test_performance.py). Their quality check is a fine-tune of the tier's length per
@@ -80,7 +81,7 @@ class Options:
         train = "all" if self.tier.max_train_samples is None else self.tier.max_train_samples
         data_from = f"GLUE TSV in {self.glue_dir}" if self.glue_dir else "the Hugging Face Hub"
         return (f"model {self.model} [{self.model_choice}]; tier {self.tier.name}: {self.epochs} epoch(s), "
-                f"train rows {train}, step time at batch {self.tier.batch_sizes}: {self.tier.step_passes} passes of "
-                f"{self.tier.step_batches} batches; seeds {list(self.seeds)}; data from {data_from}"
+                f"train rows {train}, step time at batch {self.tier.batch_sizes}: {self.tier.step_processes} "
+                f"processes x {self.tier.step_passes} passes of {self.tier.step_batches} batches; seeds {list(self.seeds)}; data from {data_from}"
                 + ("; UPDATING BASELINES" if self.update else "")
                 + (f"; PLANTED SLOWDOWN {self.plant_slowdown:.0%}" if self.plant_slowdown else ""))

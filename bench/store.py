@@ -139,44 +139,62 @@ def check_confirmed(name: str, value: float, figure: Figure | None, where: str, 
     return passed, f"{message} [above the bound at first ({value:.4g}), timed again: {again:.4g}]"
 
 
-MIN_PROCESSES = 3  # stored processes before the block gate decides: the between-process spread needs a few
-MAX_PROCESSES = 20  # the most recent processes kept in a step-time group
+MIN_SESSIONS = 3  # stored sessions before the block gate decides: their spread is its noise model
+MAX_SESSIONS = 20  # the most recent sessions kept in a step-time group
 
 
-def step_group(passes_ms: list[float], stored: dict | None, provenance: dict) -> dict:
-    """A step-time baseline group with this session's passes (ms/step) as one more process: the stored processes
-    are kept when they were measured with the same library versions (else they are replaced), the most recent
-    MAX_PROCESSES of them. `step_time_ms` is the Figure of the process means; `blocks_ms` holds every pass."""
-    kept = []
-    if stored and stored.get("blocks_ms") and (stored.get("provenance") or {}).get("versions") == provenance["versions"]:
-        kept = [list(p) for p in stored["blocks_ms"]]
-    processes = (kept + [list(passes_ms)])[-MAX_PROCESSES:]
-    return {"step_time_ms": Figure.of(statistics.fmean(p) for p in processes), "blocks_ms": processes,
-            "provenance": {**provenance, "processes": len(processes)}}
+def stored_sessions(group: dict | None) -> list:
+    """A step-time group's sessions, each a list of processes, each a list of passes (ms/step). Groups written
+    before sessions spanned processes hold `blocks_ms`, one process per session."""
+    group = group or {}
+    if group.get("sessions_ms"):
+        return [[list(p) for p in session] for session in group["sessions_ms"]]
+    return [[list(p)] for p in group.get("blocks_ms") or []]
 
 
-def check_blocks(name: str, passes_ms: list[float], group: dict | None, where: str,
-                 confirm=None) -> tuple[bool | None, str, dict | None]:
-    """(passed, message, verdict) of a step time's passes against the stored processes (bench.blocks.stored_gate):
-    fails only on a slowdown that is significant and at least the minimum effect. A slower verdict is timed once
-    more (`confirm()`: the same passes again) and the faster set of passes is judged: a one-off stall of a shared
-    host passes, a real slowdown slows both. Skipped (None) with fewer than MIN_PROCESSES stored processes."""
+def step_group(blocks_ms: list[list[float]], stored: dict | None, provenance: dict) -> dict:
+    """A step-time baseline group with this session's blocks (a list of passes, ms/step, per process) as one more
+    session: the stored sessions are kept when they were measured with the same library versions (else they are
+    replaced), the most recent MAX_SESSIONS of them. `step_time_ms` is the Figure of the sessions' mean passes (as
+    each record's step_time_ms); `noise` is the spread the gate draws on, by level (bench.blocks.session_spread)."""
     from bench import blocks
 
-    stored = (group or {}).get("blocks_ms") or []
-    if len(stored) < MIN_PROCESSES:
-        return None, (f"{name} ({where}): the baseline holds {len(stored)} process(es) of blocks, the gate needs "
-                      f"{MIN_PROCESSES}: run --update-baselines in {MIN_PROCESSES - len(stored)} more session(s)"), None
-    verdict = blocks.stored_gate(passes_ms, stored)
-    shown = f"{name} {statistics.fmean(passes_ms):.4g} ms ({len(passes_ms)} blocks)"
+    kept = []
+    if stored and (stored.get("provenance") or {}).get("versions") == provenance["versions"]:
+        kept = stored_sessions(stored)
+    sessions = (kept + [[list(p) for p in blocks_ms]])[-MAX_SESSIONS:]
+    return {"step_time_ms": Figure.of(statistics.fmean(v for p in s for v in p) for s in sessions), "sessions_ms": sessions,
+            "noise": blocks.session_spread(sessions),
+            "provenance": {**provenance, "sessions": len(sessions), "processes": sum(len(s) for s in sessions)}}
+
+
+def check_blocks(name: str, blocks_ms: list[list[float]], group: dict | None, where: str,
+                 confirm=None) -> tuple[bool | None, str, dict | None]:
+    """(passed, message, verdict) of a session's blocks (a list of passes, ms/step, per process) against the stored
+    sessions (bench.blocks.stored_gate): fails only on a slowdown that is significant and at least the minimum
+    effect. A slower verdict is timed once more (`confirm()`: the same processes, as many passes again) and the
+    faster session is judged: a one-off stall of a shared host passes, a real slowdown slows both. Skipped (None)
+    with fewer than MIN_SESSIONS stored sessions."""
+    from bench import blocks
+
+    stored = stored_sessions(group)
+    if len(stored) < MIN_SESSIONS:
+        return None, (f"{name} ({where}): the baseline holds {len(stored)} session(s) of blocks, the gate needs "
+                      f"{MIN_SESSIONS}: run --update-baselines in {MIN_SESSIONS - len(stored)} more session(s)"), None
+
+    def mean_ms(processes) -> float:
+        return math.exp(blocks.session_value(processes))
+
+    verdict = blocks.stored_gate(blocks_ms, stored)
+    shape = f"{len(blocks_ms)} process(es) x {len(blocks_ms[0])} blocks"
+    shown = f"{name} {mean_ms(blocks_ms):.4g} ms ({shape})"
     if verdict.slower and confirm is not None:
         again = confirm()
-        second = blocks.stored_gate(again, stored)
-        first_mean = statistics.fmean(passes_ms)
-        if statistics.fmean(again) < first_mean:
-            verdict, passes_ms = second, again
-        shown = (f"{name} {statistics.fmean(passes_ms):.4g} ms (slower at first, {first_mean:.4g} ms; timed again: "
-                 f"{statistics.fmean(again):.4g} ms; the faster judged)")
+        first = mean_ms(blocks_ms)
+        if mean_ms(again) < first:
+            verdict, blocks_ms = blocks.stored_gate(again, stored), again
+        shown = (f"{name} {mean_ms(blocks_ms):.4g} ms ({shape}; slower at first, {first:.4g} ms; timed again: "
+                 f"{mean_ms(again):.4g} ms; the faster judged)")
     return not verdict.slower, f"{shown} against the baseline ({where}): {verdict.describe()}", verdict.to_dict()
 
 
@@ -258,8 +276,11 @@ def quality_key(task: str, loss: str, optimizer: str, epochs: int, max_train_sam
     return f"quality/{task}/{loss}/{optimizer}/epochs={epochs}/train={train}/batch={batch_size}"
 
 
-def step_key(device: str, batch_size: int, passes: int, batches: int) -> str:
-    return f"step_time/{device}/batch={batch_size}/passes={passes}x{batches}"
+def step_key(device: str, batch_size: int, passes: int, batches: int, processes: int = 1) -> str:
+    """A step-time group's key: the device, the batch size and the design of a session (processes x passes each x
+    batches a pass), since the gate compares sessions of one design."""
+    design = f"passes={passes}x{batches}" if processes == 1 else f"blocks={processes}x{passes}x{batches}"
+    return f"step_time/{device}/batch={batch_size}/{design}"
 
 
 def quality_groups(results: list[dict], provenance: dict) -> dict:

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bench import contract, gate, store
+from bench import contract, gate, store, workers
 from bench.options import QUALITY_BATCH_SIZE, SCALING_ROUNDS, Options
 from bench.store import BASELINE_DIR, Figure
 from finetune import FinetuneError, RunConfig, calibration, data, environment, perf, runtime, steptime
@@ -71,7 +71,7 @@ class Suite:
 
     def step_key(self, device: str, batch_size: int) -> str:
         tier = self.options.tier
-        return store.step_key(device, batch_size, tier.step_passes, tier.step_batches)
+        return store.step_key(device, batch_size, tier.step_passes, tier.step_batches, tier.step_processes)
 
     # --- runs ----------------------------------------------------------------------------------------
     def quality(self, loss: str, optimizer: str, seed: int) -> Result:
@@ -89,6 +89,16 @@ class Suite:
     def slowdown(self) -> tuple:
         """The planted slowdown's Keras callbacks for a fine-tune (none unless --plant-slowdown)."""
         return gate.slowdown_callbacks(self.options.plant_slowdown)
+
+    def step_processes(self, config: RunConfig, batches: int, count: int) -> workers.Processes:
+        """`count` timing processes of `config`'s training step over its first `batches` batches (bench.workers),
+        slowed by --plant-slowdown where asked; a process that fails ends the session in one line."""
+        options = workers.block_options(config.model, batches, config.glue_dir, config.batch_size, config.device,
+                                        config.seed, self.options.plant_slowdown)
+        try:
+            return workers.Processes(count, options)
+        except workers.WorkerFailed as err:
+            pytest.exit(f"bench: {err}", returncode=4)
 
     def timed(self, bench):
         """What a benchmark times of a StepBench: its passes, slowed by --plant-slowdown where asked."""
@@ -115,14 +125,18 @@ class Suite:
             accuracy=r.accuracy, f1=r.f1, collapsed=r.collapsed, majority_accuracy=r.majority_accuracy,
             max_train_samples=c["max_train_samples"], num_eval_examples=r.num_eval_examples)
 
-    def step_record(self, bench, step_time_ms: float, steps: int, passes: list) -> contract.StepTime:
-        """The gated step time's record; adds the GPU/CPU speed-up once both devices ran."""
-        c = bench.config
+    def step_record(self, c: RunConfig, described: dict, blocks_ms: list, pass_times_s: list) -> contract.StepTime:
+        """The gated step time's record, from the passes of its processes (ms/step each) and what they timed
+        (the processes' description: StepBench.shape()); adds the GPU/CPU speed-up once both devices ran."""
+        passes = [ms for process in blocks_ms for ms in process]
+        step_time_ms = statistics.fmean(passes)
+        shape = described["shape"]
         record = contract.StepTime(
             model=self.options.model, task=c.task, device=c.device, device_name=device_name(c.device),
             batch_size=c.batch_size, seed=c.seed, epochs=self.options.epochs, tier=self.options.tier.name,
-            step_time_ms=step_time_ms, steps_timed=steps, **bench.rates(step_time_ms), pass_times_s=list(passes),
-            median_step_ms_of_passes=1000.0 * statistics.median(passes) / len(bench.batches))
+            step_time_ms=step_time_ms, steps_timed=len(passes) * shape["batches"],
+            **steptime.rates(shape, step_time_ms), pass_times_s=list(pass_times_s),
+            median_step_ms_of_passes=statistics.median(passes), blocks_ms=blocks_ms, processes=len(blocks_ms))
         other_key = ("cpu" if c.device == "gpu" else "gpu", c.batch_size, c.seed)
         other = self.step_results.get(other_key)
         if other is not None:
@@ -228,18 +242,20 @@ class Suite:
         self.verdicts.append((test_id, *verdict))
         return verdict
 
-    def compare_step(self, test_id: str, passes_ms: list, key: str, confirm) -> tuple:
-        """A step time's verdict: its blocks (passes, ms/step) against the stored processes where the baseline has
-        them (store.check_blocks), else the band of older baselines (compare). A slowdown on a host whose
-        calibration has drifted from the baseline's is a warning (a skip that says so), not a failure.
+    def compare_step(self, test_id: str, blocks_ms: list, key: str, confirm) -> tuple:
+        """A step time's verdict: its blocks (per process, passes as ms/step) against the stored sessions where the
+        baseline has them (store.check_blocks), else the band of older baselines (compare). A slowdown on a host
+        whose calibration has drifted from the baseline's is a warning (a skip that says so), not a failure.
         Returns (passed, message, the test's statistics or None)."""
         group = ((self.baseline or {}).get("figures") or {}).get(key)
-        if self.options.update or self.baseline is None or not (group or {}).get("blocks_ms"):
-            value = sum(passes_ms) / len(passes_ms)
-            return (*self.compare(test_id, "step_time_ms", value, key,
-                                  confirm=lambda: sum(confirm()) / len(passes_ms)), None)
+        if self.options.update or self.baseline is None or not store.stored_sessions(group):
+            def mean(processes) -> float:
+                return sum(map(sum, processes)) / sum(map(len, processes))
+
+            return (*self.compare(test_id, "step_time_ms", mean(blocks_ms), key, confirm=lambda: mean(confirm())),
+                    None)
         where = f"{self.options.model} on {self.hardware_key}, {key}"
-        passed, message, statistics_ = store.check_blocks("step_time_ms", passes_ms, group, where, confirm)
+        passed, message, statistics_ = store.check_blocks("step_time_ms", blocks_ms, group, where, confirm)
         warning = self.calibration_warning()
         if passed is False and warning:
             passed, message = None, f"a slowdown on a noisy host is a warning, not a failure ({warning}): {message}"
@@ -271,15 +287,11 @@ class Suite:
     def updated_groups(self) -> dict:
         provenance = self.provenance()
         groups = store.quality_groups([r.to_dict() for r in self.quality_results.values()], provenance)
-        by_key: dict = {}
-        for (device, batch_size, seed), record in sorted(self.step_results.items()):
-            by_key.setdefault(self.step_key(device, batch_size), []).append((seed, record))
         stored = (store.load(self.baseline_path) or {}).get("figures") or {}
-        for key, runs in by_key.items():
-            # this session is one process: every pass of every seed is one of its blocks
-            passes_ms = [ms for _, record in runs for ms in record.blocks_ms]
-            groups[key] = store.step_group(passes_ms, stored.get(key), {
-                **provenance, "seeds": [seed for seed, _ in runs], "device": runs[0][1].device_name})
+        for (device, batch_size, seed), record in sorted(self.step_results.items()):
+            key = self.step_key(device, batch_size)  # each seed's step time is one session of the group
+            groups[key] = store.step_group(record.blocks_ms, groups.get(key) or stored.get(key), {
+                **provenance, "seeds": [seed], "device": record.device_name})
         return groups
 
     def write_baselines(self) -> str:

@@ -1,4 +1,5 @@
-"""Step time: whole passes over prepared batches (the mean step, as an epoch counts it), per device and batch size.
+"""Step time: whole passes over prepared batches (the mean step, as an epoch counts it), per device and batch size,
+timed in several processes (bench.workers) whose passes are interleaved.
 
     pytest bench/test_step_time.py --benchmark-json=steps.json [--device gpu]
 """
@@ -6,9 +7,9 @@
 import pytest
 
 import finetune  # noqa: F401
+from bench import workers
 from bench.gate import gate_of, skip_if_ungated
 from finetune import environment
-from finetune.steptime import StepBench
 
 DEVICES = ("cpu", "gpu")
 
@@ -25,25 +26,27 @@ def _skip_unavailable(suite, device):
 def test_step_time(benchmark, suite, device, batch_size, seed, request):
     _skip_unavailable(suite, device)
     tier = suite.options.tier
-    bench = StepBench(suite.run_config(seed=seed, batch_size=batch_size, device=device), suite.prepared(),
-                      tier.step_batches)
+    config = suite.run_config(seed=seed, batch_size=batch_size, device=device)
     benchmark.group = f"step time {suite.options.model} batch {batch_size}"
-    # Whole passes over the prepared batches (blocks), after one untimed pass: tracing, retracing and per-shape
-    # kernel set-up. The figure is the mean pass / batches: every step counts, as in an epoch of fit().
-    timed = suite.timed(bench)
-    benchmark.pedantic(timed, rounds=tier.step_passes, iterations=1, warmup_rounds=1)
-    passes = list(benchmark.stats.stats.data)
-    step_time_ms = bench.ms_per_step(passes)
-    record = suite.step_record(bench, step_time_ms, tier.step_passes * len(bench.batches), passes)
-    benchmark.extra_info.update(record.to_extra_info())
+    # tier.step_processes processes, each preparing the first tier.step_batches batches and warming up on one
+    # untimed pass (tracing, per-shape kernel set-up); then whole passes (blocks), process after process, round by
+    # round. A pass's figure is its time / batches: every step counts, as in an epoch of fit().
+    with suite.step_processes(config, tier.step_batches, tier.step_processes) as processes:
+        benchmark.pedantic(processes.timed_pass, rounds=tier.step_processes * tier.step_passes, iterations=1)
+        blocks_ms = processes.blocks_ms()
+        record = suite.step_record(config, processes.described, blocks_ms, list(benchmark.stats.stats.data))
+        benchmark.extra_info.update(record.to_extra_info())
 
-    def retime() -> list:  # only when the first passes look slower: the same batches, timed again (ms/step each)
-        again = [bench.ms_per_step([timed()]) for _ in range(tier.step_passes)]
-        benchmark.extra_info["confirm_step_time_ms"] = sum(again) / len(again)
-        return again
+        def retime() -> list:  # only when the first session looks slower: as many passes again, same processes
+            mark = processes.timed()
+            for _ in range(tier.step_processes * tier.step_passes):
+                processes.timed_pass()
+            again = processes.blocks_ms(since=mark)
+            benchmark.extra_info["confirm_step_time_ms"] = sum(map(sum, again)) / sum(map(len, again))
+            return again
 
-    passed, message, statistics = suite.compare_step(request.node.nodeid, record.blocks_ms,
-                                                     suite.step_key(device, batch_size), confirm=retime)
+        passed, message, statistics = suite.compare_step(request.node.nodeid, blocks_ms,
+                                                         suite.step_key(device, batch_size), confirm=retime)
     benchmark.extra_info["gate"] = gate_of([("step_time_ms", (passed, message))])
     benchmark.extra_info["gate_test"] = statistics
     assert passed is not False, message

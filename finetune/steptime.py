@@ -83,17 +83,28 @@ class StepBench:
         return Host.here().matmul_precision(self.model.dtype_policy.compute_dtype, runtime.device_kind(self.config.device),
                                             tf.config.experimental.tensor_float_32_execution_enabled())
 
+    def shape(self) -> dict:
+        """What is timed, in plain numbers: enough for `rates` in another process (bench/block.py)."""
+        return {"batches": len(self.batches), "batch_size": self.config.batch_size, "rows": self.rows,
+                "flops_per_step": self.flops_per_step, "tokens_per_batch": self.tokens_per_batch,
+                "padded_tokens_per_batch": self.padded_tokens_per_batch, "precision": self.precision()}
+
     def rates(self, step_time_ms: float) -> dict:
-        per_s = 1000.0 / step_time_ms
-        return {
-            "flops_per_step": self.flops_per_step,
-            "flop_per_s": self.flops_per_step * per_s,
-            "precision": self.precision(),
-            "examples_per_s": self.config.batch_size * per_s,
-            "tokens_per_s": self.tokens_per_batch * per_s,  # real (unpadded) tokens
-            "padded_tokens_per_s": self.padded_tokens_per_batch * per_s,
-            "padding_waste": 1.0 - self.tokens_per_batch / self.padded_tokens_per_batch,
-        }
+        return rates(self.shape(), step_time_ms)
+
+
+def rates(shape: dict, step_time_ms: float) -> dict:
+    """Throughput at `step_time_ms` of the work a StepBench.shape() describes."""
+    per_s = 1000.0 / step_time_ms
+    return {
+        "flops_per_step": shape["flops_per_step"],
+        "flop_per_s": shape["flops_per_step"] * per_s,
+        "precision": shape["precision"],
+        "examples_per_s": shape["batch_size"] * per_s,
+        "tokens_per_s": shape["tokens_per_batch"] * per_s,  # real (unpadded) tokens
+        "padded_tokens_per_s": shape["padded_tokens_per_batch"] * per_s,
+        "padding_waste": 1.0 - shape["tokens_per_batch"] / shape["padded_tokens_per_batch"],
+    }
 
 
 def first_rows(prepared: data.PreparedData, count: int) -> data.PreparedData:

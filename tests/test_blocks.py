@@ -1,8 +1,10 @@
 """Step time as independent blocks (bench.blocks) and the block gate of the store: significant AND large enough
-to fail, a process-to-process spread that is not mistaken for a slowdown, and the stored processes' bookkeeping."""
+to fail, a process-to-process or day-to-day spread that is not mistaken for a slowdown, and the stored sessions'
+bookkeeping."""
 
 import math
 import random
+import statistics
 
 import pytest
 
@@ -24,33 +26,50 @@ def test_the_noise_model_recovers_the_within_and_between_spread():
     assert noise.processes == 200 and noise.passes == 10
 
 
+def sessions(rng, count, processes_each=3, passes=5, day=0.02, **kwargs):
+    """`count` sessions of `processes_each` processes: each session shifted by its day's level (log sd `day`)."""
+    return [processes(rng, processes_each, passes, shift=rng.gauss(0, day) + kwargs.pop("shift", 0.0), **kwargs)
+            for _ in range(count)]
+
+
 def test_the_stored_gate_passes_unchanged_sessions_and_fails_a_15_percent_slowdown():
-    """Over many baselines of 10 processes and one new session each (the rate a user meets is over baselines too):
-    false alarms near the test's level, and a 15% slowdown caught, at a 2% between- and 4% within-process spread."""
+    """Over many baselines of 8 sessions and one new session each (the rate a user meets is over baselines too):
+    false alarms at most near the test's level, and a 15% slowdown caught, with 2% between days, 2% between
+    processes and 4% between passes."""
     rng = random.Random(2)
     unchanged, slowed = [], []
     for _ in range(300):
-        stored = processes(rng, 10, 15)
-        unchanged.append(blocks.stored_gate(processes(rng, 1, 15)[0], stored))
-        slowed.append(blocks.stored_gate(processes(rng, 1, 15, shift=math.log(1.15))[0], stored))
+        stored = sessions(rng, 8)
+        unchanged.append(blocks.stored_gate(sessions(rng, 1)[0], stored))
+        slowed.append(blocks.stored_gate(sessions(rng, 1, shift=math.log(1.15))[0], stored))
     assert sum(v.slower for v in unchanged) <= 2 * blocks.STORED_ALPHA * 300  # alpha, and the minimum effect
     assert sum(v.slower for v in slowed) >= 0.9 * 300
     assert all(v.low <= v.ratio <= v.high for v in unchanged + slowed)
 
 
-def test_a_process_level_shift_inside_the_between_spread_is_not_a_slowdown():
-    """Pooling every pass as independent would flag this: the processes differ by 6% while passes agree to 1%."""
+def test_the_noise_model_of_sessions_separates_the_days_from_the_processes():
+    spread = blocks.session_spread(sessions(random.Random(5), 300, day=0.05, between=0.02, within=0.04))
+    assert spread["between_sessions"] == pytest.approx(0.05, rel=0.2)
+    assert spread["between_processes"] == pytest.approx(0.02, rel=0.3)
+    assert spread["within"] == pytest.approx(0.04, rel=0.1) and spread["sessions"] == 300
+
+
+def test_a_day_level_shift_inside_the_stored_sessions_spread_is_not_a_slowdown():
+    """Pooling every pass (or every process) as independent would flag this: the stored sessions differ by 6% from
+    day to day while their passes agree to 1%, and the new session is one day-sd slower."""
     rng = random.Random(3)
-    stored = processes(rng, 8, 10, between=0.06, within=0.01)
-    verdict = blocks.stored_gate([430.0] * 9 + [431.0], stored)  # 7.5% above 400: about one between-sd
-    assert not verdict.slower and verdict.p > blocks.ALPHA
+    stored = sessions(rng, 8, day=0.06, between=0.005, within=0.01)
+    level = math.exp(statistics.fmean(blocks.session_value(s) for s in stored))
+    new = [[level * 1.06 * (1 + 0.001 * i) for i in range(5)] for _ in range(3)]
+    verdict = blocks.stored_gate(new, stored)
+    assert not verdict.slower and verdict.p > blocks.STORED_ALPHA
 
 
 def test_a_significant_slowdown_below_the_minimum_effect_passes_and_one_above_fails():
-    stored = [[400.0, 400.4, 399.6]] * 3 + [[401.0, 401.4, 400.6], [399.0, 399.4, 398.6]]
-    small = blocks.stored_gate([412.0, 412.4, 411.6], stored)  # 3%, far outside the noise
+    stored = [[[400.0, 400.4, 399.6]]] * 3 + [[[401.0, 401.4, 400.6]], [[399.0, 399.4, 398.6]]]
+    small = blocks.stored_gate([[412.0, 412.4, 411.6]], stored)  # 3%, far outside the noise
     assert small.p < blocks.ALPHA and not small.slower
-    large = blocks.stored_gate([440.0, 440.4, 439.6], stored)  # 10%
+    large = blocks.stored_gate([[440.0, 440.4, 439.6]], stored)  # 10%
     assert large.slower and "SLOWER" in large.describe()
 
 
@@ -65,32 +84,65 @@ def test_the_ab_test_tells_a_10_percent_slowdown_from_an_unchanged_b():
     assert blocks.ab_test(slow, a).faster  # and the other way round
 
 
-def test_a_step_group_adds_this_session_as_a_process_while_the_versions_match():
+def test_a_step_group_adds_this_session_while_the_versions_match():
     provenance = {"versions": {"tensorflow": "2.20.0"}}
-    first = store.step_group([400.0, 410.0], None, provenance)
-    second = store.step_group([420.0, 430.0], first, provenance)
-    assert second["blocks_ms"] == [[400.0, 410.0], [420.0, 430.0]] and second["step_time_ms"].n == 2
-    assert second["step_time_ms"].mean == pytest.approx(415.0)
-    upgraded = store.step_group([300.0], second, {"versions": {"tensorflow": "2.21.0"}})
-    assert upgraded["blocks_ms"] == [[300.0]]  # another TensorFlow: the old processes no longer describe it
+    first = store.step_group([[400.0, 410.0], [402.0, 404.0]], None, provenance)
+    second = store.step_group([[420.0, 430.0], [424.0, 426.0]], first, provenance)
+    assert second["sessions_ms"] == [[[400.0, 410.0], [402.0, 404.0]], [[420.0, 430.0], [424.0, 426.0]]]
+    assert second["step_time_ms"].n == 2 and second["step_time_ms"].mean == pytest.approx(414.5)
+    assert second["noise"]["sessions"] == 2 and second["provenance"]["processes"] == 4
+    upgraded = store.step_group([[300.0]], second, {"versions": {"tensorflow": "2.21.0"}})
+    assert upgraded["sessions_ms"] == [[[300.0]]]  # another TensorFlow: the old sessions no longer describe it
     many = first
-    for i in range(store.MAX_PROCESSES + 3):
-        many = store.step_group([float(i)], many, provenance)
-    assert len(many["blocks_ms"]) == store.MAX_PROCESSES and many["blocks_ms"][-1] == [float(store.MAX_PROCESSES + 2)]
+    for i in range(store.MAX_SESSIONS + 3):
+        many = store.step_group([[float(i + 1)]], many, provenance)
+    assert len(many["sessions_ms"]) == store.MAX_SESSIONS
+    assert many["sessions_ms"][-1] == [[float(store.MAX_SESSIONS + 3)]]
 
 
-def test_the_block_gate_waits_for_enough_processes_and_judges_the_faster_of_two_timings():
-    group = {"blocks_ms": [[400.0, 401.0, 399.0], [405.0, 404.0, 406.0]]}
-    passed, message, _ = store.check_blocks("step_time_ms", [600.0] * 3, group, "here")
+def test_a_group_of_one_process_sessions_reads_as_sessions():
+    """Groups written before sessions spanned processes (`blocks_ms`, one process a session) stay gates."""
+    assert store.stored_sessions({"blocks_ms": [[1.0, 2.0], [3.0]]}) == [[[1.0, 2.0]], [[3.0]]]
+    assert store.stored_sessions(None) == []
+
+
+def test_the_block_gate_waits_for_enough_sessions_and_judges_the_faster_of_two_timings():
+    group = {"sessions_ms": [[[400.0, 401.0, 399.0]], [[405.0, 404.0, 406.0]]]}
+    passed, message, _ = store.check_blocks("step_time_ms", [[600.0] * 3], group, "here")
     assert passed is None and "needs 3" in message
-    group["blocks_ms"].append([398.0, 399.0, 397.0])
+    group["sessions_ms"].append([[398.0, 399.0, 397.0]])
     calls = []
-    passed, message, verdict = store.check_blocks("step_time_ms", [600.0] * 3, group, "here",
-                                                  confirm=lambda: calls.append(1) or [401.0, 400.0, 402.0])
+    passed, message, verdict = store.check_blocks("step_time_ms", [[600.0] * 3], group, "here",
+                                                  confirm=lambda: calls.append(1) or [[401.0, 400.0, 402.0]])
     assert calls == [1] and passed is True and "timed again" in message and not verdict["slower"]
-    passed, message, verdict = store.check_blocks("step_time_ms", [600.0] * 3, group, "here",
-                                                  confirm=lambda: [590.0, 600.0, 610.0])
+    passed, message, verdict = store.check_blocks("step_time_ms", [[600.0] * 3], group, "here",
+                                                  confirm=lambda: [[590.0, 600.0, 610.0]])
     assert passed is False and verdict["slower"] and verdict["ratio"] > 1.4
+
+
+def test_timing_processes_interleave_round_by_round_and_keep_each_ones_blocks():
+    from bench import workers
+
+    order = []
+
+    class Fake:
+        def __init__(self, name):
+            self.name, self.ms = name, []
+
+        def timed_pass(self):
+            order.append(self.name)
+            self.ms.append(float(len(order)))
+            return self.ms[-1]
+
+    pool = workers.Processes.__new__(workers.Processes)
+    pool.workers, pool._order = [Fake("p1"), Fake("p2"), Fake("p3")], None
+    for _ in range(6):
+        pool.timed_pass()
+    assert order == ["p1", "p2", "p3", "p3", "p2", "p1"]
+    mark = pool.timed()
+    pool.timed_pass()
+    assert pool.blocks_ms() == [[1.0, 6.0, 7.0], [2.0, 5.0], [3.0, 4.0]]
+    assert pool.blocks_ms(since=mark) == [[7.0], [], []]
 
 
 def test_the_ab_mode_interleaves_the_pairs_abba_one_pass_at_a_time():

@@ -82,16 +82,17 @@ def test_a_benchmark_of_no_known_kind_is_left_out_and_a_newer_schema_is_refused(
 def test_every_field_the_suite_writes_is_a_field_of_its_record():
     """The writers' building blocks: peak memory (every kind), a fine-tune's speed, a bench's rates, perf fields."""
     from bench.suite import fit_fields, perf_fields
-    from finetune.steptime import StepBench
+    from finetune import steptime
 
     common = {f.name for f in dataclasses.fields(contract.Record)}
     assert {"peak_rss_mb", "rss_scope", "peak_gpu_memory_mb", "gate"} <= common
     result = SimpleNamespace(fit={"ms_per_step": 1, "compile_s": 1, "epoch_s": [1], "steps": 1}, examples_per_s=1,
                              step_time={"median_ms": 1, "iqr_ms": 1}, peak_rss_mb=1)
     assert set(fit_fields(result)) <= {f.name for f in dataclasses.fields(contract.FitSpeed)}
-    bench = SimpleNamespace(flops_per_step=1.0, tokens_per_batch=1.0, padded_tokens_per_batch=2.0,
-                            config=SimpleNamespace(batch_size=8), precision=lambda: "fp32")
-    rates = StepBench.rates(bench, 100.0)
+    shape = {"flops_per_step": 1.0, "tokens_per_batch": 1.0, "padded_tokens_per_batch": 2.0, "batch_size": 8,
+             "precision": "fp32", "batches": 16, "rows": 128}
+    rates = steptime.rates(shape, 100.0)
+    assert rates["examples_per_s"] == 80.0 and rates["padding_waste"] == 0.5
     assert set(rates) <= {f.name for f in dataclasses.fields(contract.StepTime)}
     assert set(perf_fields(PerfConfig())) <= {f.name for f in dataclasses.fields(contract.VariantStepTime)}
 
@@ -127,6 +128,7 @@ print(sorted(m for m in ("tensorflow", "transformers", "tf_keras", "keras", "dat
     assert list((tmp_path / "baselines").glob("*.json")), "ingest wrote nothing: the check proved nothing"
 
 
-def test_a_step_time_records_blocks_are_its_passes_in_ms_per_step():
-    record = contract.StepTime(**minimal(contract.StepTime), pass_times_s=[1.6, 3.2], steps_timed=32)
-    assert record.blocks_ms == pytest.approx([100.0, 200.0])  # 16 steps a pass
+def test_a_step_time_records_blocks_per_process_and_reads_them_back():
+    record = contract.StepTime(**minimal(contract.StepTime), blocks_ms=[[100.0, 200.0], [150.0]], processes=2)
+    again = contract.read(record.to_extra_info())
+    assert again.blocks_ms == [[100.0, 200.0], [150.0]] and again.processes == 2

@@ -1,0 +1,118 @@
+"""Timing processes: the course's training step prepared in processes of their own (bench/block.py), asked for one
+whole timed pass at a time, in an interleaved order.
+
+A process carries its own offset on a shared host (thread placement, memory layout, the neighbours' load while it
+ran), so a step time that should stand for "this environment on this machine" is timed in several processes, and
+the passes of all of them are interleaved so that a drift in the machine's load falls on each alike. Used by the
+gated step time (bench/test_step_time.py) and by the A/B mode (bench.ab).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCK = ROOT / "bench" / "block.py"
+
+
+class WorkerFailed(Exception):
+    """A timing process ended or answered nothing: its last line of output says why."""
+
+
+class Worker:
+    """One process: prepared and warmed up once (its `ready()` answer describes what it times), then asked for one
+    timed pass at a time (`timed_pass()`: ms per step, also kept in `.ms`)."""
+
+    def __init__(self, python: str, tree: Path, options: list[str], name: str = "worker"):
+        self.name, self.python = name, python
+        env = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        # stderr to a file: progress bars and TensorFlow's logs would fill a pipe nobody reads, and block the worker
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen([python, str(BLOCK), *options], cwd=tree, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.ms: list[float] = []
+
+    def _answer(self) -> dict:
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        self.process.wait()
+        self.log.seek(0)
+        tail = (self.log.read().strip().splitlines() or ["no output"])[-1]
+        raise WorkerFailed(f"a timing process of {self.name} ({self.python}) failed: {tail}")
+
+    def ready(self) -> dict:
+        return self._answer()
+
+    def timed_pass(self) -> float:
+        self.process.stdin.write("pass\n")
+        self.process.stdin.flush()
+        self.ms.append(self._answer()["ms_per_step"])
+        return self.ms[-1]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write("quit\n")
+                self.process.stdin.close()
+                self.process.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+        self.log.close()
+
+
+def block_options(model: str, batches: int, glue_dir: str | None = None, batch_size: int = 8, device: str = "auto",
+                  seed: int = 0, slowdown: float = 0.0) -> list[str]:
+    """bench/block.py's command line for one configuration."""
+    return (["--model", model, "--batches", str(batches), "--batch-size", str(batch_size), "--device", device,
+             "--seed", str(seed), "--plant-slowdown", str(slowdown)] + (["--glue-dir", glue_dir] if glue_dir else []))
+
+
+class Processes:
+    """`count` timing processes of one configuration, started together (their set-up overlaps), each warmed up;
+    `timed_pass()` times the next pass in an interleaved order (round by round, the direction alternating)."""
+
+    def __init__(self, count: int, options: list[str], python: str = sys.executable, tree: Path = ROOT):
+        self.workers = [Worker(python, tree, options, name=f"process {i + 1}") for i in range(count)]
+        self._order = None
+        try:
+            self.described = [worker.ready() for worker in self.workers][0]
+        except WorkerFailed:
+            self.close()
+            raise
+
+    def order(self, rounds: int):
+        """The workers, one pass each per round, the direction alternating by round (1 2 3, 3 2 1, ...)."""
+        for r in range(rounds):
+            yield from (self.workers if r % 2 == 0 else reversed(self.workers))
+
+    def timed_pass(self) -> float:
+        """The next worker's pass (ms per step, also kept by the worker), for pytest-benchmark to time."""
+        if self._order is None:
+            self._order = self.order(10 ** 9)
+        return next(self._order).timed_pass()
+
+    def timed(self) -> list[int]:
+        """How many passes each process has timed so far: a mark for `blocks_ms(since=...)`."""
+        return [len(worker.ms) for worker in self.workers]
+
+    def blocks_ms(self, since: list[int] | None = None) -> list[list[float]]:
+        """Per process, its passes as ms per step (those after the mark `since`, where given)."""
+        since = since or [0] * len(self.workers)
+        return [list(worker.ms[start:]) for worker, start in zip(self.workers, since)]
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+    def __enter__(self) -> "Processes":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
