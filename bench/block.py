@@ -2,7 +2,7 @@
 rows, warm it up (one untimed pass), print a line `{"ready": ...}`, then time one whole pass for each line `pass`
 read from stdin and print `{"ms_per_step": ...}`; `quit` (or the end of stdin) ends it.
 
-    python bench/block.py --batches 8 [--model minilm-l6] [--glue-dir DIR] [--batch-size 8] [--device auto]
+    python bench/block.py --batches 8 [--task mrpc] [--model minilm-l6] [--glue-dir DIR] [--batch-size 8] [--device auto]
                           [--seed 0] [--plant-slowdown F]
 
 Run as a script (bench.workers: the gated step time and the A/B mode) with the interpreter of the environment
@@ -21,6 +21,7 @@ import time
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bench/block.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="mrpc")
     parser.add_argument("--model", default="minilm-l6")
     parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"))
     parser.add_argument("--batches", type=int, default=8)
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     from finetune import RunConfig, data, environment
     from finetune.steptime import StepBench
 
-    config = RunConfig(model=args.model, glue_dir=args.glue_dir, batch_size=args.batch_size, epochs=1,
+    config = RunConfig(task=args.task, model=args.model, glue_dir=args.glue_dir, batch_size=args.batch_size, epochs=1,
                        max_train_samples=args.batches * args.batch_size, device=args.device, seed=args.seed)
     bench = StepBench(config, data.prepare(config), args.batches)
     bench.timed_pass()  # untimed: tracing and per-shape set-up

@@ -276,11 +276,11 @@ def quality_key(task: str, loss: str, optimizer: str, epochs: int, max_train_sam
     return f"quality/{task}/{loss}/{optimizer}/epochs={epochs}/train={train}/batch={batch_size}"
 
 
-def step_key(device: str, batch_size: int, passes: int, batches: int, processes: int = 1) -> str:
-    """A step-time group's key: the device, the batch size and the design of a session (processes x passes each x
-    batches a pass), since the gate compares sessions of one design."""
-    design = f"passes={passes}x{batches}" if processes == 1 else f"blocks={processes}x{passes}x{batches}"
-    return f"step_time/{device}/batch={batch_size}/{design}"
+def step_key(task: str, device: str, batch_size: int, passes: int, batches: int, processes: int) -> str:
+    """A step-time group's key: the task (its lengths), the device, the batch size and the design of a session
+    (processes x passes each x batches a pass), since the gate compares sessions of one design. (Groups of
+    one-process sessions, from before, are keyed step_time/<device>/batch=<b>/passes=<n>x<k>: MRPC only.)"""
+    return f"step_time/{task}/{device}/batch={batch_size}/blocks={processes}x{passes}x{batches}"
 
 
 def quality_groups(results: list[dict], provenance: dict) -> dict:

@@ -71,7 +71,8 @@ class Suite:
 
     def step_key(self, device: str, batch_size: int) -> str:
         tier = self.options.tier
-        return store.step_key(device, batch_size, tier.step_passes, tier.step_batches, tier.step_processes)
+        return store.step_key(RunConfig.task, device, batch_size, tier.step_passes, tier.step_batches,
+                              tier.step_processes)
 
     # --- runs ----------------------------------------------------------------------------------------
     def quality(self, loss: str, optimizer: str, seed: int) -> Result:
@@ -94,7 +95,7 @@ class Suite:
         """`count` timing processes of `config`'s training step over its first `batches` batches (bench.workers),
         slowed by --plant-slowdown where asked; a process that fails ends the session in one line."""
         options = workers.block_options(config.model, batches, config.glue_dir, config.batch_size, config.device,
-                                        config.seed, self.options.plant_slowdown)
+                                        config.seed, self.options.plant_slowdown, task=config.task)
         try:
             return workers.Processes(count, options)
         except workers.WorkerFailed as err:

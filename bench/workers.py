@@ -67,9 +67,9 @@ class Worker:
 
 
 def block_options(model: str, batches: int, glue_dir: str | None = None, batch_size: int = 8, device: str = "auto",
-                  seed: int = 0, slowdown: float = 0.0) -> list[str]:
+                  seed: int = 0, slowdown: float = 0.0, task: str = "mrpc") -> list[str]:
     """bench/block.py's command line for one configuration."""
-    return (["--model", model, "--batches", str(batches), "--batch-size", str(batch_size), "--device", device,
+    return (["--task", task, "--model", model, "--batches", str(batches), "--batch-size", str(batch_size), "--device", device,
              "--seed", str(seed), "--plant-slowdown", str(slowdown)] + (["--glue-dir", glue_dir] if glue_dir else []))
 
 
