@@ -27,12 +27,17 @@ class PreparedData:
     task: TaskSpec
     model: models.ResolvedModel
     tokenizer: object
-    tokenized: datasets.DatasetDict  # train / validation, with the model inputs added
+    tokenized: datasets.DatasetDict  # train and the task's validation split(s), with the model inputs added
     source: str  # where the rows came from
 
     @property
+    def eval_split(self) -> str:
+        """The headline validation split (MNLI: validation_matched)."""
+        return self.task.eval_splits[0]
+
+    @property
     def eval_labels(self):
-        return self.tokenized["validation"]["label"]
+        return self.tokenized[self.eval_split]["label"]
 
 
 def load_splits(task: TaskSpec, glue_dir: str | None) -> tuple[datasets.DatasetDict, str]:
@@ -42,7 +47,8 @@ def load_splits(task: TaskSpec, glue_dir: str | None) -> tuple[datasets.DatasetD
     if not environment.hub_reachable():
         raise FinetuneError(
             "the Hugging Face Hub is unreachable and no GLUE data folder was given: run offline with "
-            f"GLUE_DIR=/path/to/glue (holding {task.glue_folder}/train.tsv and dev.tsv) or --glue-dir /path/to/glue"
+            f"GLUE_DIR=/path/to/glue (holding {task.glue_folder}/{', '.join(task.split_files.values())}) or "
+            "--glue-dir /path/to/glue"
         )
     splits = datasets.load_dataset(task.hub_path, task.hub_config)
     return datasets.DatasetDict({split: splits[split] for split in task.split_files}), f"Hub: {task.hub_path}/{task.hub_config}"
@@ -60,22 +66,22 @@ def prepare(config) -> PreparedData:
     splits, source = load_splits(task, config.glue_dir)
     # Neither split is empty here (glue_tsv rejects a header-only file) and max_*_samples >= 1 (RunConfig),
     # so _first never empties one.
-    splits = datasets.DatasetDict(
-        train=_first(splits["train"], config.max_train_samples),
-        validation=_first(splits["validation"], config.max_eval_samples),
-    )
+    splits = datasets.DatasetDict({
+        split: _first(splits[split], config.max_train_samples if split == "train" else config.max_eval_samples)
+        for split in task.split_files})
     tokenizer = models.load_tokenizer(model)
 
     def tokenize(batch):
-        return tokenizer(*(batch[key] for key in task.sentence_keys), truncation=True)
+        return tokenizer(*(batch[key] for key in task.text_columns), truncation=True)
 
     tokenized = splits.map(tokenize, batched=True)
     return PreparedData(task, model, tokenizer, tokenized, source)
 
 
 def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None,
-                shuffle_train: bool = True, padding: str = "dynamic", seed: int = 0):
-    """(train, validation) tf.data pipelines, padded per batch; only the training set is shuffled.
+                shuffle_train: bool = True, padding: str = "dynamic", seed: int = 0, eval_split: str | None = None):
+    """(train, validation) tf.data pipelines, padded per batch; only the training set is shuffled. The validation
+    pipeline is of `eval_split` (default: the task's headline validation split).
 
     padding (see finetune/perf.py): dynamic and multiple pad each batch to its longest pair, rounded up to
     `pad_to_multiple_of`; fixed pads every batch to the longest pair of the data (rounded up likewise);
@@ -105,7 +111,7 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
         train = bucketed(prepared.tokenized["train"], collator("np"), batch_size, shuffle_train, seed)
     else:
         train = convert("train", shuffle_train)
-    return train, convert("validation", False)
+    return train, convert(eval_split or prepared.eval_split, False)
 
 
 def _round_up(length: int, multiple: int | None) -> int:
@@ -141,7 +147,8 @@ def bucketed(split: datasets.Dataset, collator, batch_size: int, shuffle: bool, 
 
     lengths = [len(ids) for ids in split["input_ids"]]
     columns = {name: split[name] for name in MODEL_INPUTS}
-    labels = np.asarray(split["label"], dtype=np.int64)
+    scores = split.features["label"].dtype.startswith("float")  # a regression's labels (STS-B)
+    labels = np.asarray(split["label"], dtype=np.float32 if scores else np.int64)
     rng = np.random.default_rng(seed) if shuffle else None  # one generator: each epoch draws the next order
 
     def batches():
@@ -152,6 +159,7 @@ def bucketed(split: datasets.Dataset, collator, batch_size: int, shuffle: bool, 
     # The same element spec as to_tf_dataset's, so the model sees the same signature as the course's.
     matrix = tf.TensorSpec(shape=(None, None), dtype=tf.int64)
     dataset = tf.data.Dataset.from_generator(
-        batches, output_signature=({name: matrix for name in MODEL_INPUTS}, tf.TensorSpec((None,), tf.int64)))
+        batches, output_signature=({name: matrix for name in MODEL_INPUTS},
+                                   tf.TensorSpec((None,), tf.float32 if scores else tf.int64)))
     num_batches = -(-len(lengths) // batch_size)
     return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)

@@ -1,8 +1,9 @@
-"""GLUE MRPC metrics: accuracy and binary F1 of the positive class (paraphrase = 1).
+"""GLUE metrics of every task (finetune.tasks: accuracy, binary F1 of the positive class, Matthews correlation,
+Pearson and Spearman correlation), and the names for a run that did not learn.
 
-`evaluate.load("glue", "mrpc")` is used where the Hub answers; offline, the same definition
-(sklearn's accuracy_score and f1_score, which evaluate's glue metric calls) is computed here, and
-the result says which one ran. A run whose predictions are all one class is named as collapsed.
+`evaluate.load("glue", task)` is used where the Hub answers; offline, the same definitions (those of sklearn and
+scipy that evaluate's glue metric calls) are computed here, and the result says which one ran. A run whose
+predictions are all one class (or, for a regression, one value) is named as collapsed.
 """
 
 from __future__ import annotations
@@ -10,35 +11,75 @@ from __future__ import annotations
 import numpy as np
 
 from finetune import environment
+from finetune.tasks import ACCURACY, F1, MCC, PEARSON, SPEARMAN, TASKS, TaskSpec
 
-LOCAL_SOURCE = "local: accuracy and binary F1 as in evaluate's glue/mrpc"
+LOCAL_SOURCE = "local: the definitions of evaluate's glue/{task}"
 
 
-def local_glue_mrpc(predictions, references) -> dict:
-    predictions = np.asarray(predictions)
-    references = np.asarray(references)
+def _f1(predictions, references) -> float:
     true_pos = int(np.sum((predictions == 1) & (references == 1)))
     false_pos = int(np.sum((predictions == 1) & (references == 0)))
     false_neg = int(np.sum((predictions == 0) & (references == 1)))
     denominator = 2 * true_pos + false_pos + false_neg
-    return {
-        "accuracy": float(np.mean(predictions == references)),
-        "f1": 2 * true_pos / denominator if denominator else 0.0,
+    return 2 * true_pos / denominator if denominator else 0.0
+
+
+def _matthews(predictions, references) -> float:
+    """sklearn's matthews_corrcoef (any number of classes); 0.0 where it is undefined, as there."""
+    classes = np.union1d(predictions, references)
+    confusion = np.array([[np.sum((references == t) & (predictions == p)) for p in classes] for t in classes],
+                         dtype=np.float64)
+    t_sum, p_sum = confusion.sum(axis=1), confusion.sum(axis=0)
+    n_correct, n = np.trace(confusion), confusion.sum()
+    cov_tp = n_correct * n - np.dot(t_sum, p_sum)
+    cov_pp, cov_tt = n * n - np.dot(p_sum, p_sum), n * n - np.dot(t_sum, t_sum)
+    return float(cov_tp / np.sqrt(cov_tt * cov_pp)) if cov_tt * cov_pp else 0.0
+
+
+def _correlation(kind: str, predictions, references) -> float:
+    """scipy's pearsonr / spearmanr statistic; 0.0 for a constant prediction (where scipy gives NaN)."""
+    from scipy import stats
+
+    if np.ptp(predictions) == 0 or np.ptp(references) == 0:
+        return 0.0
+    found = (stats.pearsonr if kind == PEARSON else stats.spearmanr)(predictions, references)
+    return float(found[0])
+
+
+def local_glue(task: TaskSpec, predictions, references) -> dict:
+    """The task's GLUE metrics, as evaluate's glue metric defines them."""
+    predictions, references = np.asarray(predictions), np.asarray(references)
+    compute = {
+        ACCURACY: lambda: float(np.mean(predictions == references)),
+        F1: lambda: _f1(predictions, references),
+        MCC: lambda: _matthews(predictions, references),
+        PEARSON: lambda: _correlation(PEARSON, predictions.astype(np.float64), references.astype(np.float64)),
+        SPEARMAN: lambda: _correlation(SPEARMAN, predictions.astype(np.float64), references.astype(np.float64)),
     }
+    return {name: compute[name]() for name in task.metrics}
 
 
-def glue_mrpc(predictions, references) -> tuple[dict, str]:
-    """(scores, source): evaluate's glue/mrpc where it can be loaded, else the identical local metric."""
+def local_glue_mrpc(predictions, references) -> dict:
+    return local_glue(TASKS["mrpc"], predictions, references)
+
+
+def glue_scores(task: TaskSpec, predictions, references) -> tuple[dict, str]:
+    """(scores, source): evaluate's glue/<task> where it can be loaded, else the identical local definitions."""
+    local = LOCAL_SOURCE.format(task=task.name)
     if not environment.hub_reachable():
-        return local_glue_mrpc(predictions, references), LOCAL_SOURCE + " (Hub unreachable)"
+        return local_glue(task, predictions, references), local + " (Hub unreachable)"
     try:
         import evaluate
 
-        metric = evaluate.load("glue", "mrpc")
+        metric = evaluate.load("glue", task.name)
         scores = metric.compute(predictions=predictions, references=references)
-        return {name: float(value) for name, value in scores.items()}, "evaluate: glue/mrpc"
+        return {name: float(value) for name, value in scores.items()}, f"evaluate: glue/{task.name}"
     except Exception as err:  # any failure to fetch or run the Hub's metric script falls back, said in the result
-        return local_glue_mrpc(predictions, references), f"{LOCAL_SOURCE} (evaluate.load failed: {err.__class__.__name__})"
+        return local_glue(task, predictions, references), f"{local} (evaluate.load failed: {err.__class__.__name__})"
+
+
+def glue_mrpc(predictions, references) -> tuple[dict, str]:
+    return glue_scores(TASKS["mrpc"], predictions, references)
 
 
 def majority_accuracy(labels) -> float:
@@ -63,8 +104,14 @@ def verdict(accuracy: float, collapsed: str | None, majority: float | None) -> s
     return "learned"
 
 
+CONSTANT = 1e-4  # a regression's predictions within this spread (standard deviation) are one value
+
+
 def collapsed(predictions, num_labels: int) -> str | None:
-    """'all-positive' / 'all-negative' when every prediction is one class (the course's failure), else None."""
+    """'all-positive' / 'all-negative' when every prediction is one class (the course's failure), 'all-class-K'
+    for more classes, 'constant' when a regression (one output) predicts one value; else None."""
+    if num_labels == 1:
+        return "constant" if float(np.std(np.asarray(predictions, dtype=np.float64))) < CONSTANT else None
     classes = np.unique(np.asarray(predictions))
     if len(classes) != 1:
         return None

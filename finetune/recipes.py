@@ -57,3 +57,17 @@ OPTIMIZERS = {
     "adam": _adam,
     "linear-decay": _linear_decay,
 }
+
+
+def _mse():
+    import tf_keras as keras
+
+    return keras.losses.MeanSquaredError()
+
+
+# A regression task (STS-B: one output, a float score) has no logits pitfall: both ways of giving the loss are
+# mean squared error, as transformers' models compute it for num_labels == 1.
+REGRESSION_LOSSES = {
+    "string": lambda: "mean_squared_error",
+    "from_logits": _mse,
+}

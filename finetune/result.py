@@ -15,11 +15,11 @@ class Result:
     num_train_examples: int
     num_eval_examples: int
     num_train_steps: int  # len(train batches) * epochs: the length of the learning-rate schedule
-    accuracy: float
-    f1: float
+    accuracy: float | None  # on the headline validation split; None for a regression (STS-B)
+    f1: float | None  # binary F1 of the positive class where the task's GLUE metric has it (MRPC, QQP), else None
     metric_source: str
-    collapsed: str | None  # "all-positive" / "all-negative" when every prediction is one class
-    majority_accuracy: float  # always predicting the validation set's most common label scores this
+    collapsed: str | None  # "all-positive" / "all-negative" when every prediction is one class ("constant": STS-B)
+    majority_accuracy: float | None  # always predicting the validation set's most common label scores this
     epoch_losses: list
     step_losses: list
     step_time: dict  # timing.StepStats: the steady-state median and spread, a diagnostic
@@ -31,6 +31,15 @@ class Result:
     hardware: dict
     measured_at: str  # UTC, ISO 8601, when the run finished
     calibration: dict | None = None  # finetune.calibration, timed before the run where the caller did (CLI, bench)
+    task: str = "mrpc"
+    scores: dict | None = None  # the task's GLUE metrics on the headline validation split (finetune.tasks)
+    eval_scores: dict | None = None  # validation split -> its GLUE metrics (MNLI: matched and mismatched)
+
+    @property
+    def headline(self) -> tuple[str, float]:
+        """The task's first GLUE metric and its value (MRPC: accuracy; CoLA: Matthews; STS-B: Pearson)."""
+        name = next(iter(self.scores)) if self.scores else "accuracy"
+        return name, (self.scores or {}).get(name, self.accuracy)
 
     def to_dict(self) -> dict:
         return asdict(self)

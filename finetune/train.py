@@ -13,7 +13,7 @@ from finetune import calibration as calibrate
 from finetune import data, environment, memory, metrics, models, perf, runtime
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
-from finetune.recipes import LOSSES, OPTIMIZERS
+from finetune.recipes import LOSSES, OPTIMIZERS, REGRESSION_LOSSES
 from finetune.result import Result
 from finetune.timing import StepTimer, fit_time, steady_state
 
@@ -22,7 +22,7 @@ def build_model(config: RunConfig, prepared: data.PreparedData, num_train_steps:
     """A fresh, compiled classifier for `config`'s loss and optimizer (call inside runtime.configured, which
     sets the precision policy and the strategy the model is built under); XLA when config.perf asks for it."""
     model = models.load_model(prepared.model, prepared.task.num_labels, len(prepared.tokenizer))
-    loss = LOSSES[config.loss]()
+    loss = (REGRESSION_LOSSES if prepared.task.is_regression else LOSSES)[config.loss]()
     if config.perf.precision != "float32":
         loss = perf.float32_logits(loss)
     xla = {"jit_compile": True} if config.perf.jit_compile else {}  # the course's compile() call otherwise
@@ -87,14 +87,23 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         loaded = time.perf_counter()
         run.model.fit(run.train_ds, epochs=config.epochs, callbacks=[timer, *callbacks], verbose=verbose)
         trained = time.perf_counter()
-        logits = run.model.predict(run.eval_ds, verbose=0)["logits"]
+        predictions = predict(run.model, run.eval_ds, prepared.task)
+        # the other validation splits (MNLI: validation_mismatched), through the same padding
+        others = {split: predict(run.model, data.tf_datasets(prepared, config.batch_size, shuffle_train=False,
+                                                             eval_split=split, **config.perf.data_options())[1],
+                                 prepared.task)
+                  for split in prepared.task.eval_splits[1:]}
         predicted = time.perf_counter()
 
-    predictions = np.argmax(logits, axis=-1)
     labels = np.asarray(prepared.eval_labels)
     if len(predictions) != len(labels):
         raise FinetuneError(f"predicted {len(predictions)} rows for {len(labels)} labels: the eval pipeline lost rows")
-    scores, metric_source = metrics.glue_mrpc(predictions, labels)
+    scores, metric_source = metrics.glue_scores(prepared.task, predictions, labels)
+    eval_scores = {prepared.eval_split: scores}
+    for split, predicted_rows in others.items():
+        eval_scores[split] = metrics.glue_scores(prepared.task, predicted_rows,
+                                                 np.asarray(prepared.tokenized[split]["label"]))[0]
+    classes = not prepared.task.is_regression
     step = steady_state(timer.step_times_s, skip=config.warmup_steps)
     fit = fit_time(timer.epoch_s, timer.step_times_s, step)
     rows = len(prepared.tokenized["train"])
@@ -107,11 +116,13 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         num_train_examples=len(prepared.tokenized["train"]),
         num_eval_examples=len(labels),
         num_train_steps=run.num_train_steps,
-        accuracy=scores["accuracy"],
-        f1=scores["f1"],
+        # accuracy for every classification task (CoLA's GLUE metric is Matthews' but "did not learn" is told by
+        # accuracy against the majority class), F1 where the task's GLUE metric has it
+        accuracy=float(np.mean(predictions == labels)) if classes else None,
+        f1=scores.get("f1"),
         metric_source=metric_source,
         collapsed=metrics.collapsed(predictions, prepared.task.num_labels),
-        majority_accuracy=metrics.majority_accuracy(labels),
+        majority_accuracy=metrics.majority_accuracy(labels) if classes else None,
         epoch_losses=timer.epoch_losses,
         step_losses=timer.step_losses,
         step_time=step.to_dict(),
@@ -124,4 +135,13 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         hardware=environment.hardware(),
         measured_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         calibration=calibration,
+        task=prepared.task.name,
+        scores=scores,
+        eval_scores=eval_scores,
     )
+
+
+def predict(model, eval_ds, task) -> np.ndarray:
+    """The model's predictions: argmax of the logits (a class id), or the one output of a regression (a score)."""
+    logits = model.predict(eval_ds, verbose=0)["logits"]
+    return logits[:, 0].astype(np.float64) if task.is_regression else np.argmax(logits, axis=-1)

@@ -9,6 +9,7 @@ from finetune import RunConfig, data
 from finetune.tasks import TASKS
 
 MRPC = TASKS["mrpc"]
+MRPC_HEADER = ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String")  # the GLUE download's MRPC files
 
 
 @pytest.fixture(scope="session")
@@ -18,9 +19,10 @@ def real_glue_dir(glue_dir):
     return glue_dir
 
 
-def write_glue_tsv(path, rows, header=MRPC.tsv_header, bom=True):
-    """A file in the GLUE download's format: UTF-8 BOM, tab-separated, bare quotes, CRLF-free."""
-    text = "\t".join(header) + "\n" + "".join("\t".join(map(str, row)) + "\n" for row in rows)
+def write_glue_tsv(path, rows, header=MRPC_HEADER, bom=True):
+    """A file in the GLUE download's format: UTF-8 BOM, tab-separated, bare quotes, CRLF-free (header None: none)."""
+    text = ("" if header is None else "\t".join(header) + "\n") + "".join("\t".join(map(str, row)) + "\n"
+                                                                          for row in rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
 
