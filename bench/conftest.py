@@ -97,12 +97,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     write = terminalreporter.write_line
     terminalreporter.section("fine-tuning results")
     for (loss, optimizer, seed), r in sorted(suite.quality_results.items()):
-        state = metrics.verdict(r.accuracy, r.collapsed, r.majority_accuracy)
-        write(f"quality {loss:11} {optimizer:12} seed {seed}: accuracy {r.accuracy:.4f}  F1 {r.f1:.4f}  "
+        state = metrics.verdict(*metrics.state(r))
+        write(f"quality {loss:11} {optimizer:12} seed {seed}: {metrics.scores_text(r.scores, r.accuracy, r.f1)}  "
               f"{r.fit['ms_per_step']:.0f} ms/step over whole epochs (median step {r.step_time['median_ms']:.0f}, "
               f"compile {r.fit['compile_s']:.1f} s)  peak RSS {r.peak_rss_mb:.0f} MB  {state}")
     for (variant, seed), r in sorted(suite.variant_results.items()):
-        write(f"variant {variant:14} seed {seed}: accuracy {r.accuracy:.4f}  F1 {r.f1:.4f}  "
+        write(f"variant {variant:14} seed {seed}: {metrics.scores_text(r.scores, r.accuracy, r.f1)}  "
               f"{r.fit['ms_per_step']:.0f} ms/step over whole epochs (median step {r.step_time['median_ms']:.0f})")
     for (device, batch_size, seed), record in sorted(suite.step_results.items()):
         speedup = f"  GPU/CPU speed-up {record.speedup_vs_cpu:.2f}x" if record.speedup_vs_cpu else ""

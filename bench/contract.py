@@ -74,8 +74,9 @@ class Scores(FitSpeed):
     model: str = REQUIRED()
     batch_size: int = REQUIRED()
     epochs: int = REQUIRED()
-    accuracy: float
-    f1: float
+    accuracy: float | None  # null for a regression task (STS-B)
+    f1: float | None  # null where the task's GLUE metric has no F1 (every task but MRPC and QQP)
+    scores: dict | None = None  # the task's GLUE metrics (finetune.tasks); files before it: MRPC's accuracy, F1
     loss: str = "from_logits"  # files before these fields: variants train with the course's fix
     optimizer: str = "linear-decay"
     collapsed: str | None = None  # null, all-positive or all-negative

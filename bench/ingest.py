@@ -28,7 +28,8 @@ from finetune.perf import PerfConfig
 
 def command_of(config: dict, seeds: list) -> str:
     train = f" --max-train-samples {config['max_train_samples']}" if config["max_train_samples"] else ""
-    return (f"GLUE_DIR=../shared/data/glue python -m finetune --model {config['model']} --loss {config['loss']} "
+    return (f"GLUE_DIR=../shared/data/glue python -m finetune --task {config.get('task') or 'mrpc'} "
+            f"--model {config['model']} --loss {config['loss']} "
             f"--optimizer {config['optimizer']} --epochs {config['epochs']} --batch-size {config['batch_size']}"
             f"{train} --seed {{{','.join(map(str, seeds))}}} --json RESULT.json")
 
@@ -56,7 +57,7 @@ def results_in(path: Path) -> list[dict]:
     found = [contract.read(b["extra_info"], f"{path}: benchmark {b.get('name', '?')}") for b in document["benchmarks"]]
     return [
         {"config": {name: getattr(r, name) for name in CONFIG_FIELDS}, "accuracy": r.accuracy, "f1": r.f1,
-         "collapsed": r.collapsed, "versions": machine["versions"], "hardware": machine["hardware"],
+         "scores": r.scores, "collapsed": r.collapsed, "versions": machine["versions"], "hardware": machine["hardware"],
          "calibration": machine.get("calibration"),
          "measured_at": document["datetime"], "command": f"pytest bench/ --benchmark-json={path.name}"}
         for r in found if type(r) is contract.Quality
@@ -68,10 +69,10 @@ def stored_runs(group: dict | None, versions: dict, new_seeds: set) -> list[dict
     if not group or group.get("provenance", {}).get("versions") != versions:
         return []
     seeds = group["provenance"]["seeds"]
-    return [{"config": {"seed": seed}, "accuracy": accuracy, "f1": f1, "collapsed": collapsed}
-            for seed, accuracy, f1, collapsed in zip(seeds, group["accuracy"]["values"], group["f1"]["values"],
-                                                     group["collapsed"])
-            if seed not in new_seeds]
+    names = [name for name, figure in group.items() if isinstance(figure, dict) and "values" in figure]
+    return [{"config": {"seed": seed}, "scores": {name: group[name]["values"][i] for name in names},
+             "collapsed": group["collapsed"][i]}
+            for i, seed in enumerate(seeds) if seed not in new_seeds]
 
 
 def ingest(paths: list[Path], directory: Path = BASELINE_DIR, replace: bool = False) -> list[str]:

@@ -18,6 +18,10 @@ RECIPES = [(loss, optimizer) for loss in LOSSES for optimizer in OPTIMIZERS]
 # `.ci/run` inside 40 minutes on a 2-core host whose course step takes 0.7 s, and every variant still shows
 # what it shows after a whole epoch.
 CI_TRAIN_ROWS = 2400
+# A large task's full tier trains on its first rows only (one SST-2 epoch is 8,419 steps at batch 8: more than an
+# hour on 2 CPU cores): every task whose Hub training split is larger than this. The slice is in the baseline key
+# (train=<rows>) and in every record (max_train_samples), so the report shows it.
+LARGE_TASK_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ SCALING_ROUNDS = 2  # interleaved timed passes per configuration in test_mirrore
 class Options:
     model: str
     model_choice: str  # why this model
+    task: str  # a finetune.tasks.TASKS name
     tier: Tier
     epochs: int
     glue_dir: str | None
@@ -73,15 +78,26 @@ class Options:
         tier = TIERS[config.getoption("--tier")]  # the values were validated where parsed (finetune/options.py)
         seeds = config.getoption("--seeds")
         epochs = tier.epochs if config.getoption("--epochs") is None else config.getoption("--epochs")
-        return cls(model, choice, tier, epochs, config.getoption("--glue-dir"), tuple(range(seeds)),
+        return cls(model, choice, config.getoption("--task"), tier, epochs, config.getoption("--glue-dir"),
+                   tuple(range(seeds)),
                    config.getoption("--device"), config.getoption("--update-baselines"),
                    config.getoption("--plant-slowdown"))
 
+    @property
+    def train_rows(self) -> int | None:
+        """The training rows of this tier on this task: the tier's, or a large task's slice (None: all)."""
+        from finetune.tasks import TASKS
+
+        if self.tier.max_train_samples is not None:
+            return self.tier.max_train_samples
+        return LARGE_TASK_ROWS if TASKS[self.task].hub_rows["train"] > LARGE_TASK_ROWS else None
+
     def describe(self) -> str:
-        train = "all" if self.tier.max_train_samples is None else self.tier.max_train_samples
+        train = "all" if self.train_rows is None else f"the first {self.train_rows}"
         data_from = f"GLUE TSV in {self.glue_dir}" if self.glue_dir else "the Hugging Face Hub"
-        return (f"model {self.model} [{self.model_choice}]; tier {self.tier.name}: {self.epochs} epoch(s), "
+        return (f"task {self.task}; model {self.model} [{self.model_choice}]; tier {self.tier.name}: {self.epochs} epoch(s), "
                 f"train rows {train}, step time at batch {self.tier.batch_sizes}: {self.tier.step_processes} "
-                f"processes x {self.tier.step_passes} passes of {self.tier.step_batches} batches; seeds {list(self.seeds)}; data from {data_from}"
+                f"processes x {self.tier.step_passes} passes of {self.tier.step_batches} batches; seeds {list(self.seeds)}; "
+                f"data from {data_from}"
                 + ("; UPDATING BASELINES" if self.update else "")
                 + (f"; PLANTED SLOWDOWN {self.plant_slowdown:.0%}" if self.plant_slowdown else ""))

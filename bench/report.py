@@ -21,6 +21,7 @@ from bench import contract, store
 from bench.results import Run, differences, hardware_of, load_runs, records
 from finetune import calibration, flops, metrics
 from finetune.errors import FinetuneError
+from finetune.tasks import METRIC_RANGE
 
 
 # --- step time ----------------------------------------------------------------------------------------
@@ -174,8 +175,9 @@ def band_text(document: dict | None, key: str, name: str, value: float, resoluti
     band = store.band(figure, resolution) if figure else None
     if band is None:
         return "no band" if figure is None else f"n={figure.n}: no band"
-    if store.covers(band, store.SCORE_RANGE):
-        return f"n={figure.n}: covers [0, 1], no gate"
+    low, high = METRIC_RANGE.get(name, store.SCORE_RANGE)
+    if store.covers(band, (low, high)):
+        return f"n={figure.n}: covers [{low:g}, {high:g}], no gate"
     verdict = "in" if band.low <= value <= band.high else "**OUT**"
     return f"[{band.low:.4f}, {band.high:.4f}] n={figure.n} {verdict}"
 
@@ -200,14 +202,17 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
             key = store.quality_key(r.task, r.loss, r.optimizer, r.epochs, r.max_train_samples, r.batch_size)
             # The gate widens the band by one validation example; older results do not say how many there were.
             resolution = 1 / r.num_eval_examples if r.num_eval_examples else 0.0
-            state = (r.accuracy, r.collapsed, r.majority_accuracy)
+            state = metrics.state(r)
             collapsed = "" if metrics.learned(*state) else f"**{metrics.verdict(*state)}**"
+            scores = r.scores or {"accuracy": r.accuracy, "f1": r.f1}  # files before `scores`: MRPC's two
+            bands = "no baseline" if document is None else "; ".join(
+                f"{'F1' if name == 'f1' else name} {band_text(document, key, name, value, resolution)}"
+                for name, value in scores.items())
             table.append([
-                *([run.name] if len(runs) > 1 else []), run.hardware_key, r.model, getattr(r, "variant", "-"),
-                r.loss, r.optimizer, str(r.epochs), "" if r.seed is None else str(r.seed),
-                f"{r.accuracy:.4f}", f"{r.f1:.4f}", collapsed,
-                band_text(document, key, "accuracy", r.accuracy, resolution),
-                band_text(document, key, "f1", r.f1, resolution), gate_text(r),
+                *([run.name] if len(runs) > 1 else []), run.hardware_key, r.task or "mrpc", r.model,
+                getattr(r, "variant", "-"), r.loss, r.optimizer, str(r.epochs),
+                "all" if r.max_train_samples is None else str(r.max_train_samples), "" if r.seed is None else str(r.seed),
+                metrics.scores_text(r.scores, r.accuracy, r.f1), collapsed, bands, gate_text(r),
                 "n/a" if r.step_time_ms is None else f"{r.step_time_ms:.0f}",
                 "n/a" if r.compile_s is None else f"{r.compile_s:.1f}",
                 memory_text(r.peak_rss_mb, r.peak_gpu_memory_mb),
@@ -275,9 +280,9 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
               "model, hardware and loss x optimizer, widened by one validation example where extra_info records "
               "num_eval_examples, as the gate does; **OUT** marks a figure outside it. A performance variant "
               "(variant other than \"-\") is judged against the band of the recipe it trains with.", ""]
-    lines += markdown_table([*by_file, "hardware", "model", "variant", "loss", "optimizer", "epochs", "seed", "accuracy", "F1",
-                             "did not learn", "accuracy band", "F1 band", "gate", "ms/step (whole epochs)",
-                             "compile s", "peak memory MB"], quality)
+    lines += markdown_table([*by_file, "hardware", "task", "model", "variant", "loss", "optimizer", "epochs",
+                             "train rows", "seed", "scores (the task's GLUE metrics)", "did not learn", "bands", "gate",
+                             "ms/step (whole epochs)", "compile s", "peak memory MB"], quality)
     lines += ["", "## Differences", "", *differences(runs), ""]
     return "\n".join(lines)
 

@@ -290,9 +290,12 @@ def quality_groups(results: list[dict], provenance: dict) -> dict:
         c = r["config"]
         key = quality_key(c["task"], c["loss"], c["optimizer"], c["epochs"], c["max_train_samples"], c["batch_size"])
         grouped.setdefault(key, []).append(r)
+    def metrics(r) -> dict:  # the task's GLUE metrics; results from before `scores`: MRPC's accuracy and F1
+        return r.get("scores") or {"accuracy": r["accuracy"], "f1": r["f1"]}
+
     return {
         key: {
-            "accuracy": Figure.of(r["accuracy"] for r in runs), "f1": Figure.of(r["f1"] for r in runs),
+            **{name: Figure.of(metrics(r)[name] for r in runs) for name in metrics(runs[0])},
             "collapsed": [r["collapsed"] for r in runs],
             "provenance": {**provenance, "seeds": [r["config"]["seed"] for r in runs]},
         }

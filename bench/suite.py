@@ -18,6 +18,7 @@ from bench.store import BASELINE_DIR, Figure
 from finetune import FinetuneError, RunConfig, calibration, data, environment, perf, runtime, steptime
 from finetune.hardware import Host
 from finetune.result import Result
+from finetune.tasks import METRIC_RANGE, TASKS
 from finetune.train import finetune
 
 
@@ -47,9 +48,15 @@ class Suite:
         self.verdicts: list = []  # (test id, passed, message), for the summary
 
     # --- configuration -------------------------------------------------------------------------------
+    @property
+    def task(self):
+        """The task's row of finetune.tasks.TASKS."""
+        return TASKS[self.options.task]
+
     def run_config(self, loss="from_logits", optimizer="linear-decay", seed=0, **changes) -> RunConfig:
-        fields = dict(model=self.options.model, loss=loss, optimizer=optimizer, epochs=self.options.epochs,
-                      batch_size=QUALITY_BATCH_SIZE, seed=seed, max_train_samples=self.options.tier.max_train_samples,
+        fields = dict(task=self.options.task, model=self.options.model, loss=loss, optimizer=optimizer,
+                      epochs=self.options.epochs, batch_size=QUALITY_BATCH_SIZE, seed=seed,
+                      max_train_samples=self.options.train_rows,
                       glue_dir=self.options.glue_dir)
         fields.update(changes)
         try:
@@ -66,12 +73,12 @@ class Suite:
         return self._prepared
 
     def quality_key(self, loss: str, optimizer: str) -> str:
-        return store.quality_key(RunConfig.task, loss, optimizer, self.options.epochs,
-                                 self.options.tier.max_train_samples, QUALITY_BATCH_SIZE)
+        return store.quality_key(self.options.task, loss, optimizer, self.options.epochs, self.options.train_rows,
+                                 QUALITY_BATCH_SIZE)
 
     def step_key(self, device: str, batch_size: int) -> str:
         tier = self.options.tier
-        return store.step_key(RunConfig.task, device, batch_size, tier.step_passes, tier.step_batches,
+        return store.step_key(self.options.task, device, batch_size, tier.step_passes, tier.step_batches,
                               tier.step_processes)
 
     # --- runs ----------------------------------------------------------------------------------------
@@ -114,7 +121,7 @@ class Suite:
         c = r.config
         return contract.Quality(
             **self.common(c), **fit_fields(r), loss=c["loss"], optimizer=c["optimizer"], accuracy=r.accuracy, f1=r.f1,
-            collapsed=r.collapsed, majority_accuracy=r.majority_accuracy, epoch_losses=r.epoch_losses,
+            scores=r.scores, collapsed=r.collapsed, majority_accuracy=r.majority_accuracy, epoch_losses=r.epoch_losses,
             max_train_samples=c["max_train_samples"], num_train_steps=r.num_train_steps,
             metric_source=r.metric_source, num_eval_examples=r.num_eval_examples, data_source=r.data_source,
             wall_time_s=r.wall_time_s["total"])
@@ -123,7 +130,7 @@ class Suite:
         c = r.config
         return contract.VariantQuality(
             **self.common(c), **fit_fields(r), variant=variant, loss=c["loss"], optimizer=c["optimizer"],
-            accuracy=r.accuracy, f1=r.f1, collapsed=r.collapsed, majority_accuracy=r.majority_accuracy,
+            accuracy=r.accuracy, f1=r.f1, scores=r.scores, collapsed=r.collapsed, majority_accuracy=r.majority_accuracy,
             max_train_samples=c["max_train_samples"], num_eval_examples=r.num_eval_examples)
 
     def step_record(self, c: RunConfig, described: dict, blocks_ms: list, pass_times_s: list) -> contract.StepTime:
@@ -223,6 +230,12 @@ class Suite:
                                         kind=contract.Scaling, single_device_step_time_ms=single_ms,
                                         per_replica_batch=mirrored.config.batch_size // mirrored.replicas,
                                         scaling_efficiency=efficiency)
+
+    def compare_scores(self, test_id: str, result: Result, key: str) -> list:
+        """[(metric, (passed, message))] of each of the task's GLUE metrics against its stored band."""
+        return [(name, self.compare(test_id, name, value, key, resolution=1 / result.num_eval_examples,
+                                    limits=METRIC_RANGE[name]))
+                for name, value in result.scores.items()]
 
     # --- baselines -----------------------------------------------------------------------------------
     def compare(self, test_id: str, name: str, value: float, key: str, confirm=None, **kwargs) -> tuple:

@@ -14,7 +14,6 @@ record of bench.contract (its `kind` tells readers what it measured).
 import pytest
 
 import finetune  # noqa: F401
-from bench import store
 from bench.gate import gate_of, skip_if_ungated
 from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
 from finetune import metrics, perf, runtime
@@ -63,9 +62,9 @@ def test_faster_than_the_course(benchmark, suite, seed):
     record = suite.faster_record(course, best, choice.variant, choice.target)
     benchmark.extra_info.update(record.to_extra_info())
     assert best.num_train_examples == course.num_train_examples and best.num_train_steps == course.num_train_steps
-    assert metrics.learned(best.accuracy, best.collapsed, best.majority_accuracy), (
-        f"best ({choice.variant}) did not learn: accuracy {best.accuracy:.4f} "
-        f"[{metrics.verdict(best.accuracy, best.collapsed, best.majority_accuracy)}]")
+    assert metrics.learned(*metrics.state(best)), (
+        f"best ({choice.variant}) did not learn: {metrics.scores_text(best.scores, best.accuracy, best.f1)} "
+        f"[{metrics.verdict(*metrics.state(best))}]")
     ratio = record.step_time_ms / record.course_step_time_ms
     if choice.target is None:
         pytest.skip(f"no speed claim for {choice.needs}: {choice.evidence}; measured here {ratio:.2f}x the course's "
@@ -111,12 +110,10 @@ def test_variant_quality(benchmark, suite, variant, seed, request):
     benchmark.group = f"quality of performance variants {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(suite.variant_quality, args=(variant, seed), rounds=1, iterations=1)
     benchmark.extra_info.update(suite.variant_quality_record(variant, result).to_extra_info())
-    assert metrics.learned(result.accuracy, result.collapsed, result.majority_accuracy), (
-        f"{variant} did not learn: accuracy {result.accuracy:.4f} "
-        f"[{metrics.verdict(result.accuracy, result.collapsed, result.majority_accuracy)}]")
-    verdicts = [(name, suite.compare(request.node.nodeid, name, getattr(result, name), suite.quality_key(*WINNER),
-                                     resolution=1 / result.num_eval_examples, limits=store.SCORE_RANGE))
-                for name in ("accuracy", "f1")]
+    assert metrics.learned(*metrics.state(result)), (
+        f"{variant} did not learn: {metrics.scores_text(result.scores, result.accuracy, result.f1)} "
+        f"[{metrics.verdict(*metrics.state(result))}]")
+    verdicts = suite.compare_scores(request.node.nodeid, result, suite.quality_key(*WINNER))
     benchmark.extra_info["gate"] = gate_of(verdicts)
     failures = [f"{variant}: {message}" for _, (passed, message) in verdicts if passed is False]
     assert not failures, "; ".join(failures)

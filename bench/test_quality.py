@@ -1,12 +1,13 @@
-"""Quality: loss {string, from_logits} x optimizer {adam, linear-decay}, each a real fine-tune on MRPC.
+"""Quality: loss {string, from_logits} x optimizer {adam, linear-decay}, each a real fine-tune on the task (--task,
+default MRPC), judged on the task's GLUE metrics.
 
-    pytest bench/test_quality.py --benchmark-json=quality.json
+    pytest bench/test_quality.py --benchmark-json=quality.json [--task sst2]
 """
 
 import pytest
 
 from bench.gate import gate_of, skip_if_ungated
-from bench import claims, store
+from bench import claims
 from bench.options import RECIPES, WINNER
 
 
@@ -15,9 +16,7 @@ def test_quality(benchmark, suite, loss, optimizer, seed, request):
     benchmark.group = f"quality {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(suite.quality, args=(loss, optimizer, seed), rounds=1, iterations=1)
     benchmark.extra_info.update(suite.quality_record(result).to_extra_info())
-    verdicts = [(name, suite.compare(request.node.nodeid, name, getattr(result, name),
-                                     suite.quality_key(loss, optimizer), resolution=1 / result.num_eval_examples,
-                                     limits=store.SCORE_RANGE)) for name in ("accuracy", "f1")]
+    verdicts = suite.compare_scores(request.node.nodeid, result, suite.quality_key(loss, optimizer))
     benchmark.extra_info["gate"] = gate_of(verdicts)
     failures = [message + claims.note(result) for _, (passed, message) in verdicts if passed is False]
     assert not failures, "; ".join(failures)
@@ -28,5 +27,6 @@ def test_course_claims(suite, seed):
     """from_logits + linear-decay learns, and beats every other recipe on accuracy: by a clear margin those that
     did not learn, and by the tier's margin those that learned (bench.claims; margins in validation examples)."""
     results = {recipe: suite.quality(*recipe, seed) for recipe in RECIPES}
-    failures = claims.failures(results, WINNER, suite.options.tier.learner_pairs, tier=suite.options.tier.name)
+    failures = claims.failures(results, WINNER, suite.options.tier.learner_pairs, tier=suite.options.tier.name,
+                               regression=suite.task.is_regression)
     assert not failures, "the course's claim does not hold: " + "; ".join(failures)

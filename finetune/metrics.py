@@ -82,6 +82,13 @@ def glue_mrpc(predictions, references) -> tuple[dict, str]:
     return glue_scores(TASKS["mrpc"], predictions, references)
 
 
+def scores_text(scores: dict | None, accuracy: float | None = None, f1: float | None = None) -> str:
+    """'accuracy 0.8578  F1 0.8997', 'matthews_correlation 0.4100', ...: a result's GLUE metrics in words (results
+    from before `scores`: accuracy and F1)."""
+    scores = scores or {name: value for name, value in (("accuracy", accuracy), ("f1", f1)) if value is not None}
+    return "  ".join(f"{'F1' if name == 'f1' else name} {value:.4f}" for name, value in scores.items())
+
+
 def majority_accuracy(labels) -> float:
     """The accuracy of always predicting the most common label: what a constant model scores at best
     (MRPC validation: 279 of 408 positive, 0.6838)."""
@@ -89,19 +96,32 @@ def majority_accuracy(labels) -> float:
     return float(counts.max() / counts.sum())
 
 
-def learned(accuracy: float, collapsed: str | None, majority: float | None) -> bool:
-    """False for a run that collapsed, or that predicts both classes but worse than a constant would (below the
-    majority class); `majority` None (not recorded) leaves only the collapse test."""
+def learned(accuracy: float | None, collapsed: str | None, majority: float | None,
+            correlation: float | None = None) -> bool:
+    """False for a run that collapsed, or that predicts several classes but worse than a constant would (below the
+    majority class); `majority` None (not recorded) leaves only the collapse test. A regression (accuracy None)
+    learned when its predictions are not one value and correlate positively with the scores (a constant
+    prediction correlates 0)."""
+    if accuracy is None:
+        return not collapsed and (correlation is None or correlation > 0.0)
     return not collapsed and (majority is None or accuracy >= majority)
 
 
-def verdict(accuracy: float, collapsed: str | None, majority: float | None) -> str:
+def verdict(accuracy: float | None, collapsed: str | None, majority: float | None,
+            correlation: float | None = None) -> str:
     """How a fine-tune ended, in words for summaries, reports and failure messages."""
     if collapsed:
         return f"COLLAPSED to {collapsed} (constant prediction)"
-    if not learned(accuracy, collapsed, majority):
+    if not learned(accuracy, collapsed, majority, correlation):
+        if accuracy is None:
+            return f"Pearson {correlation:.4f}: no better than a constant prediction, did not learn"
         return f"BELOW the majority class ({majority:.4f}): did not learn"
     return "learned"
+
+
+def state(r) -> tuple:
+    """(accuracy, collapsed, majority, correlation) of a Result or a quality record: learned(*state(r))."""
+    return r.accuracy, r.collapsed, r.majority_accuracy, (getattr(r, "scores", None) or {}).get("pearson")
 
 
 CONSTANT = 1e-4  # a regression's predictions within this spread (standard deviation) are one value

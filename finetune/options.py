@@ -155,7 +155,9 @@ SAME = Surface()  # default None, no choices, nothing more to say
 DEFAULT = "(default: %(default)s)"  # argparse fills it in
 
 OPTIONS = (
-    Option("--task", "the GLUE task: {choices}", noun="task", cli=Surface(RUN["task"], tuple(TASKS), DEFAULT)),
+    Option("--task", "the GLUE task: {choices}", noun="task", cli=Surface(RUN["task"], tuple(TASKS), DEFAULT),
+           pytest=Surface(RUN["task"], tuple(TASKS), "(default: %(default)s; a large task's tiers train on a slice of "
+                                                     "its rows, bench/options.py)")),
     Option("--model", f"{', '.join(MODELS)}, a Hub id or a directory "
                       "(default: bert-base-uncased when TensorFlow sees a GPU, else minilm-l6)", cli=SAME, pytest=SAME),
     Option("--loss", "{choices}", noun="loss", cli=Surface(RUN["loss"], LOSSES, DEFAULT)),

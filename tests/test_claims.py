@@ -13,7 +13,7 @@ MAJORITY = 279 / PAIRS  # 0.6838
 
 def run(correct: int, collapsed=None):
     return SimpleNamespace(accuracy=correct / PAIRS, f1=0.8, collapsed=collapsed, majority_accuracy=MAJORITY,
-                           num_eval_examples=PAIRS)
+                           num_eval_examples=PAIRS, scores={"accuracy": correct / PAIRS, "f1": 0.8})
 
 
 def results(fix: int, string_decay: int, string_decay_collapsed=None):
@@ -52,3 +52,35 @@ def test_a_band_of_collapsed_runs_is_no_gate_and_a_learned_band_excludes_a_colla
     fix = {"accuracy": Figure.of([0.7108, 0.7181, 0.7206, 0.7132, 0.7083]).to_dict(), "collapsed": [None] * 5}
     passed, message = store.check_quality("accuracy", MAJORITY, fix, "here", resolution=1 / PAIRS)
     assert passed is False and "OUTSIDE" in message
+
+
+def regression(pearson: float, collapsed=None):
+    return SimpleNamespace(accuracy=None, f1=None, collapsed=collapsed, majority_accuracy=None, num_eval_examples=1500,
+                           scores={"pearson": pearson, "spearmanr": pearson})
+
+
+def test_a_regression_claims_the_optimizer_only_and_fails_a_fix_that_does_not_learn():
+    """STS-B: both losses are mean squared error, so the string loss may tie with the fix; default Adam may not
+    learn. The fix must learn (a positive Pearson) and be below no recipe."""
+    learned = {WINNER: regression(0.80), ("string", "linear-decay"): regression(0.80),
+               ("from_logits", "adam"): regression(0.0, "constant"), ("string", "adam"): regression(0.05)}
+    assert claims.failures(learned, WINNER, learner_pairs=1, regression=True) == []
+    beaten = {**learned, ("string", "adam"): regression(0.81)}
+    (failure,) = claims.failures(beaten, WINNER, learner_pairs=1, regression=True)
+    assert failure.startswith("string+adam Pearson 0.8100 is not below")
+    constant = {**learned, WINNER: regression(0.0, "constant")}
+    assert any("did not learn" in f for f in claims.failures(constant, WINNER, learner_pairs=1, regression=True))
+    negative = {**learned, WINNER: regression(-0.2)}
+    assert any("did not learn" in f for f in claims.failures(negative, WINNER, learner_pairs=1, regression=True))
+
+
+def test_a_large_tasks_full_tier_trains_on_a_slice_and_the_ci_tier_on_its_rows():
+    from bench.options import CI_TRAIN_ROWS, LARGE_TASK_ROWS, TIERS, Options
+
+    def options(task, tier):
+        return Options("tiny", "test", task, TIERS[tier], 1, None, (0,), None, False, 0.0)
+
+    assert options("mrpc", "full").train_rows is None and options("rte", "full").train_rows is None
+    assert options("sst2", "full").train_rows == LARGE_TASK_ROWS == options("mnli", "full").train_rows
+    assert {options(task, "ci").train_rows for task in ("mrpc", "sst2", "rte")} == {CI_TRAIN_ROWS}
+    assert "the first 10000" in options("sst2", "full").describe() and "task sst2" in options("sst2", "full").describe()

@@ -180,6 +180,7 @@ def test_the_real_files_give_the_hubs_rows_and_labels(real_glue_dir, name, count
     splits = load_glue_dir(real_glue_dir, task)
     for split, labels in counts.items():
         assert collections.Counter(splits[split]["label"]) == labels  # the Hub's row and label counts
+        assert len(splits[split]) == task.hub_rows[split]
         assert splits[split].features == hub_features(task)
         assert all(all(splits[split][c]) for c in task.text_columns)  # no empty text
 

@@ -16,7 +16,7 @@ from finetune import FinetuneError, RunConfig, options
 from finetune import __main__ as cli
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ("--model", "--epochs", "--glue-dir", "--device")  # the flags of both surfaces
+SHARED = ("--task", "--model", "--epochs", "--glue-dir", "--device")  # the flags of both surfaces
 PYTEST_CHOICES = {"--tier": tuple(TIERS)}  # as the root conftest fills them in
 
 
@@ -99,7 +99,8 @@ def test_a_bad_epochs_is_refused_with_the_same_line_by_the_cli_and_by_pytest(cap
     ("cli", "--max-eval-samples", "x", "pass e.g. --max-eval-samples 100, or leave it out for every row"),
     ("cli", "--warmup-steps", "-1", "pass e.g. --warmup-steps 10"),
     ("cli", "--pad-multiple", "0", "pass e.g. --pad-multiple 8"),
-    ("cli", "--task", "rte", "unknown task 'rte': choose one of mrpc"),
+    ("cli", "--task", "sts-b", "unknown task 'sts-b': choose one of cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli"),
+    ("pytest", "--task", "SST2", "unknown task 'SST2': choose one of cola, sst2, mrpc"),
     ("cli", "--loss", "mse", "unknown loss 'mse': choose one of string, from_logits"),
     ("cli", "--device", "tpu", "unknown device 'tpu': choose one of auto, cpu, gpu"),
     ("cli", "--perf", "turbo", "unknown perf variant 'turbo': choose one of course, multiple8"),

@@ -165,7 +165,8 @@ def test_collapsed_quality_runs_are_marked(gpu_report):
     assert rows["string", "adam"]["did not learn"] == "**COLLAPSED to all-positive (constant prediction)**"
     assert rows["from_logits", "adam"]["did not learn"] == "**COLLAPSED to all-positive (constant prediction)**"
     assert rows["from_logits", "linear-decay"]["did not learn"] == ""
-    assert rows["from_logits", "linear-decay"]["accuracy"] == "0.8603"
+    assert rows["from_logits", "linear-decay"]["scores (the task's GLUE metrics)"].startswith("accuracy 0.8603  F1 ")
+    assert rows["from_logits", "linear-decay"]["task"] == "mrpc"
 
 
 def test_quality_rows_show_the_stored_baseline_band(tmp_path, capsys):
@@ -178,9 +179,10 @@ def test_quality_rows_show_the_stored_baseline_band(tmp_path, capsys):
     assert run_report(capsys, GPU, "--out", tmp_path / "out", "--baselines", tmp_path / "baselines")[0] == 0
     rows = {(r["loss"], r["optimizer"]): r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
     band = store.band(accuracy)
-    assert rows["from_logits", "linear-decay"]["accuracy band"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 in"
-    assert rows["string", "linear-decay"]["accuracy band"].endswith("n=5 **OUT**")  # 0.7525, far below
-    assert rows["string", "adam"]["accuracy band"] == "no band"  # no figures for this variant
+    bands = {key: dict(part.split(" ", 1) for part in row["bands"].split("; ")) for key, row in rows.items()}
+    assert bands["from_logits", "linear-decay"]["accuracy"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 in"
+    assert bands["string", "linear-decay"]["accuracy"].endswith("n=5 **OUT**")  # 0.7525, far below
+    assert bands["string", "adam"]["accuracy"] == "no band"  # no figures for this variant
 
 
 def with_performance_benchmarks(tmp_path) -> Path:
@@ -236,9 +238,9 @@ def test_performance_variants_fine_tunes_are_judged_by_their_recipes_band(tmp_pa
     rows = {r["variant"]: r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
     band = store.band(accuracy)
     assert (rows["xla"]["loss"], rows["xla"]["optimizer"]) == ("from_logits", "linear-decay")  # the default recipe
-    assert rows["xla"]["accuracy"] == "0.6000"
-    assert rows["xla"]["accuracy band"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 **OUT**"
-    assert rows["bf16"]["loss"] == "string" and rows["bf16"]["accuracy band"] == "no band"
+    assert rows["xla"]["scores (the task's GLUE metrics)"].startswith("accuracy 0.6000")
+    assert rows["xla"]["bands"].startswith(f"accuracy [{band.low:.4f}, {band.high:.4f}] n=5 **OUT**")
+    assert rows["bf16"]["loss"] == "string" and rows["bf16"]["bands"].startswith("accuracy no band")
     assert rows["bf16"]["did not learn"] == "**COLLAPSED to all-positive (constant prediction)**"
     assert rows["xla"]["did not learn"] == "**BELOW the majority class (0.6838): did not learn**"
     assert set(rows) == {"-", "xla", "bf16"}  # "-": the four loss x optimizer rows

@@ -43,7 +43,7 @@ def test_linear_decay_schedule_spans_the_given_steps():
 @pytest.mark.parametrize("field, value, valid", [
     ("loss", "mse", "string, from_logits"),
     ("optimizer", "sgd", "adam, linear-decay"),
-    ("task", "sst2", "mrpc"),
+    ("task", "sst-2", "cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli"),
 ])
 def test_unknown_names_list_the_valid_ones(field, value, valid):
     with pytest.raises(FinetuneError, match=f"unknown {field} '{value}': choose one of {valid}"):
