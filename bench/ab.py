@@ -2,7 +2,7 @@
 
     python -m bench.ab --a-python .venv/bin/python --b-python /path/to/venv-tf221/bin/python      # two environments
     python -m bench.ab --a-rev main~1 --b-rev main                                          # two git revisions
-    python -m bench.ab ... --workers 4 --rounds 6 --batches 8 [--quality] [--json out/ab.json]
+    python -m bench.ab ... --workers 4 --rounds 4 --batches 6 [--quality] [--json out/ab.json]
 
 Each side runs `--workers` processes (bench/block.py), each preparing the course's training step over the first
 `--batches` prepared batches and warming it up (one untimed pass) before anything is timed. Then, `--rounds`
@@ -23,6 +23,7 @@ prints both accuracies and F1. Exit status: 0 no slowdown, 1 B is slower, 2 bad 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -46,8 +47,8 @@ def parse_args(argv):
         parser.add_argument(f"--{side}-rev", default=None,
                             help=f"git revision for {side.upper()} (default: this working tree)")
     parser.add_argument("--workers", type=int, default=4, help="processes per side (default: 4)")
-    parser.add_argument("--rounds", type=int, default=6, help="timed passes per process (default: 6)")
-    parser.add_argument("--batches", type=int, default=8, help="prepared batches of 8 per pass (default: 8)")
+    parser.add_argument("--rounds", type=int, default=4, help="timed passes per process (default: 4)")
+    parser.add_argument("--batches", type=int, default=6, help="prepared batches of 8 per pass (default: 6)")
     parser.add_argument("--model", default="minilm-l6")
     parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"),
                         help="GLUE data in the download layout (default: $GLUE_DIR)")
@@ -106,9 +107,9 @@ class Side:
             found = json.loads(result.read_text())
         return {"accuracy": found["accuracy"], "f1": found["f1"], "ms_per_step": found["fit"]["ms_per_step"]}
 
-    def process_means(self) -> list[float]:
-        """Per worker, the geometric mean of its passes (the mean on the log scale the test works on)."""
-        return [math.exp(statistics.fmean(math.log(v) for v in w.ms)) for w in self.workers]
+    def process_means(self, since: list[int]) -> list[float]:
+        """Per worker, the geometric mean of its passes after the mark `since` (the log scale the test works on)."""
+        return [math.exp(statistics.fmean(math.log(v) for v in w.ms[start:])) for w, start in zip(self.workers, since)]
 
     def stop(self) -> None:
         for worker in self.workers:
@@ -121,18 +122,20 @@ class Side:
                            capture_output=True)
 
 
-def interleaved(pairs: list, rounds: int, progress=None) -> None:
+def interleaved(pairs: list, rounds: int, progress=None, b_slowdown: float | None = None) -> None:
     """Each round, one pass of every worker, pair by pair in ABBA order (A B, B A, ... alternating by round and
-    pair), one at a time."""
+    pair), one at a time. `b_slowdown`: B's passes planted that much slower (bench.sensitivity)."""
     for r in range(rounds):
         for i, (a, b) in enumerate(pairs):
             for worker in ((a, b) if (r + i) % 2 == 0 else (b, a)):
-                worker.timed_pass()
+                worker.timed_pass(b_slowdown if worker is b else None)
         if progress:
             progress(r)
 
 
-def run(args) -> dict:
+@contextlib.contextmanager
+def sides(args):
+    """Both environments' workers, started together and warmed up: (A, B)."""
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as workdir:
         a = Side("A", args.a_python, args.a_rev, Path(workdir))
         b = Side("B", args.b_python, args.b_rev, Path(workdir))
@@ -142,21 +145,34 @@ def run(args) -> dict:
             for side in (a, b):
                 answers = [worker.ready() for worker in side.workers]
                 side.meta = {key: answers[0][key] for key in ("versions", "fingerprint", "rows")}
-            interleaved(list(zip(a.workers, b.workers)), args.rounds, lambda r: print(
-                f"bench.ab: round {r + 1}/{args.rounds}: A {statistics.fmean(w.ms[-1] for w in a.workers):.1f}, "
-                f"B {statistics.fmean(w.ms[-1] for w in b.workers):.1f} ms/step", file=sys.stderr, flush=True))
-            a.stop()
-            b.stop()
-            quality = {"A": a.quality(args), "B": b.quality(args)} if args.quality else None
+            yield a, b
         finally:
             a.close()
             b.close()
-    verdict = blocks.ab_test(a.process_means(), b.process_means(), args.alpha, args.min_effect)
-    return {"verdict": verdict.to_dict(), "described": verdict.describe(), "quality": quality,
-            "A": {"python": a.python, "rev": a.rev, "ms_per_step": [w.ms for w in a.workers], **a.meta},
-            "B": {"python": b.python, "rev": b.rev, "ms_per_step": [w.ms for w in b.workers], **b.meta},
+
+
+def decide(a: Side, b: Side, args, b_slowdown: float | None = None) -> dict:
+    """`args.rounds` interleaved rounds, and the verdict on them: B's processes against A's."""
+    marks = {side.name: [len(w.ms) for w in side.workers] for side in (a, b)}
+    interleaved(list(zip(a.workers, b.workers)), args.rounds, lambda r: print(
+        f"bench.ab: round {r + 1}/{args.rounds}: A {statistics.fmean(w.ms[-1] for w in a.workers):.1f}, "
+        f"B {statistics.fmean(w.ms[-1] for w in b.workers):.1f} ms/step", file=sys.stderr, flush=True), b_slowdown)
+    verdict = blocks.ab_test(a.process_means(marks["A"]), b.process_means(marks["B"]), args.alpha, args.min_effect)
+    return {"verdict": verdict.to_dict(), "described": verdict.describe(),
+            **{side.name: {"python": side.python, "rev": side.rev, **side.meta,
+                           "ms_per_step": [w.ms[start:] for w, start in zip(side.workers, marks[side.name])]}
+               for side in (a, b)},
             "settings": {k: getattr(args, k) for k in ("workers", "rounds", "batches", "model", "alpha",
                                                         "min_effect", "plant_slowdown_b")}}
+
+
+def run(args) -> dict:
+    with sides(args) as (a, b):
+        found = decide(a, b, args)
+        a.stop()
+        b.stop()
+        found["quality"] = {"A": a.quality(args), "B": b.quality(args)} if args.quality else None
+    return found
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,7 @@
 """A worker of the A/B mode (bench.ab): in its own process, prepare the course's training step over the first training
 rows, warm it up (one untimed pass), print a line `{"ready": ...}`, then time one whole pass for each line `pass`
-read from stdin and print `{"ms_per_step": ...}`; `quit` (or the end of stdin) ends it.
+read from stdin (`pass F`: that pass planted F slower) and print `{"ms_per_step": ...}`; `quit` (or the end of
+stdin) ends it.
 
     python bench/block.py --batches 8 [--task mrpc] [--model minilm-l6] [--glue-dir DIR] [--batch-size 8] [--device auto]
                           [--seed 0] [--plant-slowdown F]
@@ -47,12 +48,14 @@ def main(argv=None) -> int:
                       "fingerprint": environment.hardware_key(), "setup_s": time.perf_counter() - started}),
           flush=True)
     for line in sys.stdin:
-        if line.strip() != "pass":
+        words = line.split()
+        if not words or words[0] != "pass":
             break
+        slowdown = float(words[1]) if len(words) > 1 else args.plant_slowdown  # `pass F`: this pass F slower
         begun = time.perf_counter()
         seconds = bench.timed_pass()
-        if args.plant_slowdown:  # the test hook of bench.sensitivity: this pass made F slower
-            time.sleep(seconds * args.plant_slowdown)
+        if slowdown:  # the test hook of bench.sensitivity: this pass made F slower
+            time.sleep(seconds * slowdown)
         print(json.dumps({"ms_per_step": 1000.0 * (time.perf_counter() - begun) / len(bench.batches)}), flush=True)
     return 0
 

@@ -49,8 +49,9 @@ class Worker:
     def ready(self) -> dict:
         return self._answer()
 
-    def timed_pass(self) -> float:
-        self.process.stdin.write("pass\n")
+    def timed_pass(self, slowdown: float | None = None) -> float:
+        """One timed pass (ms per step); `slowdown`: this pass planted that fraction slower (the test hook)."""
+        self.process.stdin.write("pass\n" if slowdown is None else f"pass {slowdown}\n")
         self.process.stdin.flush()
         self.ms.append(self._answer()["ms_per_step"])
         return self.ms[-1]

@@ -154,12 +154,15 @@ def test_the_ab_mode_interleaves_the_pairs_abba_one_pass_at_a_time():
         def __init__(self, name):
             self.name = name
 
-        def timed_pass(self):
-            order.append(self.name)
+        def timed_pass(self, slowdown=None):
+            order.append(self.name + ("*" if slowdown else ""))
 
     pairs = [(Fake("A0"), Fake("B0")), (Fake("A1"), Fake("B1"))]
     ab.interleaved(pairs, rounds=2)
     assert order == ["A0", "B0", "B1", "A1", "B0", "A0", "A1", "B1"]  # each pair ABBA over the rounds
+    order.clear()
+    ab.interleaved(pairs[:1], rounds=2, b_slowdown=0.1)  # the planted slowdown falls on B's passes only
+    assert order == ["A0", "B0*", "B0*", "A0"]
 
 
 def test_the_ab_mode_refuses_bad_settings_in_one_line(capsys, tmp_path):
