@@ -173,3 +173,19 @@ def test_the_ab_mode_refuses_bad_settings_in_one_line(capsys, tmp_path):
         with pytest.raises(SystemExit) as stopped:
             ab.parse_args(argv)
         assert stopped.value.code == 2 and problem in capsys.readouterr().err
+
+
+def test_the_nightly_workflows_ab_command_parses():
+    """The workflow's A/B step with its flags as bench.ab parses them (a stale flag would end the step in a usage
+    error every night)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from bench import ab
+
+    text = (Path(__file__).resolve().parent.parent / ".github" / "workflows" / "nightly-gpu.yml").read_text()
+    (command,) = re.findall(r"-m bench\.ab ((?:[^\n]*\\\n)*[^\n]*)", text)
+    argv = shlex.split(command.replace("\\\n", " ").replace('"$last"', "HEAD"))
+    args = ab.parse_args(argv)
+    assert args.a_rev == "HEAD" and args.b_rev == "HEAD" and args.model == "bert-base-uncased"
