@@ -30,6 +30,11 @@ from scipy import stats as _stats
 ALPHA = 0.05
 STORED_ALPHA = ALPHA
 MIN_EFFECT = 0.05  # a slowdown below 5% is not reported, however significant
+# Sessions measured on fewer than MIN_DAYS days do not show how a shared host's speed drifts from day to day, so
+# their spread is floored at DAY_DRIFT (log sd). Measured on the AMX Xeon: the CI tier's mean step on four days,
+# 392.8, 405.3, 425.3 and 440.4 ms: log sd 0.048; one day's five 3-process sessions spread only 0.015.
+DAY_DRIFT = 0.05
+MIN_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -106,20 +111,26 @@ def session_spread(sessions: list[list[list[float]]]) -> dict:
 
 
 def stored_gate(new: list[list[float]], stored: list[list[list[float]]], alpha: float = STORED_ALPHA,
-                min_effect: float = MIN_EFFECT) -> Verdict:
+                min_effect: float = MIN_EFFECT, days: int = 1) -> Verdict:
     """A new session's blocks (ms/step, a list per process) against the stored sessions' (of the same design: as
     many processes and passes, which the baseline key fixes).
 
     A session is one observation: its step time on the log scale (session_value) carries every level of noise
     at once (passes, processes, the session's day), so the stored sessions' spread s is the noise model, whatever
     its levels are. Under no change the new session is one more draw: (new - mean) / (s sqrt(1 + 1/K)) is
-    Student's t with K - 1 degrees of freedom (a prediction interval; K stored sessions)."""
+    Student's t with K - 1 degrees of freedom (a prediction interval; K stored sessions). `days`: on how many
+    days the stored sessions were measured; under MIN_DAYS, s is at least DAY_DRIFT (the day's drift is in none of
+    them, and a gate that ignored it would fail an unchanged run on a slower day)."""
     values = [session_value(s) for s in stored]
     k = len(values)
     diff = session_value(new) - statistics.fmean(values)
     spread = session_spread(stored)
     if k >= 2:
-        se, df, note = spread["session_sd"] * math.sqrt(1 + 1 / k), k - 1, ""
+        sd, note = spread["session_sd"], ""
+        if days < MIN_DAYS and sd < DAY_DRIFT:
+            sd, note = DAY_DRIFT, (f"sessions of {days} day(s): their spread {spread['session_sd']:.3f} floored at the "
+                                   f"day-to-day drift {DAY_DRIFT} (bench.blocks.DAY_DRIFT)")
+        se, df = sd * math.sqrt(1 + 1 / k), k - 1
     else:  # one stored session: its passes' spread alone, which misses the processes' and the day's
         noise = Noise.of(stored[0])
         se, df = noise.within / math.sqrt(noise.passes * noise.processes), max(noise.passes - 1, 1)

@@ -159,12 +159,14 @@ def step_group(blocks_ms: list[list[float]], stored: dict | None, provenance: di
     each record's step_time_ms); `noise` is the spread the gate draws on, by level (bench.blocks.session_spread)."""
     from bench import blocks
 
-    kept = []
+    kept, dates = [], []
     if stored and (stored.get("provenance") or {}).get("versions") == provenance["versions"]:
         kept = stored_sessions(stored)
+        dates = list(stored.get("session_dates") or [None] * len(kept))
     sessions = (kept + [[list(p) for p in blocks_ms]])[-MAX_SESSIONS:]
+    dates = (dates + [_dt.datetime.now(_dt.timezone.utc).date().isoformat()])[-MAX_SESSIONS:]
     return {"step_time_ms": Figure.of(statistics.fmean(v for p in s for v in p) for s in sessions), "sessions_ms": sessions,
-            "noise": blocks.session_spread(sessions),
+            "session_dates": dates, "noise": blocks.session_spread(sessions),
             "provenance": {**provenance, "sessions": len(sessions), "processes": sum(len(s) for s in sessions)}}
 
 
@@ -185,14 +187,15 @@ def check_blocks(name: str, blocks_ms: list[list[float]], group: dict | None, wh
     def mean_ms(processes) -> float:
         return math.exp(blocks.session_value(processes))
 
-    verdict = blocks.stored_gate(blocks_ms, stored)
+    days = len({d for d in (group or {}).get("session_dates") or [] if d}) or 1  # undated (older): one day
+    verdict = blocks.stored_gate(blocks_ms, stored, days=days)
     shape = f"{len(blocks_ms)} process(es) x {len(blocks_ms[0])} blocks"
     shown = f"{name} {mean_ms(blocks_ms):.4g} ms ({shape})"
     if verdict.slower and confirm is not None:
         again = confirm()
         first = mean_ms(blocks_ms)
         if mean_ms(again) < first:
-            verdict, blocks_ms = blocks.stored_gate(again, stored), again
+            verdict, blocks_ms = blocks.stored_gate(again, stored, days=days), again
         shown = (f"{name} {mean_ms(blocks_ms):.4g} ms ({shape}; slower at first, {first:.4g} ms; timed again: "
                  f"{mean_ms(again):.4g} ms; the faster judged)")
     return not verdict.slower, f"{shown} against the baseline ({where}): {verdict.describe()}", verdict.to_dict()

@@ -40,8 +40,8 @@ def test_the_stored_gate_passes_unchanged_sessions_and_fails_a_15_percent_slowdo
     unchanged, slowed = [], []
     for _ in range(300):
         stored = sessions(rng, 8)
-        unchanged.append(blocks.stored_gate(sessions(rng, 1)[0], stored))
-        slowed.append(blocks.stored_gate(sessions(rng, 1, shift=math.log(1.15))[0], stored))
+        unchanged.append(blocks.stored_gate(sessions(rng, 1)[0], stored, days=8))
+        slowed.append(blocks.stored_gate(sessions(rng, 1, shift=math.log(1.15))[0], stored, days=8))
     assert sum(v.slower for v in unchanged) <= 2 * blocks.STORED_ALPHA * 300  # alpha, and the minimum effect
     assert sum(v.slower for v in slowed) >= 0.9 * 300
     assert all(v.low <= v.ratio <= v.high for v in unchanged + slowed)
@@ -65,11 +65,25 @@ def test_a_day_level_shift_inside_the_stored_sessions_spread_is_not_a_slowdown()
     assert not verdict.slower and verdict.p > blocks.STORED_ALPHA
 
 
+def test_sessions_of_one_day_are_not_taken_for_the_hosts_whole_spread():
+    """Five sessions of one day agreeing to 1.5% (as measured here) say nothing of the next day's load: a session 9%
+    slower on another day (the drift measured between two days here) passes against them, as it would not against
+    the same spread measured over several days; a 50% slowdown fails either way."""
+    rng = random.Random(6)
+    stored = sessions(rng, 5, day=0.015, between=0.0, within=0.06)
+    level = math.exp(statistics.fmean(blocks.session_value(s) for s in stored))
+    slower_day = [[level * 1.09] * 5 for _ in range(3)]
+    one_day = blocks.stored_gate(slower_day, stored, days=1)
+    assert not one_day.slower and "floored at the day-to-day drift" in one_day.note
+    assert blocks.stored_gate(slower_day, stored, days=blocks.MIN_DAYS).slower
+    assert blocks.stored_gate([[level * 1.5] * 5 for _ in range(3)], stored, days=1).slower
+
+
 def test_a_significant_slowdown_below_the_minimum_effect_passes_and_one_above_fails():
     stored = [[[400.0, 400.4, 399.6]]] * 3 + [[[401.0, 401.4, 400.6]], [[399.0, 399.4, 398.6]]]
-    small = blocks.stored_gate([[412.0, 412.4, 411.6]], stored)  # 3%, far outside the noise
+    small = blocks.stored_gate([[412.0, 412.4, 411.6]], stored, days=5)  # 3%, far outside the noise
     assert small.p < blocks.ALPHA and not small.slower
-    large = blocks.stored_gate([[440.0, 440.4, 439.6]], stored)  # 10%
+    large = blocks.stored_gate([[440.0, 440.4, 439.6]], stored, days=5)  # 10%
     assert large.slower and "SLOWER" in large.describe()
 
 
@@ -91,6 +105,7 @@ def test_a_step_group_adds_this_session_while_the_versions_match():
     assert second["sessions_ms"] == [[[400.0, 410.0], [402.0, 404.0]], [[420.0, 430.0], [424.0, 426.0]]]
     assert second["step_time_ms"].n == 2 and second["step_time_ms"].mean == pytest.approx(414.5)
     assert second["noise"]["sessions"] == 2 and second["provenance"]["processes"] == 4
+    assert len(second["session_dates"]) == 2 and second["session_dates"][0] == second["session_dates"][1]
     upgraded = store.step_group([[300.0]], second, {"versions": {"tensorflow": "2.21.0"}})
     assert upgraded["sessions_ms"] == [[[300.0]]]  # another TensorFlow: the old sessions no longer describe it
     many = first
