@@ -14,7 +14,7 @@ import pytest
 
 from bench import contract, gate, store, workers
 from bench.options import QUALITY_BATCH_SIZE, SCALING_ROUNDS, Options
-from bench.store import BASELINE_DIR, Figure
+from bench.store import BASELINE_DIR
 from finetune import FinetuneError, RunConfig, calibration, data, environment, perf, runtime, steptime
 from finetune.hardware import Host
 from finetune.result import Result

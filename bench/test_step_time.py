@@ -7,7 +7,6 @@ timed in several processes (bench.workers) whose passes are interleaved.
 import pytest
 
 import finetune  # noqa: F401
-from bench import workers
 from bench.gate import gate_of, skip_if_ungated
 from finetune import environment
 
