@@ -6,16 +6,22 @@ help, validation). GLUE_DIR is read there, as --glue-dir's default when the pars
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow is imported by any plugin)
-from bench.options import TIERS  # imports neither TensorFlow nor transformers
-from finetune import options
+# datasets' progress bars (tokenizing) are noise in a test session: its plan tokenizes before the first test
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+import finetune  # noqa: E402,F401  (TF_USE_LEGACY_KERAS before TensorFlow is imported by any plugin)
+from bench.options import TIERS  # noqa: E402  (imports neither TensorFlow nor transformers)
+from bench.progress import MODES  # noqa: E402
+from finetune import options  # noqa: E402
 
 
 def pytest_addoption(parser):
     options.add_pytest(parser.getgroup("finetune", "fine-tuning benchmarks"), options.flags("pytest"),
-                       choices={"--tier": tuple(TIERS)})
+                       choices={"--tier": tuple(TIERS), "--progress": MODES})
 
 
 @pytest.fixture(scope="session")

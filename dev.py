@@ -1,6 +1,7 @@
 """Set up .venv/ (once, and again when pyproject.toml changes) and run the suite in it.
 
-    python3 dev.py bench [pytest args]   # the main job: pytest bench/ on the default model
+    python3 dev.py bench [pytest args]   # the main job: pytest bench/ on the default model and tier
+                                         # (ci on CPUs, about half an hour on 2 cores; full where there is a GPU)
     python3 dev.py test  [pytest args]   # the unit tests: pytest tests/
 
 GLUE_DIR defaults to ../shared/data/glue when that folder exists (offline MRPC).

@@ -87,7 +87,7 @@ class Side:
         self.meta: dict = {}
 
     def env(self) -> dict:
-        return {**os.environ, "PYTHONPATH": str(self.tree), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        return {**os.environ, "PYTHONPATH": str(self.tree)}  # TF log level: as the caller's
 
     def start(self, args, count: int, slowdown: float) -> None:
         options = workers.block_options(args.model, args.batches, args.glue_dir, slowdown=slowdown)

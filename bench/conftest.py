@@ -8,7 +8,7 @@ import gc
 
 import pytest
 
-from bench import contract
+from bench import contract, plan, progress
 from bench.options import Options
 from bench.suite import Suite, invocation_args
 from finetune import FinetuneError, memory, metrics
@@ -80,6 +80,22 @@ def peak_memory(request):
     gc.collect()
 
 
+def pytest_collection_finish(session):
+    """The plan and its estimate, before the first test; then the progress reporter (bench.progress)."""
+    suite = session.config.stash.get(SUITE, None)
+    if suite is None or not session.items or session.config.option.collectonly:
+        return
+    costs, why_none = suite.costs()
+    session_plan = plan.plan(session.items, suite, costs, why_none)
+    terminal = progress.Terminal(session.config)
+    mode = progress.resolved(session.config.getoption("--progress"), terminal.isatty)
+    suite.progress = progress.Progress(session_plan, mode, terminal)
+    session.config.pluginmanager.register(progress.Hooks(suite.progress, terminal), "finetune-progress")
+    if terminal.reporter is not None:
+        terminal.reporter.write_line(f"finetune: {session_plan.describe(len(session.items))}; progress: {mode} "
+                                     "(--progress)")
+
+
 def pytest_sessionfinish(session, exitstatus):
     suite = session.config.stash.get(SUITE, None)
     if suite is None or not suite.options.update:
@@ -92,6 +108,8 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     suite = config.stash.get(SUITE, None)
+    if suite is not None and suite.progress is not None:
+        terminalreporter.write_line(suite.progress.summary())
     if suite is None or not (suite.quality_results or suite.step_results or suite.verdicts):
         return
     write = terminalreporter.write_line

@@ -55,12 +55,25 @@ PERF_QUALITY_TIERS = ("full",)
 SCALING_ROUNDS = 2  # interleaved timed passes per configuration in test_mirrored_scaling (single, mirrored, ...)
 
 
+def default_tier() -> tuple[Tier, str]:
+    """The main job's tier when --tier is not given: the course's 3 epochs where TensorFlow sees a GPU; on CPUs the
+    ci tier, which finishes in about half an hour on 2 cores (README, "The main job's time")."""
+    from finetune import environment
+
+    gpus = environment.gpu_names()
+    if gpus:
+        return TIERS["full"], f"default: full, the course's 3 epochs (TensorFlow sees GPU {gpus[0]})"
+    return TIERS["ci"], ("default: ci (TensorFlow sees no GPU; the course's 3 epochs of every benchmark take hours "
+                         "on a CPU: --tier full)")
+
+
 @dataclass(frozen=True)
 class Options:
     model: str
     model_choice: str  # why this model
     task: str  # a finetune.tasks.TASKS name
     tier: Tier
+    tier_choice: str  # why this tier
     epochs: int
     glue_dir: str | None
     seeds: tuple
@@ -75,10 +88,11 @@ class Options:
         model, choice = config.getoption("--model"), "as requested (--model)"
         if model is None:
             model, choice = default_model()
-        tier = TIERS[config.getoption("--tier")]  # the values were validated where parsed (finetune/options.py)
+        tier, tier_choice = default_tier() if config.getoption("--tier") is None else (
+            TIERS[config.getoption("--tier")], "as requested (--tier)")  # validated where parsed (finetune/options.py)
         seeds = config.getoption("--seeds")
         epochs = tier.epochs if config.getoption("--epochs") is None else config.getoption("--epochs")
-        return cls(model, choice, config.getoption("--task"), tier, epochs, config.getoption("--glue-dir"),
+        return cls(model, choice, config.getoption("--task"), tier, tier_choice, epochs, config.getoption("--glue-dir"),
                    tuple(range(seeds)),
                    config.getoption("--device"), config.getoption("--update-baselines"),
                    config.getoption("--plant-slowdown"))
@@ -95,7 +109,8 @@ class Options:
     def describe(self) -> str:
         train = "all" if self.train_rows is None else f"the first {self.train_rows}"
         data_from = f"GLUE TSV in {self.glue_dir}" if self.glue_dir else "the Hugging Face Hub"
-        return (f"task {self.task}; model {self.model} [{self.model_choice}]; tier {self.tier.name}: {self.epochs} epoch(s), "
+        return (f"task {self.task}; model {self.model} [{self.model_choice}]; tier {self.tier.name} [{self.tier_choice}]: "
+                f"{self.epochs} epoch(s), "
                 f"train rows {train}, step time at batch {self.tier.batch_sizes}: {self.tier.step_processes} "
                 f"processes x {self.tier.step_passes} passes of {self.tier.step_batches} batches; seeds {list(self.seeds)}; "
                 f"data from {data_from}"

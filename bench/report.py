@@ -45,6 +45,8 @@ class StepRow:
     peak_gpu_memory_mb: float | None = None
     calibration: dict | None = None  # the file's calibration matmul: the CPU's measured peak
     replicas: int = 1  # devices the step ran on (MirroredStrategy): the peak is per device
+    task: str = "mrpc"
+    pass_rates: tuple = ()  # examples/s of every timed pass of every seed (a seed without passes: its figure)
 
     @property
     def flops_per_s(self) -> float | None:
@@ -68,6 +70,16 @@ class StepRow:
                           f"measured: {self.calibration['size']}^3 {self.precision} matmul on this CPU in the same run")
 
 
+def pass_rates(r) -> list:
+    """Examples/s of each timed pass of a step-time record: its examples/s scaled by the mean pass over each pass
+    (blocks_ms: ms per step, per process; else pass_times_s). [] where the record kept no passes."""
+    passes = [ms for block in r.blocks_ms for ms in block] if r.blocks_ms else list(r.pass_times_s or [])
+    if len(passes) < 2:
+        return []
+    mean = statistics.fmean(passes)
+    return [r.examples_per_s * mean / value for value in passes]
+
+
 def median_of(found: list, field: str) -> float | None:
     values = [getattr(r, field) for r in found if getattr(r, field, None) is not None]
     return statistics.median(values) if values else None
@@ -79,19 +91,25 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
     for run in runs:
         for r in records(run, contract.StepTime, contract.VariantStepTime):
             key = (run.name, hardware_of(run, r.device), r.device_name, r.model, r.device, r.batch_size, r.precision,
-                   getattr(r, "variant", None))
+                   getattr(r, "variant", None), r.task)
             groups.setdefault(key, []).append(r)
+    tasks = {key[-1] for key in groups}
+
+    def spread(infos) -> tuple:  # every timed pass; a seed that kept no passes counts with its figure
+        return tuple(rate for r in infos for rate in (pass_rates(r) or [r.examples_per_s]))
+
     rows = []
-    for (name, hardware, device_name, model, device, batch_size, precision, variant), infos in groups.items():
+    for (name, hardware, device_name, model, device, batch_size, precision, variant, task), infos in groups.items():
         prefix = f"{name}: " if len(runs) > 1 else ""
         label = (f"{prefix}{hardware} {model} {device} batch {batch_size}" + (f" {precision}" if precision else "")
-                 + (f" {variant}" if variant else ""))
+                 + (f" {variant}" if variant else "") + (f" {task}" if len(tasks) > 1 else ""))
         rows.append(StepRow(label, name, hardware, device, device_name, model, batch_size, precision, variant,
                             len(infos),
                             *(median_of(infos, field) for field in
                               ("step_time_ms", "examples_per_s", "tokens_per_s", "flops_per_step", "peak_rss_mb",
                                "peak_gpu_memory_mb")),
-                            calibrations[name], int(median_of(infos, "replicas") or 1)))
+                            calibrations[name], int(median_of(infos, "replicas") or 1), task,
+                            spread(infos)))
     return rows
 
 
@@ -137,30 +155,71 @@ def gate_text(record) -> str:
     return "; ".join(f"{name} {word}" for name, word in words.items())
 
 
+@dataclass(frozen=True)
+class Bar:
+    """One bar of the chart: a hardware and variant, its median examples/s and the spread of its passes."""
+    label: str
+    colour_key: str  # the file and hardware: one colour each
+    examples_per_s: float  # the row's figure: the median over seeds
+    low: float | None  # the slowest and fastest timed pass; None where the row has one measurement only
+    high: float | None
+    n: int  # timed passes behind the spread (seeds where no passes were recorded)
+
+
+def chart_panels(rows: list[StepRow]) -> dict:
+    """The chart's panels: {(task, batch size): [Bar, ...]}, like with like. A panel holds one task at one batch size
+    (examples/s differ with the rows' lengths and the batch); its bars are sorted by hardware, then variant."""
+    panels: dict = {}
+    for row in sorted(rows, key=lambda r: (r.task, r.batch_size, r.run, r.hardware, r.variant or "")):
+        rates = row.pass_rates
+        spread = (min(rates), max(rates), len(rates)) if len(rates) > 1 else (None, None, row.n)
+        prefix = f"{row.run}: " if len({r.run for r in rows}) > 1 else ""
+        label = (f"{prefix}{row.hardware}\n{row.device} {row.precision or ''} "
+                 f"{row.variant or 'course (gated step)'}").replace("  ", " ")
+        panels.setdefault((row.task, row.batch_size), []).append(
+            Bar(label, f"{row.run} {row.hardware}", row.examples_per_s, *spread))
+    return panels
+
+
+CHART_FIGURE = ("examples per second (higher is faster): bars, the median over seeds; lines, the slowest to the "
+                "fastest timed pass, or seed where the passes were not kept (n: how many); a diamond, a figure "
+                "measured once. One panel per task and batch size")
+
+
 def plot_step_times(rows: list[StepRow], path: Path) -> None:
     # Figure without pyplot: no process-wide backend or figure registry; savefig renders PNG with Agg.
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
-    figure = Figure(figsize=(10, 1.5 + 0.6 * max(len(rows), 1)))
-    axes = figure.subplots()
-    if rows:
-        times = [row.step_time_ms for row in rows]
-        bars = axes.barh(range(len(rows)), times, color=["tab:green" if row.device == "gpu" else "tab:blue"
-                                                         for row in rows])
-        axes.set_yticks(range(len(rows)), [row.label.replace(f" {row.model}", f"\n{row.model}", 1) + f" (n={row.n})"
-                                           for row in rows], fontsize=8)
+    panels = chart_panels(rows)
+    heights = [max(len(bars), 1) for bars in panels.values()] or [1]
+    figure = Figure(figsize=(10, 1.2 + 0.55 * sum(heights) + 0.6 * len(heights)))
+    axes_list = figure.subplots(len(heights), 1, squeeze=False, height_ratios=heights)[:, 0]
+    colours = {key: f"C{i % 10}" for i, key in enumerate(dict.fromkeys(b.colour_key for bs in panels.values()
+                                                                      for b in bs))}
+    for axes, ((task, batch_size), bars) in zip(axes_list, panels.items()):
+        positions = range(len(bars))
+        values = [bar.examples_per_s for bar in bars]
+        drawn = axes.barh(positions, values, color=[colours[bar.colour_key] for bar in bars], alpha=0.8)
+        for y, bar in zip(positions, bars):
+            if bar.low is None:
+                axes.plot([bar.examples_per_s], [y], marker="D", color="black", markersize=5)
+            else:
+                axes.plot([bar.low, bar.high], [y, y], color="black", linewidth=1.5)
+        axes.set_yticks(list(positions), [f"{bar.label} (n={bar.n})" for bar in bars], fontsize=7)
         axes.invert_yaxis()
-        axes.bar_label(bars, [f"{t:.1f}" for t in times], fontsize=8, padding=2)
-        if max(times) / min(times) > 20:  # CPU and GPU rows differ by orders of magnitude
+        axes.bar_label(drawn, [f"{v:.3g}" for v in values], fontsize=7, padding=3, label_type="center")
+        top = max(max(v, bar.high or 0) for v, bar in zip(values, bars))
+        if top / min(values) > 50:  # CPU and GPU rows differ by orders of magnitude
             axes.set_xscale("log")
-            axes.set_xlabel("median ms per training step, log scale (lower is faster)")
-            axes.set_xlim(min(times) / 3, max(times) * 3)  # room for the shortest bar and the longest label
+            axes.xaxis.set_minor_formatter(NullFormatter())
         else:
-            axes.set_xlim(0, max(times) * 1.15)
-    else:
-        axes.text(0.5, 0.5, "no step-time benchmarks in the input", ha="center", va="center")
-    if not axes.get_xlabel():
-        axes.set_xlabel("median ms per training step (lower is faster)")
+            axes.set_xlim(0, top * 1.1)
+        axes.set_title(f"{task.upper()}, batch {batch_size}", fontsize=9, loc="left")
+    if not panels:
+        axes_list[0].text(0.5, 0.5, "no step-time benchmarks in the input", ha="center", va="center")
+    axes_list[-1].set_xlabel("examples per second (higher is faster); line: slowest to fastest pass (or seed); "
+                             "diamond: measured once", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
@@ -253,7 +312,7 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
                             [[r.name, r.when, r.commit, r.hardware_key, r.described(),
                               ", ".join((r.hardware or {}).get("gpus", [])) or "none", calibration_text(r.calibration)]
                              for r in runs])
-    lines += ["", "## Step time", "", "![step time](step_time.png)", "",
+    lines += ["", "## Step time", "", "![step time](step_time.png)", "", f"The chart: {CHART_FIGURE}.", "",
               "Median over seeds (n). Achieved FLOP/s = training FLOPs per step (finetune.flops) / step time; "
               "MFU = achieved / the peak at the row's precision: a GPU's dense datasheet peak, or a CPU's calibration "
               "matmul measured in the same run; n/a where neither is known. Peak memory: the process's peak resident "

@@ -6,16 +6,17 @@ store (bench.store).
 from __future__ import annotations
 
 import dataclasses
+import math
 import shlex
 import statistics
 import sys
 
 import pytest
 
-from bench import contract, gate, store, workers
-from bench.options import QUALITY_BATCH_SIZE, SCALING_ROUNDS, Options
+from bench import contract, gate, plan, store, workers
+from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, SCALING_ROUNDS, Options
 from bench.store import BASELINE_DIR
-from finetune import FinetuneError, RunConfig, calibration, data, environment, perf, runtime, steptime
+from finetune import FinetuneError, RunConfig, calibration, data, environment, flops, models, perf, runtime, steptime
 from finetune.hardware import Host
 from finetune.result import Result
 from finetune.tasks import METRIC_RANGE, TASKS
@@ -46,6 +47,7 @@ class Suite:
         self.quality_results: dict = {}  # (loss, optimizer, seed) -> Result
         self.step_results: dict = {}  # (device, batch_size, seed) -> contract.StepTime
         self.verdicts: list = []  # (test id, passed, message), for the summary
+        self.progress = None  # bench.progress.Progress, once the session's plan is made (bench/conftest.py)
 
     # --- configuration -------------------------------------------------------------------------------
     @property
@@ -87,12 +89,18 @@ class Suite:
         key = (loss, optimizer, seed)
         if key not in self.quality_results:
             try:
-                self.quality_results[key] = finetune(self.run_config(loss, optimizer, seed), self.prepared(),
-                                                     verbose=0, model_choice=self.options.model_choice,
-                                                     calibration=self.calibration, callbacks=self.slowdown())
+                self.quality_results[key] = finetune(
+                    self.run_config(loss, optimizer, seed), self.prepared(), verbose=0,
+                    model_choice=self.options.model_choice, calibration=self.calibration,
+                    callbacks=self.slowdown() + self.reported(("recipe", (loss, optimizer), seed),
+                                                              f"{loss} + {optimizer}, seed {seed}"))
             except FinetuneError as err:
                 fail_clearly(err)
         return self.quality_results[key]
+
+    def reported(self, key, label: str) -> tuple:
+        """The progress callback of the fine-tune `key` (bench.plan's), where the session reports progress."""
+        return () if self.progress is None else (self.progress.callback(key, label),)
 
     def slowdown(self) -> tuple:
         """The planted slowdown's Keras callbacks for a fine-tune (none unless --plant-slowdown)."""
@@ -155,6 +163,65 @@ class Suite:
         self.step_results[(c.device, c.batch_size, c.seed)] = record
         return record
 
+    # --- what runs here (the tests skip with these reasons; bench.plan leaves the same out of its estimate) ---
+    def step_skip(self, device: str) -> str | None:
+        """Why the gated step time on `device` does not run in this session."""
+        if self.options.device not in (None, device):
+            return f"--device {self.options.device} was asked for"
+        if device == "gpu" and not environment.gpu_names():
+            return ("TensorFlow sees no GPU (tf.config.list_physical_devices('GPU') is empty); "
+                    "on a GPU runner install the [gpu] extra: FINETUNE_EXTRAS=report,gpu python3 dev.py bench")
+        return None
+
+    def variant_skip(self, name: str) -> str | None:
+        """Why the performance variant `name` cannot run on this host (a precision it has no native support for)."""
+        problem = perf.unsupported_precision(perf.variant(name, self.perf_kind()).precision, self.perf_kind())
+        return f"{name}: {problem}" if problem else None
+
+    def variant_quality_skip(self, name: str) -> str | None:
+        """Why test_variant_quality does not fine-tune the variant `name` in this session."""
+        if self.options.update:
+            return "--update-baselines measures the course's configuration; variants are compared, not stored"
+        best = perf.best_choice(self.perf_kind()).variant
+        tier = self.options.tier.name
+        if tier not in PERF_QUALITY_TIERS and name != best:
+            return (f"tier {tier}: a fine-tune per variant runs in tiers {PERF_QUALITY_TIERS}; "
+                    f"this tier checks the best variant for this host ({best}) only")
+        return self.variant_skip(name)
+
+    @property
+    def best_variant(self) -> str:
+        return perf.best_choice(self.perf_kind()).variant
+
+    def resolved_variant(self, name: str) -> str:
+        return perf.variant_name(name, self.perf_kind())
+
+    def variant_config(self, name: str) -> perf.PerfConfig:
+        return perf.variant(name, self.perf_kind())
+
+    def costs(self) -> tuple:
+        """(bench.plan.Costs of this host for the session's task and tier, or None; why none)."""
+        prepared = self.prepared()
+        kind = runtime.device_kind("auto")
+        gflops = self.calibration.get("fp32_gflops")
+        if not gflops:
+            return None, "no fp32 calibration"
+        try:
+            arch = flops.Architecture.from_config(
+                models.architecture_config(prepared.model, len(prepared.tokenizer)), num_labels=self.task.num_labels)
+        except (FinetuneError, ValueError) as err:
+            return None, f"the model's architecture is unknown: {err}"
+        lengths = [len(ids) for ids in prepared.tokenized["train"]["input_ids"]]
+        length = plan.padded_length(lengths)
+        batches = math.ceil(len(lengths) / QUALITY_BATCH_SIZE)
+        eval_rows = sum(len(prepared.tokenized[split]) for split in self.task.eval_splits)
+        return plan.Costs.measured(gflops, flops.training_flops(arch, QUALITY_BATCH_SIZE, round(length)),
+                                   self.options.epochs * batches, math.ceil(eval_rows / QUALITY_BATCH_SIZE),
+                                   efficiency=plan.EFFICIENCY[kind]), ""
+
+    def scaling_replicas(self) -> int:
+        return len(runtime.replica_devices(self.perf_device()))
+
     # --- performance variants ------------------------------------------------------------------------
     def perf_kind(self) -> str:
         return runtime.device_kind(self.perf_device())
@@ -194,7 +261,9 @@ class Suite:
                 self.variant_results[key] = finetune(config, self.prepared(), verbose=0,
                                                      model_choice=self.options.model_choice,
                                                      perf_choice=self.best_text() if variant == "best" else name,
-                                                     calibration=self.calibration, callbacks=self.slowdown())
+                                                     calibration=self.calibration,
+                                                     callbacks=self.slowdown() + self.reported(
+                                                         ("variant", name, seed), f"variant {name}, seed {seed}"))
             except FinetuneError as err:
                 fail_clearly(err)
         return self.variant_results[key]

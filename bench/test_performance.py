@@ -15,8 +15,8 @@ import pytest
 
 import finetune  # noqa: F401
 from bench.gate import gate_of, skip_if_ungated
-from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
-from finetune import metrics, perf, runtime
+from bench.options import QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
+from finetune import metrics, perf
 from finetune.perf import VARIANTS
 from finetune.steptime import StepBench, interleaved_passes
 
@@ -24,9 +24,8 @@ NUMERIC_VARIANTS = [name for name, variant in VARIANTS.items() if variant.change
 
 
 def _skip_unsupported(suite, name):
-    problem = perf.unsupported_precision(perf.variant(name, suite.perf_kind()).precision, suite.perf_kind())
-    if problem:
-        pytest.skip(f"{name}: {problem}")
+    if suite.variant_skip(name):
+        pytest.skip(suite.variant_skip(name))
 
 
 def _bench(suite, name, seed, batches, batch_size=QUALITY_BATCH_SIZE):
@@ -78,7 +77,7 @@ def test_faster_than_the_course(benchmark, suite, seed):
 
 def test_mirrored_scaling(benchmark, suite, seed):
     """Weak scaling: the course's 8 rows per replica, so the global batch is 8 x replicas."""
-    replicas = len(runtime.replica_devices(suite.perf_device()))
+    replicas = suite.scaling_replicas()
     if replicas < 2:
         pytest.skip(f"TensorFlow sees one {suite.perf_device()} device: scaling needs two or more "
                     "(GPUs; logical CPUs must be made before TensorFlow starts, see tests/test_distribute.py)")
@@ -100,13 +99,8 @@ def test_mirrored_scaling(benchmark, suite, seed):
 @pytest.mark.parametrize("variant", NUMERIC_VARIANTS)
 def test_variant_quality(benchmark, suite, variant, seed, request):
     """A variant that changes the arithmetic or the batches must learn, and land in the course's own band."""
-    if suite.options.update:
-        pytest.skip("--update-baselines measures the course's configuration; variants are compared, not stored")
-    best = perf.best_choice(suite.perf_kind()).variant
-    if suite.options.tier.name not in PERF_QUALITY_TIERS and variant != best:
-        pytest.skip(f"tier {suite.options.tier.name}: a fine-tune per variant runs in tiers {PERF_QUALITY_TIERS}; "
-                    f"this tier checks the best variant for this host ({best}) only")
-    _skip_unsupported(suite, variant)
+    if suite.variant_quality_skip(variant):
+        pytest.skip(suite.variant_quality_skip(variant))
     benchmark.group = f"quality of performance variants {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(suite.variant_quality, args=(variant, seed), rounds=1, iterations=1)
     benchmark.extra_info.update(suite.variant_quality_record(variant, result).to_extra_info())

@@ -8,22 +8,14 @@ import pytest
 
 import finetune  # noqa: F401
 from bench.gate import gate_of, skip_if_ungated
-from finetune import environment
 
 DEVICES = ("cpu", "gpu")
 
 
-def _skip_unavailable(suite, device):
-    if suite.options.device not in (None, device):
-        pytest.skip(f"--device {suite.options.device} was asked for")
-    if device == "gpu" and not environment.gpu_names():
-        pytest.skip("TensorFlow sees no GPU (tf.config.list_physical_devices('GPU') is empty); "
-                    "on a GPU runner install the [gpu] extra: FINETUNE_EXTRAS=report,gpu python3 dev.py bench")
-
-
 @pytest.mark.parametrize("device", DEVICES)
 def test_step_time(benchmark, suite, device, batch_size, seed, request):
-    _skip_unavailable(suite, device)
+    if suite.step_skip(device):
+        pytest.skip(suite.step_skip(device))
     tier = suite.options.tier
     config = suite.run_config(seed=seed, batch_size=batch_size, device=device)
     benchmark.group = f"step time {suite.options.model} batch {batch_size}"

@@ -30,7 +30,7 @@ class Worker:
 
     def __init__(self, python: str, tree: Path, options: list[str], name: str = "worker"):
         self.name, self.python = name, python
-        env = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env = {**os.environ, "PYTHONPATH": str(tree)}  # TF log level: as the caller's
         # stderr to a file: progress bars and TensorFlow's logs would fill a pipe nobody reads, and block the worker
         self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen([python, str(BLOCK), *options], cwd=tree, env=env, stdin=subprocess.PIPE,

@@ -7,10 +7,15 @@ TF models need Keras 2 (tf-keras), which TensorFlow 2.16+ only uses when TF_USE_
 is set *before* TensorFlow is first imported. Import `finetune` before `tensorflow`.
 """
 
+import glob
 import os
 
+# TensorFlow's C++ log: where no NVIDIA driver is installed, its CUDA probe logs an error on every start ("failed
+# call to cuInit: ... UNKNOWN ERROR (303)"), so only fatal messages are shown there; elsewhere warnings are hidden
+# and errors shown. TF_CPP_MIN_LOG_LEVEL set by the caller wins (0 shows everything, the probe included).
+NVIDIA_DRIVER = bool(glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/dxg"))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide CUDA-probe noise on CPU-only hosts
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if NVIDIA_DRIVER else "3")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 from finetune.config import RunConfig  # noqa: E402

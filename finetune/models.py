@@ -143,6 +143,19 @@ def load_tokenizer(model: ResolvedModel):
     return AutoTokenizer.from_pretrained(model.location)
 
 
+def architecture_config(model: ResolvedModel, vocab_size: int) -> dict:
+    """The model's config.json as a dict (for finetune.flops), without loading its weights."""
+    if model.source == "random":
+        return dict(TINY_CONFIG, vocab_size=vocab_size)
+    from transformers import AutoConfig
+
+    if model.source == "hub":
+        return _from_hub(AutoConfig.from_pretrained, model).to_dict()
+    if model.source == "local":
+        return _from_local(AutoConfig.from_pretrained, model, "config").to_dict()
+    return AutoConfig.from_pretrained(model.location).to_dict()
+
+
 def load_model(model: ResolvedModel, num_labels: int, vocab_size: int):
     """A fresh classifier; its new head is initialised from TensorFlow's global seed."""
     from transformers import BertConfig, TFAutoModelForSequenceClassification, TFBertForSequenceClassification

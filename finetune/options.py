@@ -199,8 +199,12 @@ OPTIONS = (
     # pytest only (bench/options.py Options.from_pytest reads them)
     Option("--seeds", "seeds (repeats) per benchmark: 0..N-1", type=Whole(1, 3), metavar="N",
            pytest=Surface(1, help=DEFAULT)),
-    Option("--tier", "how long the benchmarks train: {choices} (full: the course's 3 epochs; ci: a shorter run of "
-                     "every parametrization; default: %(default)s)", noun="tier", pytest=Surface("full", FROM_CALLER)),
+    Option("--tier", "how long the benchmarks train: {choices} (full: the course's 3 epochs; ci: one epoch over the "
+                     "first rows, every parametrization; default: full where TensorFlow sees a GPU, else ci)",
+           noun="tier", pytest=Surface(None, FROM_CALLER)),
+    Option("--progress", "{choices}: the fine-tunes' progress on the terminal (bench/progress.py): live, one line "
+                         "rewritten in place; lines, one per epoch (for logs); auto: live on a terminal, else off "
+                         "(default: %(default)s)", noun="progress mode", pytest=Surface("auto", FROM_CALLER)),
     Option("--update-baselines", "measure and rewrite baselines/<model>__<hardware>.json instead of comparing",
            action="store_true", pytest=Surface(False)),
     Option("--plant-slowdown", "test hook: make every timed step this fraction slower (e.g. 0.2), to see the gate "

@@ -22,10 +22,29 @@ def bench_run(real_glue_dir, tmp_path_factory):
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_quality.py::test_quality", "bench/test_step_time.py",
          "--model", "tiny", "--tier", "ci", "--glue-dir", real_glue_dir, "-p", "no:cacheprovider", "-rs",
-         f"--benchmark-json={out}", "-q"],
+         f"--benchmark-json={out}", "-q", "--progress", "lines"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(out.read_text()), done.stdout
+
+
+def test_the_plan_and_the_progress_lines_keep_pytests_report_whole(bench_run):
+    """-q with --progress lines: the plan before the first test, a line per epoch and per fine-tune, each on a line
+    of its own, pytest's letters on lines of their own, and the time taken against the estimate at the end."""
+    _, stdout = bench_run
+    lines = stdout.splitlines()
+    plan = [line for line in lines if line.startswith("finetune: plan: ")]
+    assert len(plan) == 1 and "6 tests, 4 fine-tune(s)" in plan[0] and "about" in plan[0], plan
+    assert lines.index(plan[0]) < next(i for i, line in enumerate(lines) if line.startswith("fine-tune "))
+    progress = [line for line in lines if "fine-tune " in line and "/4 " in line]
+    for number in range(1, 5):
+        mine = [line for line in progress if line.startswith(f"fine-tune {number}/4 ")]
+        assert any("epoch 1/1, step " in line for line in mine) and any(": trained, " in line for line in mine), mine
+    assert all(line.startswith("fine-tune ") for line in progress), progress  # nothing of pytest's on them
+    letters = [line for line in lines if line and set(line.split(" [")[0]) <= set(".sF")]
+    assert letters, "pytest's letters are not on a line of their own"
+    assert any(line.startswith("finetune: the session took ") and "estimated before the first test" in line
+               for line in lines)
 
 
 def test_every_benchmark_keeps_the_contract(bench_run):

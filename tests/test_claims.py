@@ -78,7 +78,7 @@ def test_a_large_tasks_full_tier_trains_on_a_slice_and_the_ci_tier_on_its_rows()
     from bench.options import CI_TRAIN_ROWS, LARGE_TASK_ROWS, TIERS, Options
 
     def options(task, tier):
-        return Options("tiny", "test", task, TIERS[tier], 1, None, (0,), None, False, 0.0)
+        return Options("tiny", "test", task, TIERS[tier], "test", 1, None, (0,), None, False, 0.0)
 
     assert options("mrpc", "full").train_rows is None and options("rte", "full").train_rows is None
     assert options("sst2", "full").train_rows == LARGE_TASK_ROWS == options("mnli", "full").train_rows

