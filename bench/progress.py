@@ -22,6 +22,7 @@ from bench.plan import Plan, minutes
 
 MODES = ("auto", "live", "lines", "off")
 REFRESH_S = 1.0  # live mode: at most one rewrite a second
+LONG_S = 60.0  # a test without a fine-tune estimated at least this long gets a line when it starts
 
 
 def resolved(mode: str, isatty: bool) -> str:
@@ -50,6 +51,12 @@ class Progress:
     # --- tests -------------------------------------------------------------------------------------------------
     def start(self, nodeid: str) -> None:
         self.current, self.current_started = nodeid, self.clock()
+        estimate = self.estimates.get(nodeid, 0.0) * self.scale()
+        work = next((w for w in self.plan.works if w.nodeid == nodeid), None)
+        if self.mode != "off" and work is not None and not work.fine_tunes and estimate >= LONG_S:
+            # a long test without a fine-tune (timing processes, XLA compiles): what it is and how long it takes
+            self._write(f"{nodeid.split('::')[-1]}: about {minutes(estimate)}; session about "
+                        f"{minutes(self.session_left_s())} left", False, True)
 
     def finish(self, nodeid: str) -> None:
         self.finished[nodeid] = self.clock() - self.current_started
@@ -159,9 +166,9 @@ class Terminal:
     def __call__(self, text: str, in_place: bool, final: bool) -> None:
         if self.reporter is None:
             return
-        live = in_place or (self.open and not self.ended)  # rewritten in place: it must fit on one line
+        live = in_place or (self.open and not self.ended)  # over the live line
         width = max(20, self.reporter._tw.fullwidth - 1)
-        if live and len(text) > width:
+        if in_place and len(text) > width:  # to be rewritten: it must fit on one line (a record may wrap)
             text = text[:width - 3] + "..."
         with self._suspended():
             if not self.open:

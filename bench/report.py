@@ -70,10 +70,15 @@ class StepRow:
                           f"measured: {self.calibration['size']}^3 {self.precision} matmul on this CPU in the same run")
 
 
-def pass_rates(r) -> list:
+def pass_rates(r, stats: dict | None = None) -> list:
     """Examples/s of each timed pass of a step-time record: its examples/s scaled by the mean pass over each pass
-    (blocks_ms: ms per step, per process; else pass_times_s). [] where the record kept no passes."""
+    (blocks_ms: ms per step, per process; else pass_times_s). A record that kept no passes: pytest-benchmark's
+    rounds (each a pass), as their slowest and fastest (`stats`). [] where there is no more than one pass."""
     passes = [ms for block in r.blocks_ms for ms in block] if r.blocks_ms else list(r.pass_times_s or [])
+    if len(passes) < 2 and stats and (stats.get("rounds") or 0) >= 2 and stats.get("min"):
+        mean = stats["mean"]
+        return [r.examples_per_s * mean / stats["max"]] + [r.examples_per_s] * (stats["rounds"] - 2) + [
+            r.examples_per_s * mean / stats["min"]]
     if len(passes) < 2:
         return []
     mean = statistics.fmean(passes)
@@ -96,7 +101,9 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
     tasks = {key[-1] for key in groups}
 
     def spread(infos) -> tuple:  # every timed pass; a seed that kept no passes counts with its figure
-        return tuple(rate for r in infos for rate in (pass_rates(r) or [r.examples_per_s]))
+        return tuple(rate for r in infos for rate in (pass_rates(r, stats[id(r)]) or [r.examples_per_s]))
+
+    stats = {id(record): found for run in runs for record, found in zip(run.records, run.stats)}
 
     rows = []
     for (name, hardware, device_name, model, device, batch_size, precision, variant, task), infos in groups.items():
@@ -129,12 +136,14 @@ def step_table(rows: list[StepRow], reference: StepRow | None, by_file: bool) ->
         achieved, peak = row.flops_per_s, row.peak
         utilisation = flops.mfu(achieved, peak) if achieved is not None else None
         table.append([
-            *([row.run] if by_file else []), row.hardware, row.device_name, row.model, str(row.batch_size),
+            *([row.run] if by_file else []), row.hardware, row.device_name, row.model, row.task, str(row.batch_size),
             row.precision or "n/a", row.variant or "-", f"{row.step_time_ms:.1f}", str(row.n),
             f"{row.examples_per_s:.1f}", f"{row.tokens_per_s:,.0f}",
             "n/a" if achieved is None else f"{achieved / 1e12:.2f}",
             "n/a" if utilisation is None else f"{100 * utilisation:.1f}% of {peak.tflops:g} {peak.precision}",
-            "reference" if row is reference else f"{reference.step_time_ms / row.step_time_ms:.3g}x",
+            "reference" if row is reference else (
+                f"{reference.step_time_ms / row.step_time_ms:.3g}x"
+                if (row.task, row.batch_size) == (reference.task, reference.batch_size) else "other task or batch"),
             memory_text(row.peak_rss_mb, row.peak_gpu_memory_mb),
         ])
     return table
@@ -317,9 +326,11 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
               "MFU = achieved / the peak at the row's precision: a GPU's dense datasheet peak, or a CPU's calibration "
               "matmul measured in the same run; n/a where neither is known. Peak memory: the process's peak resident "
               "set during the benchmark (MB), and TensorFlow's peak GPU memory where there are GPUs.",
-              f"Speed-up = reference ms/step / row ms/step; reference: {reference.label if reference else 'none'}.", ""]
+              f"Speed-up = reference ms/step / row ms/step, for rows of the reference's task and batch size only "
+              f"(other rows' steps hold other rows and lengths); reference: {reference.label if reference else 'none'}.",
+              ""]
     by_file = ["file"] if len(runs) > 1 else []
-    lines += markdown_table([*by_file, "hardware", "device", "model", "batch", "precision", "variant", "ms/step", "n",
+    lines += markdown_table([*by_file, "hardware", "device", "model", "task", "batch", "precision", "variant", "ms/step", "n",
                              "examples/s", "tokens/s", "TFLOP/s", "MFU", "speed-up", "peak memory MB"],
                             step_table(steps, reference, bool(by_file)))
     peaks = {(row.peak.tflops, row.peak.precision, row.peak.source) for row in steps if row.peak}

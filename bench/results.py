@@ -32,6 +32,7 @@ class Run:
     benchmarks: list
     calibration: dict | None = None  # the session's calibration matmul (finetune.calibration), where recorded
     records: tuple = ()  # bench.contract records, one per benchmark of a known kind, in file order
+    stats: tuple = ()  # pytest-benchmark's stats of each record's benchmark (min, max, mean, rounds), aligned
 
     def described(self) -> str:
         """The machine in words (files from before fingerprints: its model name and core count)."""
@@ -66,14 +67,15 @@ def load_run(path: Path, name: str) -> Run:
             raise FinetuneError(f"{path}: a benchmark has no 'stats' or 'extra_info': not pytest-benchmark's format")
     ours = document["machine_info"].get("finetune") or {}
     commit = document.get("commit_info") or {}
+    read = [(contract.read(bench["extra_info"], f"{name}: benchmark {bench.get('name', '?')}"), bench["stats"])
+            for bench in document["benchmarks"]]
+    read = [(record, stats) for record, stats in read if record is not None]
     return Run(name=name, when=str(document.get("datetime", "unknown date"))[:19],
                commit=str(commit.get("id", "unknown"))[:10] + (" (dirty)" if commit.get("dirty") else ""),
                versions=ours.get("versions") or {}, hardware=ours.get("hardware"),
                hardware_key=ours.get("hardware_key", "unknown-hardware"), benchmarks=document["benchmarks"],
                calibration=ours.get("calibration"),
-               records=tuple(record for record in (contract.read(bench["extra_info"], f"{name}: benchmark "
-                                                                 f"{bench.get('name', '?')}")
-                                                   for bench in document["benchmarks"]) if record is not None))
+               records=tuple(record for record, _ in read), stats=tuple(stats for _, stats in read))
 
 
 def records(run: Run, *kinds) -> list:

@@ -43,7 +43,8 @@ def test_variant_step_time(benchmark, suite, variant, seed):
     benchmark.group = f"performance variants {suite.options.model} batch {QUALITY_BATCH_SIZE}"
     benchmark.pedantic(suite.timed(bench), rounds=tier.variant_passes, iterations=1)
     step_time_ms = bench.ms_per_step(benchmark.stats.stats.data)
-    record = suite.variant_step_record(variant, bench, step_time_ms, tier.variant_passes * len(bench.batches))
+    record = suite.variant_step_record(variant, bench, step_time_ms, tier.variant_passes * len(bench.batches),
+                                       pass_times_s=list(benchmark.stats.stats.data))
     benchmark.extra_info.update(record.to_extra_info())
     assert bench.rows == tier.variant_batches * QUALITY_BATCH_SIZE, "not the same examples as the other variants"
     assert bench.traces() == traced, f"retraced while timed ({traced} -> {bench.traces()}): the warm-up missed a shape"

@@ -246,3 +246,13 @@ def test_only_the_live_line_is_cut_to_the_terminal_width():
     write("x" * 200, False, False)  # lines mode: a log keeps every word
     write("y" * 200, True, False)
     assert reporter.out.splitlines()[1:] == ["x" * 200, "y" * 76 + "..."]
+
+
+def test_a_long_test_without_a_fine_tune_says_how_long_it_takes():
+    made = plan.Plan([plan.Work("t::test_step_time[cpu]", (), 240.0), plan.Work("t::short", (), 5.0)], COSTS)
+    written = []
+    reporter = progress.Progress(made, "lines", lambda *args: written.append(args), clock=Clock())
+    reporter.start("t::test_step_time[cpu]")
+    reporter.finish("t::test_step_time[cpu]")
+    reporter.start("t::short")
+    assert written == [("test_step_time[cpu]: about 4 min 00 s; session about 4 min 05 s left", False, True)]
