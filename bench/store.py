@@ -273,10 +273,18 @@ def write_atomic(path: Path, document: dict) -> None:
         raise
 
 
+def engine_name(engine: str | None, backend: str | None) -> str:
+    """tf-keras (the course's engine; records from before engines), or keras3-<backend>."""
+    return "tf-keras" if engine in (None, "tf-keras") else f"{engine}-{backend}"
+
+
 def quality_key(task: str, loss: str, optimizer: str, epochs: int, max_train_samples: int | None,
-                batch_size: int) -> str:
+                batch_size: int, engine: str = "tf-keras") -> str:
+    """A quality group's key; another engine than tf-keras (the course's) is a suffix, so that tf-keras's keys stay
+    those of the baselines measured before engines."""
     train = "all" if max_train_samples is None else max_train_samples
-    return f"quality/{task}/{loss}/{optimizer}/epochs={epochs}/train={train}/batch={batch_size}"
+    suffix = "" if engine == "tf-keras" else f"/engine={engine}"
+    return f"quality/{task}/{loss}/{optimizer}/epochs={epochs}/train={train}/batch={batch_size}{suffix}"
 
 
 def step_key(task: str, device: str, batch_size: int, passes: int, batches: int, processes: int) -> str:
@@ -291,7 +299,8 @@ def quality_groups(results: list[dict], provenance: dict) -> dict:
     grouped: dict = {}
     for r in sorted(results, key=lambda r: r["config"]["seed"]):
         c = r["config"]
-        key = quality_key(c["task"], c["loss"], c["optimizer"], c["epochs"], c["max_train_samples"], c["batch_size"])
+        key = quality_key(c["task"], c["loss"], c["optimizer"], c["epochs"], c["max_train_samples"], c["batch_size"],
+                          engine_name(c.get("engine"), c.get("backend")))
         grouped.setdefault(key, []).append(r)
     def metrics(r) -> dict:  # the task's GLUE metrics; results from before `scores`: MRPC's accuracy and F1
         return r.get("scores") or {"accuracy": r["accuracy"], "f1": r["f1"]}

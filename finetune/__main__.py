@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -18,8 +19,8 @@ from finetune.errors import FinetuneError
 from finetune.perf import best_choice, variant
 
 # The flags, from the one table of options (finetune/options.py), in the groups of --help.
-MAIN_FLAGS = ("--task", "--model", "--loss", "--optimizer", "--epochs", "--batch-size", "--seed", "--max-train-samples",
-              "--max-eval-samples", "--glue-dir", "--device", "--warmup-steps", "--json")
+MAIN_FLAGS = ("--task", "--model", "--engine", "--backend", "--loss", "--optimizer", "--epochs", "--batch-size", "--seed",
+              "--max-train-samples", "--max-eval-samples", "--glue-dir", "--device", "--warmup-steps", "--json")
 SPEED_FLAGS = ("--perf", "--padding", "--pad-multiple", "--jit-compile", "--precision", "--distribute")
 # --perf picks a row of finetune.perf.VARIANTS; each of the other speed flags, when given, overrides that field of it.
 PERF_FLAGS = tuple(options.BY_FLAG[flag].dest for flag in SPEED_FLAGS if flag != "--perf")
@@ -79,8 +80,10 @@ def main(argv=None) -> int:
             task=args.task, model=args.model, loss=args.loss, optimizer=args.optimizer, epochs=args.epochs,
             batch_size=args.batch_size, seed=args.seed, max_train_samples=args.max_train_samples,
             max_eval_samples=args.max_eval_samples, glue_dir=args.glue_dir, device=args.device,
-            warmup_steps=args.warmup_steps, perf=perf_config(args),
+            warmup_steps=args.warmup_steps, perf=perf_config(args), engine=args.engine, backend=args.backend,
         )
+        if config.engine == "keras3":  # Keras 3 fixes its backend at its first import: before anything imports it
+            os.environ.setdefault("KERAS_BACKEND", config.backend)
         from finetune.train import MEASURE, finetune
 
         with contextlib.redirect_stdout(sys.stderr):  # Keras' progress bar; stdout carries only the JSON

@@ -15,6 +15,8 @@ from finetune.recipes import LOSSES, OPTIMIZERS
 from finetune.tasks import TASKS
 
 DEVICES = ("auto", "cpu", "gpu")
+ENGINES = ("tf-keras", "keras3")  # transformers' TF classes on tf-keras (the course's); Keras 3 + keras-hub
+BACKENDS = ("jax", "tensorflow", "torch")  # Keras 3's, for the keras3 engine
 
 
 def _choose(kind: str, value: str, table) -> None:
@@ -37,6 +39,8 @@ class RunConfig:
     device: str = "auto"  # auto: TensorFlow's placement; cpu/gpu: pinned with tf.device
     warmup_steps: int = 10  # steps left out of the steady-state step time (tracing, retracing)
     perf: PerfConfig = COURSE  # padding, XLA, precision, distribution (finetune.perf); default: the course's
+    engine: str = "tf-keras"  # ENGINES
+    backend: str | None = None  # keras3: one of BACKENDS; tf-keras: None (it runs on TensorFlow)
 
     def __post_init__(self):
         _choose("task", self.task, TASKS)
@@ -53,6 +57,14 @@ class RunConfig:
             if value is not None and (not isinstance(value, int) or value < 1):
                 flag = "--" + name.replace("_", "-")
                 raise FinetuneError(f"{flag} must be a positive whole number or omitted, got {value!r}")
+        _choose("engine", self.engine, ENGINES)
+        if self.engine == "keras3" and self.backend is None:
+            raise FinetuneError(f"--engine keras3 needs --backend: choose one of {', '.join(BACKENDS)}")
+        if self.engine == "keras3":
+            _choose("backend", self.backend, BACKENDS)
+        elif self.backend is not None:
+            raise FinetuneError(f"--backend {self.backend} is for --engine keras3; tf-keras runs on TensorFlow: "
+                                "leave --backend out, or pass --engine keras3")
         if not isinstance(self.perf, PerfConfig):
             raise FinetuneError(f"perf must be a finetune.perf.PerfConfig, got {self.perf!r}")
         if self.warmup_steps < 0:

@@ -17,11 +17,14 @@ import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from finetune.hardware import Host, _slug
 
 LIBRARIES = ("tensorflow", "tf_keras", "transformers", "datasets", "evaluate", "numpy", "pytest-benchmark")
+ENGINE_LIBRARIES = {"keras3": ("keras", "keras-hub", "jax", "torch")}
 
 
-def versions() -> dict:
+def versions(engine: str = "tf-keras") -> dict:
+    """The libraries' versions; the keras3 engine's own libraries only for its results (another engine's
+    baselines do not change with them)."""
     found = {"python": platform.python_version()}
-    for name in LIBRARIES:
+    for name in LIBRARIES + ENGINE_LIBRARIES.get(engine, ()):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from finetune.config import DEVICES, RunConfig
+from finetune.config import BACKENDS, DEVICES, ENGINES, RunConfig
 from finetune.models import MODELS
 from finetune.perf import DISTRIBUTES, PADDINGS, PRECISIONS, VARIANTS
 from finetune.recipes import LOSSES, OPTIMIZERS
@@ -160,6 +160,10 @@ OPTIONS = (
                                                      "its rows, bench/options.py)")),
     Option("--model", f"{', '.join(MODELS)}, a Hub id or a directory "
                       "(default: bert-base-uncased when TensorFlow sees a GPU, else minilm-l6)", cli=SAME, pytest=SAME),
+    Option("--engine", "{choices}: transformers' TF classes on tf-keras (the course's), or Keras 3 + keras-hub "
+                       "(finetune/keras3.py)", noun="engine", cli=Surface(RUN["engine"], ENGINES, DEFAULT)),
+    Option("--backend", "{choices}: Keras 3's backend, for --engine keras3", noun="backend",
+           cli=Surface(None, BACKENDS)),
     Option("--loss", "{choices}", noun="loss", cli=Surface(RUN["loss"], LOSSES, DEFAULT)),
     Option("--optimizer", "{choices}", noun="optimizer", cli=Surface(RUN["optimizer"], OPTIMIZERS, DEFAULT)),
     Option("--epochs", "passes over the training rows", type=Whole(1, 3), metavar="N",

@@ -72,8 +72,9 @@ def fit_time(epoch_s: list[float], step_times_s: list[float], steady: StepStats)
                    compile_s=max(0.0, step_times_s[0] - steady.median_ms / 1000.0))
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Records each training step's wall time and loss, and each epoch's wall time.
+class StepRecorder:
+    """Records each training step's wall time and loss, and each epoch's wall time: the methods of a Keras
+    callback, for the callback class of either Keras (StepTimer below: tf-keras; finetune/keras3.py: Keras 3).
 
     Keras reports the epoch's running mean loss after each batch; the step's own loss is recovered
     exactly from consecutive running means: loss_k = k * mean_k - (k - 1) * mean_(k-1).
@@ -105,3 +106,7 @@ class StepTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.epoch_s.append(time.perf_counter() - self._epoch_start)
         self.epoch_losses.append(float(logs["loss"]))
+
+
+class StepTimer(StepRecorder, keras.callbacks.Callback):
+    """StepRecorder as a tf-keras callback."""

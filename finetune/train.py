@@ -41,6 +41,35 @@ MEASURE = "measure"
 
 
 @dataclass(frozen=True)
+class Trained:
+    """What an engine's fine-tune gives back: the step timer, the predictions of each validation split, the
+    schedule's length, and the clock at the end of loading, training and predicting."""
+    timer: object
+    predictions: np.ndarray  # of the headline validation split
+    others: dict  # split -> predictions, of the task's other validation splits (MNLI: mismatched)
+    num_train_steps: int
+    loaded: float
+    trained: float
+    predicted: float
+
+
+def train(config: RunConfig, prepared: data.PreparedData, verbose, callbacks: tuple) -> Trained:
+    """The tf-keras engine (the course's): transformers' TF model, compile(), fit(), predict()."""
+    with session(config, prepared) as run:
+        timer = StepTimer()
+        loaded = time.perf_counter()
+        run.model.fit(run.train_ds, epochs=config.epochs, callbacks=[timer, *callbacks], verbose=verbose)
+        trained = time.perf_counter()
+        predictions = predict(run.model, run.eval_ds, prepared.task)
+        # the other validation splits (MNLI: validation_mismatched), through the same padding
+        others = {split: predict(run.model, data.tf_datasets(prepared, config.batch_size, shuffle_train=False,
+                                                             eval_split=split, **config.perf.data_options())[1],
+                                 prepared.task)
+                  for split in prepared.task.eval_splits[1:]}
+        return Trained(timer, predictions, others, run.num_train_steps, loaded, trained, time.perf_counter())
+
+
+@dataclass(frozen=True)
 class Session:
     """A training session set up: the strategy (None without distribution), the tf.data pipelines and the
     compiled model."""
@@ -82,18 +111,14 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
     if calibration == MEASURE:
         calibration = calibrate.measure(runtime.device_kind(config.device))
     scope = memory.reset()  # after the data: a bad input is reported before TensorFlow looks for GPUs
-    with session(config, prepared) as run:
-        timer = StepTimer()
-        loaded = time.perf_counter()
-        run.model.fit(run.train_ds, epochs=config.epochs, callbacks=[timer, *callbacks], verbose=verbose)
-        trained = time.perf_counter()
-        predictions = predict(run.model, run.eval_ds, prepared.task)
-        # the other validation splits (MNLI: validation_mismatched), through the same padding
-        others = {split: predict(run.model, data.tf_datasets(prepared, config.batch_size, shuffle_train=False,
-                                                             eval_split=split, **config.perf.data_options())[1],
-                                 prepared.task)
-                  for split in prepared.task.eval_splits[1:]}
-        predicted = time.perf_counter()
+    if config.engine == "keras3":  # Keras 3 + keras-hub on config.backend (finetune/keras3.py)
+        from finetune import keras3
+
+        run = keras3.train(config, prepared, verbose, callbacks)
+    else:
+        run = train(config, prepared, verbose, callbacks)
+    timer, predictions, others = run.timer, run.predictions, run.others
+    loaded, trained, predicted = run.loaded, run.trained, run.predicted
 
     labels = np.asarray(prepared.eval_labels)
     if len(predictions) != len(labels):
@@ -131,7 +156,7 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         peak_rss_mb=memory.peak(scope)["peak_rss_mb"],
         wall_time_s={"load": loaded - started, "train": trained - loaded,
                      "predict": predicted - trained, "total": predicted - started},
-        versions=environment.versions(),
+        versions=environment.versions(config.engine),
         hardware=environment.hardware(),
         measured_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         calibration=calibration,
