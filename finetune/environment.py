@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import re
 import socket
 from importlib import metadata
 from urllib.parse import urlparse

@@ -40,7 +40,7 @@ def keras_for(backend: str):
     os.environ.setdefault("KERAS_BACKEND", backend)
     try:
         import keras
-        import keras_hub  # noqa: F401
+        import keras_hub  # noqa: F401  (installed: a missing one is the same one-line error)
     except ImportError as err:
         raise FinetuneError(f"the keras3 engine needs Keras 3 and keras-hub ({err.name} is missing): "
                             "FINETUNE_EXTRAS=report,keras3 python3 dev.py test (or pip install -e '.[keras3]' and "
