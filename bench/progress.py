@@ -38,10 +38,11 @@ class Progress:
     def __init__(self, plan: Plan, mode: str, write, clock=time.monotonic):
         self.plan = plan
         self.mode = mode
-        self._write = write  # (text, rewrite: bool) -> None; the Terminal below, or a list in tests
+        self._write = write  # (text, in_place, final) -> None: the Terminal below, or a list in tests
         self.clock = clock
         self.started = clock()
-        self.estimates = {work.nodeid: work.seconds for work in plan.works}
+        self.works = {work.nodeid: work for work in plan.works}
+        self.estimates = {nodeid: work.seconds for nodeid, work in self.works.items()}
         self.finished: dict = {}  # nodeid -> measured seconds
         self.current: str | None = None
         self.current_started = 0.0
@@ -52,7 +53,7 @@ class Progress:
     def start(self, nodeid: str) -> None:
         self.current, self.current_started = nodeid, self.clock()
         estimate = self.estimates.get(nodeid, 0.0) * self.scale()
-        work = next((w for w in self.plan.works if w.nodeid == nodeid), None)
+        work = self.works.get(nodeid)
         if self.mode != "off" and work is not None and not work.fine_tunes and estimate >= LONG_S:
             # a long test without a fine-tune (timing processes, XLA compiles): what it is and how long it takes
             self._write(f"{nodeid.split('::')[-1]}: about {minutes(estimate)}; session about "

@@ -26,6 +26,7 @@ import numpy as np
 
 from finetune import data
 from finetune.errors import FinetuneError
+from finetune.models import TINY_CONFIG
 from finetune.perf import COURSE
 from finetune.recipes import PEAK_LEARNING_RATE
 from finetune.timing import StepRecorder
@@ -57,8 +58,10 @@ def build_model(config, prepared, num_train_steps: int):
     import keras_hub
 
     if prepared.model.source == "random":
-        backbone = keras_hub.models.BertBackbone(vocabulary_size=len(prepared.tokenizer), num_layers=2, num_heads=2,
-                                                 hidden_dim=32, intermediate_dim=64)
+        backbone = keras_hub.models.BertBackbone(  # models.TINY_CONFIG, as keras-hub names it
+            vocabulary_size=len(prepared.tokenizer), num_layers=TINY_CONFIG["num_hidden_layers"],
+            num_heads=TINY_CONFIG["num_attention_heads"], hidden_dim=TINY_CONFIG["hidden_size"],
+            intermediate_dim=TINY_CONFIG["intermediate_size"])
     else:
         try:
             backbone = keras_hub.models.BertBackbone.from_preset(str(prepared.model.location))
