@@ -5,6 +5,7 @@ baseline update at the end of the session.
 from __future__ import annotations
 
 import gc
+import os
 
 import pytest
 
@@ -18,7 +19,13 @@ SUITE = pytest.StashKey[Suite]()
 
 def pytest_configure(config):
     try:
-        config.stash[SUITE] = Suite(Options.from_pytest(config), invocation_args())
+        options = Options.from_pytest(config)
+        if options.engine == "keras3":  # Keras 3 fixes its backend at its first import: before anything imports it
+            os.environ["KERAS_BACKEND"] = options.backend
+            from finetune import keras3
+
+            keras3.keras_for(options.backend)  # missing Keras 3 or keras-hub: one line, before the first test
+        config.stash[SUITE] = Suite(options, invocation_args())
     except FinetuneError as err:  # e.g. a baseline file that is not JSON: one line, exit code 4
         raise pytest.UsageError(f"finetune: {err}") from None
 
@@ -62,7 +69,7 @@ def suite(pytestconfig) -> Suite:
 
 
 @pytest.fixture(autouse=True)
-def peak_memory(request):
+def peak_memory(request, suite):
     """Every benchmark's peak host memory (and GPU memory where TensorFlow has GPUs), in its extra_info; then
     Keras' state is cleared."""
     scope = memory.reset()
@@ -74,9 +81,7 @@ def peak_memory(request):
                                                                                   "peak_gpu_memory_mb"}:
             contract.validate(benchmark.extra_info)  # what the test wrote reads back whole, as its kind
     # The next benchmark starts without this one's models: a session builds dozens (GPU memory, host RSS).
-    import tf_keras
-
-    tf_keras.backend.clear_session()
+    suite.clear_session()
     gc.collect()
 
 

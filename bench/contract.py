@@ -35,6 +35,7 @@ class Record:
     seed: int | None = None
     epochs: int | None = None
     tier: str | None = None
+    engine: str = "tf-keras"  # tf-keras (the course's; files before engines), or keras3-<backend>
     peak_rss_mb: float | None = None  # the process's peak resident set during the benchmark (bench/conftest.py)
     rss_scope: str | None = None  # window, or process where the kernel cannot reset the peak
     peak_gpu_memory_mb: float | None = None  # TensorFlow's peak GPU memory, on GPU hosts

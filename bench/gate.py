@@ -36,13 +36,14 @@ def slowed(timed, fraction: float):
     return slower
 
 
-def slowdown_callbacks(fraction: float) -> tuple:
-    """Keras callbacks for a fine-tune's fit() that make every training step `fraction` slower (none for 0)."""
+def slowdown_callbacks(fraction: float, engine: str = "tf-keras") -> tuple:
+    """Keras callbacks (of `engine`'s Keras) for a fine-tune's fit() that make every training step `fraction`
+    slower (none for 0)."""
     if not fraction:
         return ()
-    import tf_keras as keras
+    from finetune.timing import callback_base
 
-    class PlantedSlowdown(keras.callbacks.Callback):
+    class PlantedSlowdown(callback_base(engine)):
         def on_train_batch_begin(self, batch, logs=None):
             self._started = time.perf_counter()
 

@@ -80,6 +80,13 @@ class Options:
     device: str | None  # step-time benchmarks: only this device
     update: bool
     plant_slowdown: float
+    engine: str = "tf-keras"  # finetune.config.ENGINES: one per session
+    backend: str | None = None  # keras3's (Keras 3 fixes it at import: one per process)
+
+    @property
+    def engine_name(self) -> str:
+        """tf-keras, or keras3-<backend>: as records, baseline keys and the report name it."""
+        return "tf-keras" if self.engine == "tf-keras" else f"{self.engine}-{self.backend}"
 
     @classmethod
     def from_pytest(cls, config) -> "Options":
@@ -90,12 +97,16 @@ class Options:
             model, choice = default_model()
         tier, tier_choice = default_tier() if config.getoption("--tier") is None else (
             TIERS[config.getoption("--tier")], "as requested (--tier)")  # validated where parsed (finetune/options.py)
+        from finetune.config import RunConfig
+
+        engine, backend = config.getoption("--engine"), config.getoption("--backend")
+        RunConfig(engine=engine, backend=backend)  # a bad pair: FinetuneError's one line (bench/conftest.py)
         seeds = config.getoption("--seeds")
         epochs = tier.epochs if config.getoption("--epochs") is None else config.getoption("--epochs")
         return cls(model, choice, config.getoption("--task"), tier, tier_choice, epochs, config.getoption("--glue-dir"),
                    tuple(range(seeds)),
                    config.getoption("--device"), config.getoption("--update-baselines"),
-                   config.getoption("--plant-slowdown"))
+                   config.getoption("--plant-slowdown"), engine, backend)
 
     @property
     def train_rows(self) -> int | None:
@@ -109,7 +120,7 @@ class Options:
     def describe(self) -> str:
         train = "all" if self.train_rows is None else f"the first {self.train_rows}"
         data_from = f"GLUE TSV in {self.glue_dir}" if self.glue_dir else "the Hugging Face Hub"
-        return (f"task {self.task}; model {self.model} [{self.model_choice}]; tier {self.tier.name} [{self.tier_choice}]: "
+        return (f"engine {self.engine_name}; task {self.task}; model {self.model} [{self.model_choice}]; tier {self.tier.name} [{self.tier_choice}]: "
                 f"{self.epochs} epoch(s), "
                 f"train rows {train}, step time at batch {self.tier.batch_sizes}: {self.tier.step_processes} "
                 f"processes x {self.tier.step_passes} passes of {self.tier.step_batches} batches; seeds {list(self.seeds)}; "

@@ -94,13 +94,13 @@ class Progress:
         index = self.plan.fine_tune_names.get(key)
         return f"{index}/{self.plan.fine_tunes}" if index else f"?/{self.plan.fine_tunes}"
 
-    def callback(self, key, label: str):
-        """A Keras callback that reports the fine-tune `key` (bench.plan's key) named `label`."""
-        import tf_keras
+    def callback(self, key, label: str, engine: str = "tf-keras"):
+        """A Keras callback (of `engine`'s Keras) that reports the fine-tune `key` (bench.plan's key) named `label`."""
+        from finetune.timing import callback_base
 
         progress = self
 
-        class Report(tf_keras.callbacks.Callback):
+        class Report(callback_base(engine)):
             def on_train_begin(self, logs=None):
                 self.began, self.steps, self.epoch = progress.clock(), 0, 0
                 self.per_epoch = self.params.get("steps") or 0

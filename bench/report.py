@@ -47,6 +47,7 @@ class StepRow:
     replicas: int = 1  # devices the step ran on (MirroredStrategy): the peak is per device
     task: str = "mrpc"
     pass_rates: tuple = ()  # examples/s of every timed pass of every seed (a seed without passes: its figure)
+    engine: str = "tf-keras"  # tf-keras, or keras3-<backend>
 
     @property
     def flops_per_s(self) -> float | None:
@@ -96,9 +97,10 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
     for run in runs:
         for r in records(run, contract.StepTime, contract.VariantStepTime):
             key = (run.name, hardware_of(run, r.device), r.device_name, r.model, r.device, r.batch_size, r.precision,
-                   getattr(r, "variant", None), r.task)
+                   getattr(r, "variant", None), r.task, r.engine)
             groups.setdefault(key, []).append(r)
-    tasks = {key[-1] for key in groups}
+    tasks = {key[-2] for key in groups}
+    engines = {key[-1] for key in groups}
 
     def spread(infos) -> tuple:  # every timed pass; a seed that kept no passes counts with its figure
         return tuple(rate for r in infos for rate in (pass_rates(r, stats[id(r)]) or [r.examples_per_s]))
@@ -106,17 +108,18 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
     stats = {id(record): found for run in runs for record, found in zip(run.records, run.stats)}
 
     rows = []
-    for (name, hardware, device_name, model, device, batch_size, precision, variant, task), infos in groups.items():
+    for (name, hardware, device_name, model, device, batch_size, precision, variant, task, engine), infos in groups.items():
         prefix = f"{name}: " if len(runs) > 1 else ""
         label = (f"{prefix}{hardware} {model} {device} batch {batch_size}" + (f" {precision}" if precision else "")
-                 + (f" {variant}" if variant else "") + (f" {task}" if len(tasks) > 1 else ""))
+                 + (f" {variant}" if variant else "") + (f" {task}" if len(tasks) > 1 else "")
+                 + (f" {engine}" if len(engines) > 1 else ""))
         rows.append(StepRow(label, name, hardware, device, device_name, model, batch_size, precision, variant,
                             len(infos),
                             *(median_of(infos, field) for field in
                               ("step_time_ms", "examples_per_s", "tokens_per_s", "flops_per_step", "peak_rss_mb",
                                "peak_gpu_memory_mb")),
                             calibrations[name], int(median_of(infos, "replicas") or 1), task,
-                            spread(infos)))
+                            spread(infos), engine))
     return rows
 
 
@@ -136,7 +139,8 @@ def step_table(rows: list[StepRow], reference: StepRow | None, by_file: bool) ->
         achieved, peak = row.flops_per_s, row.peak
         utilisation = flops.mfu(achieved, peak) if achieved is not None else None
         table.append([
-            *([row.run] if by_file else []), row.hardware, row.device_name, row.model, row.task, str(row.batch_size),
+            *([row.run] if by_file else []), row.hardware, row.engine, row.device_name, row.model, row.task,
+            str(row.batch_size),
             row.precision or "n/a", row.variant or "-", f"{row.step_time_ms:.1f}", str(row.n),
             f"{row.examples_per_s:.1f}", f"{row.tokens_per_s:,.0f}",
             "n/a" if achieved is None else f"{achieved / 1e12:.2f}",
@@ -179,11 +183,12 @@ def chart_panels(rows: list[StepRow]) -> dict:
     """The chart's panels: {(task, batch size): [Bar, ...]}, like with like. A panel holds one task at one batch size
     (examples/s differ with the rows' lengths and the batch); its bars are sorted by hardware, then variant."""
     panels: dict = {}
-    for row in sorted(rows, key=lambda r: (r.task, r.batch_size, r.run, r.hardware, r.variant or "")):
+    for row in sorted(rows, key=lambda r: (r.task, r.batch_size, r.run, r.hardware, r.engine, r.variant or "")):
         rates = row.pass_rates
         spread = (min(rates), max(rates), len(rates)) if len(rates) > 1 else (None, None, row.n)
         prefix = f"{row.run}: " if len({r.run for r in rows}) > 1 else ""
-        label = (f"{prefix}{row.hardware}\n{row.device} {row.precision or ''} "
+        engine = f" {row.engine}" if len({r.engine for r in rows}) > 1 else ""
+        label = (f"{prefix}{row.hardware}{engine}\n{row.device} {row.precision or ''} "
                  f"{row.variant or 'course (gated step)'}").replace("  ", " ")
         panels.setdefault((row.task, row.batch_size), []).append(
             Bar(label, f"{row.run} {row.hardware}", row.examples_per_s, *spread))
@@ -267,7 +272,8 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
     for run in runs:
         for r in quality_records(run):
             document = load_baseline(store.path_for(baseline_dir, r.model, run.hardware_key))
-            key = store.quality_key(r.task, r.loss, r.optimizer, r.epochs, r.max_train_samples, r.batch_size)
+            key = store.quality_key(r.task, r.loss, r.optimizer, r.epochs, r.max_train_samples, r.batch_size,
+                                    r.engine)
             # The gate widens the band by one validation example; older results do not say how many there were.
             resolution = 1 / r.num_eval_examples if r.num_eval_examples else 0.0
             state = metrics.state(r)
@@ -277,7 +283,7 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
                 f"{'F1' if name == 'f1' else name} {band_text(document, key, name, value, resolution)}"
                 for name, value in scores.items())
             table.append([
-                *([run.name] if len(runs) > 1 else []), run.hardware_key, r.task or "mrpc", r.model,
+                *([run.name] if len(runs) > 1 else []), run.hardware_key, r.engine, r.task or "mrpc", r.model,
                 getattr(r, "variant", "-"), r.loss, r.optimizer, str(r.epochs),
                 "all" if r.max_train_samples is None else str(r.max_train_samples), "" if r.seed is None else str(r.seed),
                 metrics.scores_text(r.scores, r.accuracy, r.f1), collapsed, bands, gate_text(r),
@@ -288,13 +294,44 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
     return table
 
 
+# --- engines side by side -----------------------------------------------------------------------------
+ENGINE_RECIPE = ("from_logits", "linear-decay")  # the course's fix: the recipe every engine is compared on
+
+
+def engine_table(runs: list[Run]) -> list[list[str]]:
+    """Each engine's fine-tune of the course's fix beside the others': per hardware, engine, task and length (over
+    every input file), the median over seeds of fit()'s ms/step over whole epochs, examples/s, peak memory and the
+    task's scores; and the gated step time (prepared batches, the course's batch 8) where the inputs have one."""
+    fits: dict = {}
+    steps: dict = {}
+    for run in runs:
+        for r in records(run, contract.Quality):
+            if (r.loss, r.optimizer) == ENGINE_RECIPE:
+                key = (run.hardware_key, r.engine, r.task, r.epochs, r.max_train_samples)
+                fits.setdefault(key, []).append(r)
+        for r in records(run, contract.StepTime):
+            if r.batch_size == 8:
+                steps.setdefault((hardware_of(run, r.device), r.engine, r.task), []).append(r.step_time_ms)
+    table = []
+    for (hardware, engine, task, epochs, rows), found in sorted(fits.items(), key=lambda item: str(item[0])):
+        every = [r.scores or {"accuracy": r.accuracy, "f1": r.f1} for r in found]  # files before `scores`: MRPC's
+        scores = "; ".join(f"{'F1' if name == 'f1' else name} {statistics.median(s[name] for s in every):.4f}"
+                           for name in every[0] if all(s.get(name) is not None for s in every))
+        gated = steps.get((hardware, engine, task))
+        table.append([hardware, engine, task, str(epochs), "all" if rows is None else str(rows), str(len(found)),
+                      f"{median_of(found, 'step_time_ms'):.0f}", f"{median_of(found, 'examples_per_s'):.1f}",
+                      "n/a" if not gated else f"{statistics.median(gated):.0f}",
+                      memory_text(median_of(found, "peak_rss_mb"), median_of(found, "peak_gpu_memory_mb")), scores])
+    return table
+
+
 # --- faster than the course ---------------------------------------------------------------------------
 def faster_table(runs: list[Run]) -> list[list[str]]:
     """bench/test_performance.py's interleaved comparison of the best variant with the course's pipeline."""
     table = []
     for run in runs:
         for r in records(run, contract.Faster):
-            table.append([*([run.name] if len(runs) > 1 else []), hardware_of(run, r.device),
+            table.append([*([run.name] if len(runs) > 1 else []), hardware_of(run, r.device), r.engine,
                           r.device_name or r.device, r.variant, f"{r.course_step_time_ms:.1f}", f"{r.step_time_ms:.1f}",
                           f"{r.course_step_time_ms / r.step_time_ms:.2f}x", r.comparison or ""])
     return table
@@ -321,6 +358,13 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
                             [[r.name, r.when, r.commit, r.hardware_key, r.described(),
                               ", ".join((r.hardware or {}).get("gpus", [])) or "none", calibration_text(r.calibration)]
                              for r in runs])
+    engines = engine_table(runs)
+    if engines:
+        lines += ["", "## Engines", "", "The course's fix (from_logits + linear-decay) on each engine: medians over seeds "
+                  "(n) of whole fine-tunes (ms/step = fit() wall time over every epoch / steps), the gated step time "
+                  "at batch 8 on prepared batches where the inputs have it, the peak memory and the task's scores.", ""]
+        lines += markdown_table(["hardware", "engine", "task", "epochs", "train rows", "n", "ms/step (whole epochs)",
+                                 "examples/s", "gated ms/step (batch 8)", "peak memory MB", "scores"], engines)
     lines += ["", "## Step time", "", "![step time](step_time.png)", "", f"The chart: {CHART_FIGURE}.", "",
               "Median over seeds (n). Achieved FLOP/s = training FLOPs per step (finetune.flops) / step time; "
               "MFU = achieved / the peak at the row's precision: a GPU's dense datasheet peak, or a CPU's calibration "
@@ -330,7 +374,8 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
               f"(other rows' steps hold other rows and lengths); reference: {reference.label if reference else 'none'}.",
               ""]
     by_file = ["file"] if len(runs) > 1 else []
-    lines += markdown_table([*by_file, "hardware", "device", "model", "task", "batch", "precision", "variant", "ms/step", "n",
+    lines += markdown_table([*by_file, "hardware", "engine", "device", "model", "task", "batch", "precision", "variant",
+                             "ms/step", "n",
                              "examples/s", "tokens/s", "TFLOP/s", "MFU", "speed-up", "peak memory MB"],
                             step_table(steps, reference, bool(by_file)))
     peaks = {(row.peak.tflops, row.peak.precision, row.peak.source) for row in steps if row.peak}
@@ -343,14 +388,14 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
                   "The best variant for the host and the course's configuration: whole fine-tunes where the file "
                   "says so (ms/step = fit() wall time over every epoch / steps), else passes over the same batches.",
                   ""]
-        lines += markdown_table([*by_file, "hardware", "device", "variant", "course ms/step", "variant ms/step",
+        lines += markdown_table([*by_file, "hardware", "engine", "device", "variant", "course ms/step", "variant ms/step",
                                  "speed-up", "how"], faster)
         lines += [""]
     lines += ["", "## Quality", "", "Bands: the stored baseline's prediction interval (bench.store) for this "
               "model, hardware and loss x optimizer, widened by one validation example where extra_info records "
               "num_eval_examples, as the gate does; **OUT** marks a figure outside it. A performance variant "
               "(variant other than \"-\") is judged against the band of the recipe it trains with.", ""]
-    lines += markdown_table([*by_file, "hardware", "task", "model", "variant", "loss", "optimizer", "epochs",
+    lines += markdown_table([*by_file, "hardware", "engine", "task", "model", "variant", "loss", "optimizer", "epochs",
                              "train rows", "seed", "scores (the task's GLUE metrics)", "did not learn", "bands", "gate",
                              "ms/step (whole epochs)", "compile s", "peak memory MB"], quality)
     lines += ["", "## Differences", "", *differences(runs), ""]

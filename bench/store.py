@@ -287,11 +287,13 @@ def quality_key(task: str, loss: str, optimizer: str, epochs: int, max_train_sam
     return f"quality/{task}/{loss}/{optimizer}/epochs={epochs}/train={train}/batch={batch_size}{suffix}"
 
 
-def step_key(task: str, device: str, batch_size: int, passes: int, batches: int, processes: int) -> str:
+def step_key(task: str, device: str, batch_size: int, passes: int, batches: int, processes: int,
+             engine: str = "tf-keras") -> str:
     """A step-time group's key: the task (its lengths), the device, the batch size and the design of a session
     (processes x passes each x batches a pass), since the gate compares sessions of one design. (Groups of
     one-process sessions, from before, are keyed step_time/<device>/batch=<b>/passes=<n>x<k>: MRPC only.)"""
-    return f"step_time/{task}/{device}/batch={batch_size}/blocks={processes}x{passes}x{batches}"
+    suffix = "" if engine == "tf-keras" else f"/engine={engine}"
+    return f"step_time/{task}/{device}/batch={batch_size}/blocks={processes}x{passes}x{batches}{suffix}"
 
 
 def quality_groups(results: list[dict], provenance: dict) -> dict:

@@ -59,7 +59,7 @@ class Suite:
         fields = dict(task=self.options.task, model=self.options.model, loss=loss, optimizer=optimizer,
                       epochs=self.options.epochs, batch_size=QUALITY_BATCH_SIZE, seed=seed,
                       max_train_samples=self.options.train_rows,
-                      glue_dir=self.options.glue_dir)
+                      glue_dir=self.options.glue_dir, engine=self.options.engine, backend=self.options.backend)
         fields.update(changes)
         try:
             return RunConfig(**fields)
@@ -76,12 +76,12 @@ class Suite:
 
     def quality_key(self, loss: str, optimizer: str) -> str:
         return store.quality_key(self.options.task, loss, optimizer, self.options.epochs, self.options.train_rows,
-                                 QUALITY_BATCH_SIZE)
+                                 QUALITY_BATCH_SIZE, self.options.engine_name)
 
     def step_key(self, device: str, batch_size: int) -> str:
         tier = self.options.tier
         return store.step_key(self.options.task, device, batch_size, tier.step_passes, tier.step_batches,
-                              tier.step_processes)
+                              tier.step_processes, self.options.engine_name)
 
     # --- runs ----------------------------------------------------------------------------------------
     def quality(self, loss: str, optimizer: str, seed: int) -> Result:
@@ -100,17 +100,18 @@ class Suite:
 
     def reported(self, key, label: str) -> tuple:
         """The progress callback of the fine-tune `key` (bench.plan's), where the session reports progress."""
-        return () if self.progress is None else (self.progress.callback(key, label),)
+        return () if self.progress is None else (self.progress.callback(key, label, self.options.engine),)
 
     def slowdown(self) -> tuple:
         """The planted slowdown's Keras callbacks for a fine-tune (none unless --plant-slowdown)."""
-        return gate.slowdown_callbacks(self.options.plant_slowdown)
+        return gate.slowdown_callbacks(self.options.plant_slowdown, self.options.engine)
 
     def step_processes(self, config: RunConfig, batches: int, count: int) -> workers.Processes:
         """`count` timing processes of `config`'s training step over its first `batches` batches (bench.workers),
         slowed by --plant-slowdown where asked; a process that fails ends the session in one line."""
         options = workers.block_options(config.model, batches, config.glue_dir, config.batch_size, config.device,
-                                        config.seed, self.options.plant_slowdown, task=config.task)
+                                        config.seed, self.options.plant_slowdown, task=config.task,
+                                        engine=config.engine, backend=config.backend)
         try:
             return workers.Processes(count, options)
         except workers.WorkerFailed as err:
@@ -123,7 +124,8 @@ class Suite:
     # --- records (bench.contract) ------------------------------------------------------------------------
     def common(self, c: dict) -> dict:
         return {"model": self.options.model, "task": c["task"], "device": runtime.device_kind(c["device"]),
-                "batch_size": c["batch_size"], "seed": c["seed"], "epochs": c["epochs"], "tier": self.options.tier.name}
+                "batch_size": c["batch_size"], "seed": c["seed"], "epochs": c["epochs"], "tier": self.options.tier.name,
+                "engine": self.options.engine_name}
 
     def quality_record(self, r: Result) -> contract.Quality:
         c = r.config
@@ -150,7 +152,7 @@ class Suite:
         record = contract.StepTime(
             model=self.options.model, task=c.task, device=c.device, device_name=device_name(c.device),
             batch_size=c.batch_size, seed=c.seed, epochs=self.options.epochs, tier=self.options.tier.name,
-            step_time_ms=step_time_ms, steps_timed=len(passes) * shape["batches"],
+            engine=self.options.engine_name, step_time_ms=step_time_ms, steps_timed=len(passes) * shape["batches"],
             **steptime.rates(shape, step_time_ms), pass_times_s=list(pass_times_s),
             median_step_ms_of_passes=statistics.median(passes), blocks_ms=blocks_ms, processes=len(blocks_ms))
         other_key = ("cpu" if c.device == "gpu" else "gpu", c.batch_size, c.seed)
@@ -168,6 +170,9 @@ class Suite:
         """Why the gated step time on `device` does not run in this session."""
         if self.options.device not in (None, device):
             return f"--device {self.options.device} was asked for"
+        if self.options.engine == "keras3" and device != self.perf_device():
+            return (f"{self.options.engine_name} runs where its backend places it ({self.perf_device()} here): "
+                    f"Keras 3 has no {device} of its own to choose")
         if device == "gpu" and not environment.gpu_names():
             return ("TensorFlow sees no GPU (tf.config.list_physical_devices('GPU') is empty); "
                     "on a GPU runner install the [gpu] extra: FINETUNE_EXTRAS=report,gpu python3 dev.py bench")
@@ -176,13 +181,18 @@ class Suite:
     def variant_skip(self, name: str) -> str | None:
         """Why the performance variant `name` cannot run on this host (a precision it has no native support for)."""
         problem = perf.unsupported_precision(perf.variant(name, self.perf_kind()).precision, self.perf_kind())
+        if not problem and self.options.engine == "keras3":
+            from finetune import keras3
+
+            problem = keras3.unsupported(keras3.effective(self.variant_config(name), self.options.backend),
+                                         self.options.backend)
         return f"{name}: {problem}" if problem else None
 
     def variant_quality_skip(self, name: str) -> str | None:
         """Why test_variant_quality does not fine-tune the variant `name` in this session."""
         if self.options.update:
             return "--update-baselines measures the course's configuration; variants are compared, not stored"
-        best = perf.best_choice(self.perf_kind()).variant
+        best = self.best_choice().variant
         tier = self.options.tier.name
         if tier not in PERF_QUALITY_TIERS and name != best:
             return (f"tier {tier}: a fine-tune per variant runs in tiers {PERF_QUALITY_TIERS}; "
@@ -191,7 +201,16 @@ class Suite:
 
     @property
     def best_variant(self) -> str:
-        return perf.best_choice(self.perf_kind()).variant
+        return self.best_choice().variant
+
+    def best_choice(self) -> perf.BestChoice:
+        """perf.BEST_BY_HOST's row for this host; its speed target was measured on tf-keras, so another engine has
+        the same variant without a target (test_faster_than_the_course measures, and says, without a claim)."""
+        row = perf.best_choice(self.perf_kind())
+        if self.options.engine == "tf-keras" or row.target is None:
+            return row
+        return dataclasses.replace(row, target=None, evidence=f"{row.evidence}; measured on tf-keras: no speed claim "
+                                                              f"for {self.options.engine_name} yet")
 
     def resolved_variant(self, name: str) -> str:
         return perf.variant_name(name, self.perf_kind())
@@ -220,6 +239,10 @@ class Suite:
                                    efficiency=plan.EFFICIENCY[kind]), ""
 
     def scaling_replicas(self) -> int:
+        if self.options.engine == "keras3":
+            from finetune import keras3
+
+            return len(keras3.replica_devices(self.options.backend))
         return len(runtime.replica_devices(self.perf_device()))
 
     # --- performance variants ------------------------------------------------------------------------
@@ -227,8 +250,31 @@ class Suite:
         return runtime.device_kind(self.perf_device())
 
     def perf_device(self) -> str:
-        """The device the variants are timed on: --device, else what auto placement uses here."""
+        """The device the variants are timed on: --device, else what auto placement uses here (keras3: where its
+        backend runs)."""
+        if self.options.engine == "keras3":
+            from finetune import keras3
+
+            return keras3.device_kind(self.options.backend)
         return self.options.device or runtime.device_kind("auto")
+
+    def bench(self, config: RunConfig, prepared: data.PreparedData, batches: int):
+        """The engine's StepBench of `config` over the first `batches` batches of `prepared`."""
+        if config.engine == "keras3":
+            from finetune import keras3
+
+            return keras3.StepBench(config, prepared, batches)
+        return steptime.StepBench(config, prepared, batches)
+
+    def clear_session(self) -> None:
+        """The engine's Keras forgets the models built so far (between benchmarks)."""
+        import tf_keras
+
+        tf_keras.backend.clear_session()
+        if self.options.engine == "keras3":
+            from finetune import keras3
+
+            keras3.keras_for(self.options.backend).backend.clear_session()
 
     def perf_config(self, variant: str, seed: int, **changes) -> RunConfig:
         return self.run_config(seed=seed, perf=perf.variant(variant, self.perf_kind()),
@@ -245,6 +291,7 @@ class Suite:
         c = bench.config
         return kind(model=self.options.model, task=c.task, device=c.device, device_name=device_name(c.device),
                     batch_size=c.batch_size, seed=c.seed, epochs=self.options.epochs, tier=self.options.tier.name,
+                    engine=self.options.engine_name,
                     step_time_ms=step_time_ms, steps_timed=steps, **bench.rates(step_time_ms), variant=variant,
                     **perf_fields(c.perf), replicas=bench.replicas, rows=bench.rows,
                     distinct_shapes=len(bench.shapes), traces=bench.traces(),
@@ -269,7 +316,7 @@ class Suite:
         return self.variant_results[key]
 
     def best_text(self) -> str:
-        row = perf.best_choice(self.perf_kind())
+        row = self.best_choice()
         target = "no speed claim (unmeasured here)" if row.target is None else f"target <= {row.target}x the course"
         return f"best = {row.variant} (for {row.needs}; {target}; {row.evidence})"
 
@@ -350,7 +397,8 @@ class Suite:
         others = "; ".join(f"{other} ({described})" for other, described in self.other_baselines) or "none"
         return (f"no baseline for {name} ({key}) on this machine ({here}); baselines of other machines are never a "
                 f"gate: {others}. Create one here with: python3 dev.py bench --tier {self.options.tier.name} "
-                "--update-baselines --seeds 5")
+                + ("" if self.options.engine == "tf-keras" else f"--engine keras3 --backend {self.options.backend} ")
+                + "--update-baselines --seeds 5")
 
     @property
     def calibration(self) -> dict:
@@ -364,7 +412,7 @@ class Suite:
         return calibration.drift(self.calibration, stored)
 
     def provenance(self) -> dict:
-        return {"command": self.command, "versions": environment.versions(), "hardware": environment.hardware(),
+        return {"command": self.command, "versions": environment.versions(self.options.engine), "hardware": environment.hardware(),
                 "fingerprint": self.hardware_key, "calibration": self.calibration, "tier": self.options.tier.name}
 
     def updated_groups(self) -> dict:

@@ -16,9 +16,9 @@ import pytest
 import finetune  # noqa: F401
 from bench.gate import gate_of, skip_if_ungated
 from bench.options import QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
-from finetune import metrics, perf
+from finetune import metrics
 from finetune.perf import VARIANTS
-from finetune.steptime import StepBench, interleaved_passes
+from finetune.steptime import interleaved_passes
 
 NUMERIC_VARIANTS = [name for name, variant in VARIANTS.items() if variant.changes_numerics]
 
@@ -30,7 +30,7 @@ def _skip_unsupported(suite, name):
 
 def _bench(suite, name, seed, batches, batch_size=QUALITY_BATCH_SIZE):
     config = suite.perf_config(name, seed, batch_size=batch_size)
-    return StepBench(config, suite.first_rows(batches * batch_size), num_batches=batches)
+    return suite.bench(config, suite.first_rows(batches * batch_size), batches)
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -54,7 +54,7 @@ def test_faster_than_the_course(benchmark, suite, seed):
     """The best variant for this host against the course, as two whole fine-tunes of the tier's length (shared
     with test_quality and test_variant_quality: each runs once per session). Where BEST_BY_HOST has no speed
     target for this kind of host, the quality half is asserted and the speed half is a skip that says so."""
-    choice = perf.best_choice(suite.perf_kind())
+    choice = suite.best_choice()
     _skip_unsupported(suite, "best")
     benchmark.group = f"faster than the course {suite.options.model}"
     course, best = benchmark.pedantic(lambda: (suite.quality(*WINNER, seed), suite.variant_quality("best", seed)),
@@ -80,7 +80,7 @@ def test_mirrored_scaling(benchmark, suite, seed):
     """Weak scaling: the course's 8 rows per replica, so the global batch is 8 x replicas."""
     replicas = suite.scaling_replicas()
     if replicas < 2:
-        pytest.skip(f"TensorFlow sees one {suite.perf_device()} device: scaling needs two or more "
+        pytest.skip(f"{suite.options.engine_name} sees one {suite.perf_device()} device: scaling needs two or more "
                     "(GPUs; logical CPUs must be made before TensorFlow starts, see tests/test_distribute.py)")
     batches = suite.options.tier.variant_batches
     # The same rows for both: R x as many batches of 8 on one device as the mirrored run has batches of 8 x R.

@@ -14,25 +14,108 @@ the tf-keras engine; the model is keras-hub's BertBackbone converted from the ch
 - BertBackbone uses the tanh approximation of GELU where Hugging Face's BERT uses the exact one.
 - The string loss: Keras 3 on TensorFlow looks for a softmax, as tf-keras does; JAX and torch divide the logits
   by their sum and clip, a different pitfall (keras/src/backend/jax/nn.py).
+Performance variants (finetune/perf.py) as Keras 3 has them (`effective`, `unsupported`): padding as the tf-keras
+engine's; precision as Keras 3's dtype policy around the model's build; XLA as jit_compile (always on JAX);
+distribute mirrored as keras.distribution.DataParallel over every device (JAX only: Keras 3's distribution API).
 Keras 3 fixes its backend when it is first imported (KERAS_BACKEND): one backend per process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import time
 
 import numpy as np
 
-from finetune import data
+from finetune import data, flops, models
 from finetune.errors import FinetuneError
+from finetune.hardware import Host
 from finetune.models import TINY_CONFIG
-from finetune.perf import COURSE
+from finetune.perf import PerfConfig, unsupported_precision
 from finetune.recipes import PEAK_LEARNING_RATE
 from finetune.timing import StepRecorder
 
 JAX_PAD_MULTIPLE = 8
-JIT_COMPILE = {"jax": True, "tensorflow": False, "torch": False}
+
+
+def device_kind(backend: str) -> str:
+    """Where Keras 3 on `backend` runs its ops: "gpu" where the backend sees one, else "cpu" (it places them
+    itself: the engine has no --device of its own)."""
+    if backend == "jax":
+        import jax
+
+        return "gpu" if jax.default_backend() in ("gpu", "cuda", "rocm") else "cpu"
+    if backend == "torch":
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    import tensorflow as tf
+
+    return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+
+
+def effective(perf: PerfConfig, backend: str) -> PerfConfig:
+    """The configuration that runs on `backend` for `perf`: JAX compiles every step with XLA (its only compiled
+    path), one program per batch shape, so its lengths are rounded up to JAX_PAD_MULTIPLE; the course's
+    configuration elsewhere (no XLA) unless `perf` asks for it."""
+    if backend != "jax":
+        return perf
+    changes = {}
+    if perf.padding == "dynamic":
+        changes.update(padding="multiple", pad_multiple=JAX_PAD_MULTIPLE)
+    elif perf.pad_multiple is None:
+        changes["pad_multiple"] = JAX_PAD_MULTIPLE
+    runs = dataclasses.replace(perf, jit_compile=False, **changes)
+    # set after validation: PerfConfig refuses XLA with mirrored for tf-keras's sake (merge_call); JAX runs both
+    object.__setattr__(runs, "jit_compile", True)
+    return runs
+
+
+def unsupported(perf: PerfConfig, backend: str) -> str | None:
+    """Why the keras3 engine cannot run `perf` on `backend` (None: it can)."""
+    if perf.distribute == "mirrored" and backend != "jax":
+        return (f"keras3-{backend}: Keras 3's data-parallel API (keras.distribution.DataParallel) runs on JAX only; "
+                "--backend jax")
+    if perf.jit_compile and backend == "torch":
+        return "keras3-torch: jit_compile is torch.compile there, not XLA; the torch backend runs eagerly"
+    return None
+
+
+def replica_devices(backend: str) -> list:
+    """The devices DataParallel spreads a batch over (JAX's, of its default kind)."""
+    if backend != "jax":
+        return []
+    keras = keras_for(backend)
+    return keras.distribution.list_devices()
+
+
+@contextlib.contextmanager
+def configured(config, perf: PerfConfig | None = None):
+    """Process state for building and training `config` with `perf` (default: config.perf as it runs on its
+    backend): Keras 3's seed, its dtype policy and its distribution, restored after. Yields the replicas."""
+    keras = keras_for(config.backend)
+    perf = perf or effective(config.perf, config.backend)
+    problem = unsupported(perf, config.backend) or unsupported_precision(perf.precision, device_kind(config.backend))
+    if problem:
+        raise FinetuneError(problem)
+    policy, distribution = keras.config.dtype_policy(), keras.distribution.distribution()
+    replicas = 1
+    try:
+        keras.utils.set_random_seed(config.seed)
+        keras.config.set_dtype_policy(perf.precision)
+        if perf.distribute == "mirrored":
+            devices = replica_devices(config.backend)
+            replicas = len(devices)
+            if config.batch_size % replicas:
+                raise FinetuneError(f"--batch-size {config.batch_size} does not split over {replicas} replicas: "
+                                    f"pass a multiple of {replicas}")
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        yield replicas
+    finally:
+        keras.config.set_dtype_policy(policy)
+        keras.distribution.set_distribution(distribution)
 
 
 def keras_for(backend: str):
@@ -53,7 +136,9 @@ def keras_for(backend: str):
     return keras
 
 
-def build_model(config, prepared, num_train_steps: int):
+def build_model(config, prepared, num_train_steps: int, perf: PerfConfig | None = None):
+    """A fresh, compiled classifier (call inside `configured`, which sets the dtype policy it is built with)."""
+    perf = perf or effective(config.perf, config.backend)
     keras = keras_for(config.backend)
     import keras_hub
 
@@ -82,18 +167,18 @@ def build_model(config, prepared, num_train_steps: int):
         optimizer = keras.optimizers.Adam(learning_rate=schedule)
     else:
         optimizer = keras.optimizers.Adam()  # "adam": every default, 1e-3
-    model.compile(optimizer=optimizer, loss=loss, jit_compile=JIT_COMPILE[config.backend])
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=perf.jit_compile)
     return model
 
 
-def datasets(config, prepared, split: str | None = None):
-    """(train, validation) as keras-hub's inputs: token_ids, segment_ids, padding_mask."""
+def datasets(config, prepared, split: str | None = None, shuffle_train: bool = True):
+    """(train, validation) as keras-hub's inputs: token_ids, segment_ids, padding_mask; padded as config.perf runs
+    on its backend."""
     import tensorflow as tf
 
-    multiple = JAX_PAD_MULTIPLE if config.backend == "jax" else None
-    train, evaluation = data.tf_datasets(prepared, config.batch_size, pad_to_multiple_of=multiple,
-                                         padding="multiple" if multiple else "dynamic", seed=config.seed,
-                                         eval_split=split)
+    perf = effective(config.perf, config.backend)
+    train, evaluation = data.tf_datasets(prepared, config.batch_size, seed=config.seed, eval_split=split,
+                                         shuffle_train=shuffle_train, **perf.data_options())
 
     def renamed(features, labels):
         return ({"token_ids": features["input_ids"], "segment_ids": features["token_type_ids"],
@@ -111,25 +196,91 @@ def train(config, prepared, verbose, callbacks: tuple):
     """One fine-tune on Keras 3 (finetune.train.Trained)."""
     from finetune.train import Trained
 
-    if config.perf != COURSE:
-        raise FinetuneError("the keras3 engine runs the course's configuration only (--perf course); its own XLA "
-                            f"choice: {JIT_COMPILE}")
-    if config.device != "auto":
-        raise FinetuneError("the keras3 engine places ops as its backend does: leave --device out")
-    keras = keras_for(config.backend)
-    keras.utils.set_random_seed(config.seed)
-    train_ds, eval_ds = datasets(config, prepared)
-    num_train_steps = len(train_ds) * config.epochs
-    model = build_model(config, prepared, num_train_steps)
+    check_device(config)
+    with configured(config):
+        train_ds, eval_ds = datasets(config, prepared)
+        num_train_steps = len(train_ds) * config.epochs
+        model = build_model(config, prepared, num_train_steps)
+        timer = timer_for(config.backend)
+        loaded = time.perf_counter()
+        model.fit(train_ds, epochs=config.epochs, callbacks=[timer, *callbacks], verbose=verbose)
+        trained = time.perf_counter()
+        predictions = predict(model, eval_ds, prepared.task)
+        others = {split: predict(model, datasets(config, prepared, split)[1], prepared.task)
+                  for split in prepared.task.eval_splits[1:]}
+    return Trained(timer, predictions, others, num_train_steps, loaded, trained, time.perf_counter())
+
+
+def check_device(config) -> None:
+    """--device must be auto or the kind the backend runs on: Keras 3 places ops itself."""
+    kind = device_kind(config.backend)
+    if config.device not in ("auto", kind):
+        raise FinetuneError(f"keras3-{config.backend} runs on this machine's {kind}, not {config.device}: Keras 3 "
+                            "places ops as its backend does; pass --device auto (or leave it out)")
+
+
+def timer_for(backend: str):
+    """finetune.timing.StepRecorder as a Keras 3 callback."""
+    keras = keras_for(backend)
 
     class Timer(StepRecorder, keras.callbacks.Callback):
         pass
 
-    timer = Timer()
-    loaded = time.perf_counter()
-    model.fit(train_ds, epochs=config.epochs, callbacks=[timer, *callbacks], verbose=verbose)
-    trained = time.perf_counter()
-    predictions = predict(model, eval_ds, prepared.task)
-    others = {split: predict(model, datasets(config, prepared, split)[1], prepared.task)
-              for split in prepared.task.eval_splits[1:]}
-    return Trained(timer, predictions, others, num_train_steps, loaded, trained, time.perf_counter())
+    return Timer()
+
+
+class StepBench:
+    """finetune.steptime.StepBench's interface on Keras 3: the first `num_batches` training batches (in file order,
+    padded as config.perf runs on the backend) prepared once; a pass is one epoch of fit() over them, timed from the
+    epoch's start to its end by the step recorder (fit()'s own loop and data path, as a user's fine-tune runs)."""
+
+    def __init__(self, config, prepared, num_batches: int):
+        check_device(config)
+        self.config = dataclasses.replace(config, perf=effective(config.perf, config.backend))
+        with configured(self.config, self.config.perf) as replicas:
+            train_ds, _ = datasets(self.config, prepared, shuffle_train=False)
+            self._dataset = train_ds.take(num_batches).cache()
+            self.batches = [(x, y) for x, y in self._dataset]  # materialised (and cached) before timing
+            # a schedule far longer than the timed steps: the learning rate stays near its peak, as early in a run
+            self.model = build_model(self.config, prepared, num_train_steps=1000 * len(self.batches),
+                                     perf=self.config.perf)
+        self.replicas = replicas
+        self.rows = sum(int(y.shape[0]) for _, y in self.batches)
+        self.shapes = sorted({tuple(x["token_ids"].shape) for x, _ in self.batches})
+        masks = [np.asarray(x["padding_mask"]) for x, _ in self.batches]
+        self.tokens_per_batch = float(np.mean([m.sum() for m in masks]))
+        self.padded_tokens_per_batch = float(np.mean([m.size for m in masks]))
+        architecture = flops.Architecture.from_config(
+            models.architecture_config(prepared.model, len(prepared.tokenizer)), num_labels=prepared.task.num_labels)
+        self.flops_per_step = float(np.mean([flops.training_flops(architecture, *m.shape) for m in masks]))
+
+    def timed_pass(self) -> float:
+        """Seconds of one epoch of fit() over the prepared batches."""
+        timer = timer_for(self.config.backend)
+        with configured(self.config, self.config.perf):
+            self.model.fit(self._dataset, epochs=1, verbose=0, callbacks=[timer])
+        if len(timer.step_times_s) != len(self.batches):
+            raise FinetuneError(f"fit() ran {len(timer.step_times_s)} steps over {len(self.batches)} batches")
+        return timer.epoch_s[0]
+
+    def ms_per_step(self, pass_seconds) -> float:
+        return 1000.0 * float(np.mean(pass_seconds)) / len(self.batches)
+
+    def traces(self) -> None:
+        """Keras 3 keeps no tracing count (JAX compiles once per batch shape: self.shapes)."""
+        return None
+
+    def precision(self) -> str:
+        kind = device_kind(self.config.backend)
+        return Host.here().matmul_precision(self.model.dtype_policy.compute_dtype, kind,
+                                            tf32_enabled=self.config.backend != "torch")
+
+    def shape(self) -> dict:
+        return {"batches": len(self.batches), "batch_size": self.config.batch_size, "rows": self.rows,
+                "flops_per_step": self.flops_per_step, "tokens_per_batch": self.tokens_per_batch,
+                "padded_tokens_per_batch": self.padded_tokens_per_batch, "precision": self.precision()}
+
+    def rates(self, step_time_ms: float) -> dict:
+        from finetune.steptime import rates
+
+        return rates(self.shape(), step_time_ms)

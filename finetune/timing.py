@@ -110,3 +110,13 @@ class StepRecorder:
 
 class StepTimer(StepRecorder, keras.callbacks.Callback):
     """StepRecorder as a tf-keras callback."""
+
+
+def callback_base(engine: str = "tf-keras"):
+    """The Callback class of the engine's Keras: a harness's callbacks (bench.gate, bench.progress) subclass it, so
+    that fit() of either engine takes them (Keras 3 imported here only for its own engine)."""
+    if engine == "keras3":
+        import keras as keras3
+
+        return keras3.callbacks.Callback
+    return keras.callbacks.Callback

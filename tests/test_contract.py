@@ -107,7 +107,8 @@ def test_the_report_of_two_old_files_renders_as_before_the_contract(tmp_path):
     contract (changed since: the name of the baselines module in one sentence; the quality table's task, train
     rows, scores and bands columns, from when the suite ran every GLUE task; the step table's task column, the chart's
     sentence, and speed-ups only within the reference's task and batch size: the EPYC's batch-8 row against the
-    H100 host's batch-32 CPU row is no longer a "7.84x")."""
+    H100 host's batch-32 CPU row is no longer a "7.84x"; the engine column, tf-keras for files from before engines, and
+    the Engines section)."""
     from bench import report
 
     assert report.main([str(FIXTURES / "gpu_h100_bench.json"), str(FIXTURES / "cpu_epyc_bench.json"),

@@ -58,3 +58,58 @@ def test_a_tiny_fine_tune_on_keras3_with_jax(generated_glue_dir, tmp_path):
     assert result["num_train_steps"] == 5 and result["fit"]["steps"] == 5 and len(result["step_losses"]) == 5
     assert result["num_eval_examples"] == 12 and 0 <= result["accuracy"] <= 1
     assert result["versions"]["keras-hub"] and result["versions"]["jax"] and "keras" in result["versions"]
+
+
+def test_jax_runs_every_variant_compiled_and_in_lengths_of_eight():
+    from finetune import keras3, perf
+
+    course = keras3.effective(perf.COURSE, "jax")
+    assert (course.padding, course.pad_multiple, course.jit_compile) == ("multiple", 8, True)
+    bucket = keras3.effective(perf.VARIANTS["bf16-bucket"], "jax")
+    assert (bucket.padding, bucket.pad_multiple, bucket.precision, bucket.jit_compile) == (
+        "bucket", 8, "mixed_bfloat16", True)
+    mirrored = keras3.effective(perf.VARIANTS["mirrored"], "jax")  # XLA and data-parallel together, as JAX runs them
+    assert (mirrored.distribute, mirrored.jit_compile) == ("mirrored", True)
+    assert keras3.effective(perf.COURSE, "tensorflow") == perf.COURSE  # the course's, as tf-keras runs it
+    assert keras3.unsupported(perf.VARIANTS["mirrored"], "tensorflow").startswith("keras3-tensorflow: Keras 3's data")
+    assert "torch.compile" in keras3.unsupported(perf.VARIANTS["xla"], "torch")
+    assert keras3.unsupported(mirrored, "jax") is None
+
+
+@pytest.fixture(scope="module")
+def keras3_bench_run(generated_glue_dir, tmp_path_factory):
+    """`pytest bench/ --engine keras3 --backend jax` with the tiny model on 40 generated pairs, JAX given two host devices (so that the
+    data-parallel variant runs): the course's recipes, the gated step time in its timing processes, and three
+    performance variants."""
+    if not (importlib.util.find_spec("keras_hub") and importlib.util.find_spec("jax")):
+        pytest.skip("the keras3 extra is not installed: FINETUNE_EXTRAS=report,keras3 python3 dev.py test")
+    out = tmp_path_factory.mktemp("keras3") / "bench.json"
+    env = {**{k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"},
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_quality.py::test_quality", "bench/test_step_time.py",
+         "bench/test_performance.py::test_variant_step_time[seed0-course]",
+         "bench/test_performance.py::test_variant_step_time[seed0-bf16-bucket]",
+         "bench/test_performance.py::test_variant_step_time[seed0-mirrored]",
+         "--engine", "keras3", "--backend", "jax", "--model", "tiny", "--tier", "ci",
+         "--glue-dir", str(generated_glue_dir), "-p", "no:cacheprovider", "-rs", "--tb=short", "--durations=0", f"--benchmark-json={out}", "-q", "--progress", "off"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    failures = done.stdout.find("= FAILURES =")
+    assert done.returncode == 0, done.stdout[failures:failures + 4000] + done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_pytest_bench_runs_on_keras3_and_every_record_names_its_engine(keras3_bench_run):
+    document, stdout = keras3_bench_run
+    infos = {b["name"]: b["extra_info"] for b in document["benchmarks"]}
+    assert all(info["engine"] == "keras3-jax" for info in infos.values()), {n: i.get("engine") for n, i in infos.items()}
+    quality = [info for info in infos.values() if info["kind"] == "quality"]
+    assert len(quality) == 4 and all(q["steps_timed"] == 5 and q["max_train_samples"] == 2400 for q in quality)
+    step = next(info for info in infos.values() if info["kind"] == "step_time")  # 16 batches asked, 5 there
+    assert step["device"] == "cpu" and step["processes"] == 3 and step["steps_timed"] == 3 * 5 * 5
+    # the step-time gpu parametrization skips: Keras 3 places ops where its backend does
+    assert "keras3-jax runs where its backend places it (cpu here)" in stdout
+    variants = {info["variant"]: info for info in infos.values() if info["kind"] == "variant_step_time"}
+    assert variants["course"]["perf_jit_compile"] and variants["course"]["perf_pad_multiple"] == 8
+    assert variants["bf16-bucket"]["precision"] == "bf16" and variants["course"]["precision"] == "fp32"
+    assert variants["mirrored"]["replicas"] == 2 and variants["mirrored"]["perf_distribute"] == "mirrored"

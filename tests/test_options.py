@@ -17,7 +17,7 @@ from finetune import FinetuneError, RunConfig, options
 from finetune import __main__ as cli
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ("--task", "--model", "--epochs", "--glue-dir", "--device")  # the flags of both surfaces
+SHARED = ("--task", "--model", "--engine", "--backend", "--epochs", "--glue-dir", "--device")  # the flags of both surfaces
 PYTEST_CHOICES = {"--tier": tuple(TIERS), "--progress": MODES}  # as the root conftest fills them in
 
 
@@ -177,3 +177,14 @@ def test_python_m_finetune_refuses_epochs_0_in_one_line_with_exit_status_2():
                           timeout=120, cwd=ROOT)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "error: argument --epochs: must be a positive whole number, got '0': pass e.g. --epochs 3\n"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--backend", "jax"), "finetune: --backend jax is for --engine keras3; tf-keras runs on TensorFlow"),
+    (("--engine", "keras3"), "finetune: --engine keras3 needs --backend: choose one of jax, tensorflow, torch"),
+])
+def test_a_bad_engine_and_backend_pair_stops_pytest_bench_in_one_line(flags, message):
+    done = run_pytest("bench/", *flags, "--co", "-q")
+    assert done.returncode == 4 and "Traceback" not in done.stdout + done.stderr
+    assert [line for line in done.stderr.splitlines() if "finetune:" in line] == [f"ERROR: {message}" + (
+        ": leave --backend out, or pass --engine keras3" if flags[0] == "--backend" else "")], done.stderr
