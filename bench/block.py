@@ -65,6 +65,8 @@ def main(argv=None) -> int:
         if slowdown:  # the test hook of bench.sensitivity: this pass made F slower
             time.sleep(seconds * slowdown)
         print(json.dumps({"ms_per_step": 1000.0 * (time.perf_counter() - begun) / len(bench.batches)}), flush=True)
+    if hasattr(bench, "close"):  # revisions before engines have none
+        bench.close()
     return 0
 
 

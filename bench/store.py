@@ -89,12 +89,17 @@ def covers(derived: Band, limits: tuple[float, float] | None) -> bool:
     return limits is not None and derived.low <= limits[0] and derived.high >= limits[1]
 
 
+CREATE = "pytest bench/ --update-baselines --seeds 5"
+
+
 def check(name: str, value: float, figure: Figure | None, where: str, resolution: float = 0.0,
-          upper_only: bool = False, limits: tuple[float, float] | None = None) -> tuple[bool | None, str]:
+          upper_only: bool = False, limits: tuple[float, float] | None = None,
+          create: str = CREATE) -> tuple[bool | None, str]:
     """(passed, message); passed is None when there is nothing to compare against, or when the band covers
-    `limits` (every value the figure can take) and so cannot tell a regression from noise."""
+    `limits` (every value the figure can take) and so cannot tell a regression from noise. `create`: the command
+    that measures the missing baseline (the session's engine and tier in it)."""
     if figure is None:
-        return None, f"no baseline for {name} ({where}): create it with pytest bench/ --update-baselines --seeds 5"
+        return None, f"no baseline for {name} ({where}): create it with {create}"
     derived = band(figure, resolution, upper_only)
     stored = f"baseline mean {figure.mean:.4g}, std {figure.std:.3g}, n={figure.n}"
     if derived is None:
@@ -117,21 +122,22 @@ def all_collapsed(group: dict | None) -> bool:
 
 
 def check_quality(name: str, value: float, group: dict | None, where: str, resolution: float = 0.0,
-                  limits: tuple[float, float] | None = SCORE_RANGE) -> tuple[bool | None, str]:
+                  limits: tuple[float, float] | None = SCORE_RANGE, create: str = CREATE) -> tuple[bool | None, str]:
     """check() of an accuracy or F1 against its stored group; no gate where every stored run collapsed."""
     if all_collapsed(group):
         classes = ", ".join(sorted(set(group["collapsed"])))
         return None, (f"baseline for {name} ({where}): every stored run collapsed ({classes}); which class a collapse "
                       "lands on depends on the seed, so no band can gate it; the claims test does")
     figure = Figure.from_dict(group[name]) if group and name in group else None
-    return check(name, value, figure, where, resolution=resolution, limits=limits)
+    return check(name, value, figure, where, resolution=resolution, limits=limits, create=create)
 
 
-def check_confirmed(name: str, value: float, figure: Figure | None, where: str, confirm) -> tuple[bool | None, str]:
+def check_confirmed(name: str, value: float, figure: Figure | None, where: str, confirm,
+                    create: str = CREATE) -> tuple[bool | None, str]:
     """check() of a step time (upper bound only). A value above the bound is measured once more (`confirm()`,
     the same work timed again) and the faster of the two is judged: a one-off stall of a shared host passes,
     a real slowdown slows both measurements and fails."""
-    passed, message = check(name, value, figure, where, upper_only=True)
+    passed, message = check(name, value, figure, where, upper_only=True, create=create)
     if passed is not False:
         return passed, message
     again = confirm()

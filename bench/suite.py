@@ -266,6 +266,14 @@ class Suite:
             return keras3.StepBench(config, prepared, batches)
         return steptime.StepBench(config, prepared, batches)
 
+    def runs_as(self, config: perf.PerfConfig) -> perf.PerfConfig:
+        """The performance configuration as this session's engine runs it (keras3 on JAX: XLA, lengths of 8)."""
+        if self.options.engine == "keras3":
+            from finetune import keras3
+
+            return keras3.effective(config, self.options.backend)
+        return config
+
     def clear_session(self) -> None:
         """The engine's Keras forgets the models built so far (between benchmarks)."""
         import tf_keras
@@ -327,7 +335,7 @@ class Suite:
         course_ms, best_ms = course.fit["ms_per_step"], best.fit["ms_per_step"]
         return contract.Faster(
             **self.common(c), variant=variant, target=target, best_choice=best.perf_choice,
-            **perf_fields(perf.VARIANTS[variant]), step_time_ms=best_ms, course_step_time_ms=course_ms,
+            **perf_fields(self.runs_as(perf.VARIANTS[variant])), step_time_ms=best_ms, course_step_time_ms=course_ms,
             speedup=course_ms / best_ms, compile_s=best.fit["compile_s"], course_compile_s=course.fit["compile_s"],
             examples_per_s=best.examples_per_s, course_examples_per_s=course.examples_per_s,
             median_step_ms=best.step_time["median_ms"], course_median_step_ms=course.step_time["median_ms"],
@@ -366,9 +374,10 @@ class Suite:
             where = f"{self.options.model} on {self.hardware_key}, {key}"
             if confirm is None:
                 group = (self.baseline.get("figures") or {}).get(key)
-                verdict = store.check_quality(name, value, group, where, **kwargs)
+                verdict = store.check_quality(name, value, group, where, create=self.create_command(), **kwargs)
             else:
-                verdict = store.check_confirmed(name, value, store.figure_of(self.baseline, key, name), where, confirm)
+                verdict = store.check_confirmed(name, value, store.figure_of(self.baseline, key, name), where, confirm,
+                                                create=self.create_command())
         self.verdicts.append((test_id, *verdict))
         return verdict
 
@@ -396,9 +405,12 @@ class Suite:
         here = f"{self.hardware_key}: {self.host.describe(runtime.device_kind('auto'))}"
         others = "; ".join(f"{other} ({described})" for other, described in self.other_baselines) or "none"
         return (f"no baseline for {name} ({key}) on this machine ({here}); baselines of other machines are never a "
-                f"gate: {others}. Create one here with: python3 dev.py bench --tier {self.options.tier.name} "
-                + ("" if self.options.engine == "tf-keras" else f"--engine keras3 --backend {self.options.backend} ")
-                + "--update-baselines --seeds 5")
+                f"gate: {others}. Create one here with: {self.create_command()}")
+
+    def create_command(self) -> str:
+        """The command that measures this session's missing baselines here."""
+        engine = "" if self.options.engine == "tf-keras" else f"--engine keras3 --backend {self.options.backend} "
+        return f"python3 dev.py bench --tier {self.options.tier.name} {engine}--update-baselines --seeds 5"
 
     @property
     def calibration(self) -> dict:

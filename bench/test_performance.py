@@ -38,10 +38,13 @@ def test_variant_step_time(benchmark, suite, variant, seed):
     _skip_unsupported(suite, variant)
     tier = suite.options.tier
     bench = _bench(suite, variant, seed, tier.variant_batches)
-    bench.timed_pass()  # warm-up over every batch, so every shape is traced and compiled before timing
-    traced = bench.traces()
-    benchmark.group = f"performance variants {suite.options.model} batch {QUALITY_BATCH_SIZE}"
-    benchmark.pedantic(suite.timed(bench), rounds=tier.variant_passes, iterations=1)
+    try:
+        bench.timed_pass()  # warm-up over every batch, so every shape is traced and compiled before timing
+        traced = bench.traces()
+        benchmark.group = f"performance variants {suite.options.model} batch {QUALITY_BATCH_SIZE}"
+        benchmark.pedantic(suite.timed(bench), rounds=tier.variant_passes, iterations=1)
+    finally:
+        bench.close()
     step_time_ms = bench.ms_per_step(benchmark.stats.stats.data)
     record = suite.variant_step_record(variant, bench, step_time_ms, tier.variant_passes * len(bench.batches),
                                        pass_times_s=list(benchmark.stats.stats.data))
@@ -87,8 +90,12 @@ def test_mirrored_scaling(benchmark, suite, seed):
     single = _bench(suite, "course", seed, batches * replicas)
     mirrored = _bench(suite, "mirrored", seed, batches, batch_size=QUALITY_BATCH_SIZE * replicas)
     benchmark.group = f"mirrored scaling {suite.options.model}"
-    passes = benchmark.pedantic(interleaved_passes, args=({"single": single, "mirrored": mirrored}, SCALING_ROUNDS),
-                                rounds=1, iterations=1)
+    try:
+        passes = benchmark.pedantic(interleaved_passes, args=({"single": single, "mirrored": mirrored},
+                                                              SCALING_ROUNDS), rounds=1, iterations=1)
+    finally:
+        single.close()
+        mirrored.close()
     record = suite.scaling_record(single, mirrored, passes)
     benchmark.extra_info.update(record.to_extra_info())
     assert mirrored.replicas == replicas and record.per_replica_batch == QUALITY_BATCH_SIZE

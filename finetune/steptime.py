@@ -66,6 +66,9 @@ class StepBench:
             self.step()
         return time.perf_counter() - started
 
+    def close(self) -> None:
+        """Nothing runs between passes here (finetune.keras3.StepBench ends its fit())."""
+
     def ms_per_step(self, pass_seconds) -> float:
         """The headline of a set of whole passes: mean pass time / batches per pass."""
         return 1000.0 * float(np.mean(pass_seconds)) / len(self.batches)
