@@ -36,6 +36,7 @@ from finetune.errors import FinetuneError
 from finetune.hardware import Host
 from finetune.models import TINY_CONFIG
 from finetune.perf import PerfConfig, unsupported_precision
+from finetune.steptime import Described
 from finetune.recipes import PEAK_LEARNING_RATE
 from finetune.timing import StepRecorder
 
@@ -235,7 +236,7 @@ class _Stop(Exception):
     """Ends the one fit() of a StepBench (raised in its callback when the bench is closed)."""
 
 
-class StepBench:
+class StepBench(Described):
     """finetune.steptime.StepBench's interface on Keras 3: the first `num_batches` training batches (in file order,
     padded as config.perf runs on the backend) prepared once; a pass is one epoch of fit() over them, timed from the
     epoch's start to its end by the step recorder (fit()'s own loop and data path, as a user's fine-tune runs).
@@ -312,9 +313,6 @@ class StepBench:
             self._thread.join(timeout=60)
             self._thread = None
 
-    def ms_per_step(self, pass_seconds) -> float:
-        return 1000.0 * float(np.mean(pass_seconds)) / len(self.batches)
-
     def traces(self) -> None:
         """Keras 3 keeps no tracing count (JAX compiles once per batch shape: self.shapes)."""
         return None
@@ -324,12 +322,3 @@ class StepBench:
         return Host.here().matmul_precision(self.model.dtype_policy.compute_dtype, kind,
                                             tf32_enabled=self.config.backend != "torch")
 
-    def shape(self) -> dict:
-        return {"batches": len(self.batches), "batch_size": self.config.batch_size, "rows": self.rows,
-                "flops_per_step": self.flops_per_step, "tokens_per_batch": self.tokens_per_batch,
-                "padded_tokens_per_batch": self.padded_tokens_per_batch, "precision": self.precision()}
-
-    def rates(self, step_time_ms: float) -> dict:
-        from finetune.steptime import rates
-
-        return rates(self.shape(), step_time_ms)

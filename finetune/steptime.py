@@ -22,7 +22,25 @@ from finetune.config import RunConfig
 from finetune.hardware import Host
 
 
-class StepBench:
+class Described:
+    """What a step bench times, in plain numbers, and the throughput at a step time: for either engine's bench, which
+    sets config, batches, rows, flops_per_step, tokens_per_batch, padded_tokens_per_batch and precision()."""
+
+    def shape(self) -> dict:
+        """What is timed, in plain numbers: enough for `rates` in another process (bench/block.py)."""
+        return {"batches": len(self.batches), "batch_size": self.config.batch_size, "rows": self.rows,
+                "flops_per_step": self.flops_per_step, "tokens_per_batch": self.tokens_per_batch,
+                "padded_tokens_per_batch": self.padded_tokens_per_batch, "precision": self.precision()}
+
+    def rates(self, step_time_ms: float) -> dict:
+        return rates(self.shape(), step_time_ms)
+
+    def ms_per_step(self, pass_seconds) -> float:
+        """The headline of a set of whole passes: mean pass time / batches per pass."""
+        return 1000.0 * float(np.mean(pass_seconds)) / len(self.batches)
+
+
+class StepBench(Described):
     """The prepared batches of one configuration, stepped through as fit() steps them: one (distributed)
     iterator over the cached batches, built once, and the model's own train function called on it each step.
     (`train_on_batch` would build a new one-batch dataset, and under a strategy a new multi-device iterator,
@@ -69,10 +87,6 @@ class StepBench:
     def close(self) -> None:
         """Nothing runs between passes here (finetune.keras3.StepBench ends its fit())."""
 
-    def ms_per_step(self, pass_seconds) -> float:
-        """The headline of a set of whole passes: mean pass time / batches per pass."""
-        return 1000.0 * float(np.mean(pass_seconds)) / len(self.batches)
-
     def traces(self) -> int | None:
         """How often Keras' train function has been traced (None before the first step)."""
         function = getattr(self.model, "train_tf_function", None)
@@ -86,14 +100,6 @@ class StepBench:
         return Host.here().matmul_precision(self.model.dtype_policy.compute_dtype, runtime.device_kind(self.config.device),
                                             tf.config.experimental.tensor_float_32_execution_enabled())
 
-    def shape(self) -> dict:
-        """What is timed, in plain numbers: enough for `rates` in another process (bench/block.py)."""
-        return {"batches": len(self.batches), "batch_size": self.config.batch_size, "rows": self.rows,
-                "flops_per_step": self.flops_per_step, "tokens_per_batch": self.tokens_per_batch,
-                "padded_tokens_per_batch": self.padded_tokens_per_batch, "precision": self.precision()}
-
-    def rates(self, step_time_ms: float) -> dict:
-        return rates(self.shape(), step_time_ms)
 
 
 def rates(shape: dict, step_time_ms: float) -> dict:
