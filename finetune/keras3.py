@@ -95,11 +95,11 @@ def replica_devices(backend: str) -> list:
 
 
 @contextlib.contextmanager
-def configured(config, perf: PerfConfig | None = None):
-    """Process state for building and training `config` with `perf` (default: config.perf as it runs on its
-    backend): Keras 3's seed, its dtype policy and its distribution, restored after. Yields the replicas."""
+def configured(config):
+    """Process state for building and training `config` (config.perf as it runs on its backend): Keras 3's seed,
+    its dtype policy and its distribution, restored after. Yields the replicas."""
     keras = keras_for(config.backend)
-    perf = perf or effective(config.perf, config.backend)
+    perf = effective(config.perf, config.backend)
     problem = unsupported(perf, config.backend) or unsupported_precision(perf.precision, device_kind(config.backend))
     if problem:
         raise FinetuneError(problem)
@@ -139,9 +139,9 @@ def keras_for(backend: str):
     return keras
 
 
-def build_model(config, prepared, num_train_steps: int, perf: PerfConfig | None = None):
+def build_model(config, prepared, num_train_steps: int):
     """A fresh, compiled classifier (call inside `configured`, which sets the dtype policy it is built with)."""
-    perf = perf or effective(config.perf, config.backend)
+    perf = effective(config.perf, config.backend)
     keras = keras_for(config.backend)
     import keras_hub
 
@@ -249,13 +249,12 @@ class StepBench(Described):
     def __init__(self, config, prepared, num_batches: int):
         check_device(config)
         self.config = dataclasses.replace(config, perf=effective(config.perf, config.backend))
-        with configured(self.config, self.config.perf) as replicas:
+        with configured(self.config) as replicas:
             train_ds, _ = datasets(self.config, prepared, shuffle_train=False)
             self._dataset = train_ds.take(num_batches).cache()
             self.batches = [(x, y) for x, y in self._dataset]  # materialised (and cached) before timing
             # a schedule far longer than the timed steps: the learning rate stays near its peak, as early in a run
-            self.model = build_model(self.config, prepared, num_train_steps=1000 * len(self.batches),
-                                     perf=self.config.perf)
+            self.model = build_model(self.config, prepared, num_train_steps=1000 * len(self.batches))
         self.replicas = replicas
         self.rows = sum(int(y.shape[0]) for _, y in self.batches)
         self.shapes = sorted({tuple(x["token_ids"].shape) for x, _ in self.batches})
@@ -284,7 +283,7 @@ class StepBench(Described):
                 bench._finished.put((self.epoch_s[-1], len(self.step_times_s)))
 
         try:
-            with configured(self.config, self.config.perf):
+            with configured(self.config):
                 self.model.fit(self._dataset.repeat(), steps_per_epoch=len(self.batches), epochs=10 ** 9, verbose=0,
                                callbacks=[Passes()])
         except _Stop:
