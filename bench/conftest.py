@@ -4,17 +4,22 @@ baseline update at the end of the session.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from bench import contract, plan, progress
+from bench import contract, nights, plan, progress
 from bench.options import Options
 from bench.suite import Suite, invocation_args
 from finetune import FinetuneError, memory, metrics
 
 SUITE = pytest.StashKey[Suite]()
+NIGHT_TMP = pytest.StashKey[Path]()  # the JSON asked of pytest-benchmark for --history alone
+SESSION = pytest.StashKey[pytest.Session]()
 
 
 def pytest_configure(config):
@@ -26,6 +31,13 @@ def pytest_configure(config):
 
             keras3.keras_for(options.backend)  # missing Keras 3 or keras-hub: one line, before the first test
         config.stash[SUITE] = Suite(options, invocation_args())
+        if options.history is not None and not config.getoption("benchmark_json"):
+            # pytest-benchmark builds its JSON (and calls pytest_benchmark_update_json, where the night is kept)
+            # only when asked for a file: one in a temporary folder, removed at the end
+            handle, path = tempfile.mkstemp(prefix="finetune-night-", suffix=".json")
+            os.close(handle)
+            config.option.benchmark_json = Path(path)
+            config.stash[NIGHT_TMP] = Path(path)
     except FinetuneError as err:  # e.g. a baseline file that is not JSON: one line, exit code 4
         raise pytest.UsageError(f"finetune: {err}") from None
 
@@ -101,6 +113,31 @@ def pytest_collection_finish(session):
                                      "(--progress)")
 
 
+def pytest_sessionstart(session):
+    session.config.stash[SESSION] = session
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """--history: this session's JSON, as pytest-benchmark writes it, appended to the history as one night."""
+    suite = config.stash.get(SUITE, None)
+    if suite is None or suite.options.history is None or suite.night_path is not None:
+        return
+    session = config.stash.get(SESSION, None)
+    tests = {"collected": getattr(session, "testscollected", None), "failed": getattr(session, "testsfailed", None)}
+    output_json["finetune_history"] = nights.entry(suite.hardware_key, output_json.get("commit_info"),
+                                                   dt.datetime.now(dt.timezone.utc), suite.command, tests)
+    try:
+        suite.night_path = nights.append(suite.options.history, suite.hardware_key, output_json)
+    except (OSError, FinetuneError) as err:  # the results are still in --benchmark-json where it was given
+        suite.night_error = f"--history: this night was NOT kept: {err}"
+
+
+def pytest_unconfigure(config):
+    tmp = config.stash.get(NIGHT_TMP, None)
+    if tmp is not None:
+        tmp.unlink(missing_ok=True)
+
+
 def pytest_sessionfinish(session, exitstatus):
     suite = session.config.stash.get(SUITE, None)
     if suite is None or not suite.options.update:
@@ -115,6 +152,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     suite = config.stash.get(SUITE, None)
     if suite is not None and suite.progress is not None:
         terminalreporter.write_line(suite.progress.summary())
+    for line in history_lines(suite) if suite is not None else ():
+        terminalreporter.write_line(line)
     if suite is None or not (suite.quality_results or suite.step_results or suite.verdicts):
         return
     write = terminalreporter.write_line
@@ -141,6 +180,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         write(f"WARNING {suite.calibration_warning()}")
     if getattr(suite, "update_message", None):
         write(suite.update_message)
+
+
+def history_lines(suite) -> list[str]:
+    if suite.night_path is not None:
+        return [f"--history: this session kept as the night {suite.night_path}"]
+    return [suite.night_error] if suite.night_error else []
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

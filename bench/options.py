@@ -6,6 +6,7 @@ The options themselves are declared with the CLI's in finetune/options.py (one t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.claims import CLEAR_PAIRS
 from finetune.recipes import LOSSES, OPTIMIZERS
@@ -82,6 +83,8 @@ class Options:
     plant_slowdown: float
     engine: str = "tf-keras"  # finetune.config.ENGINES: one per session
     backend: str | None = None  # keras3's (Keras 3 fixes it at import: one per process)
+    history: Path | None = None  # the nights' folder (bench/nights.py), or None
+    baselines: Path | None = None  # the stored baselines' folder (None: the repository's baselines/)
 
     @property
     def engine_name(self) -> str:
@@ -106,7 +109,8 @@ class Options:
         return cls(model, choice, config.getoption("--task"), tier, tier_choice, epochs, config.getoption("--glue-dir"),
                    tuple(range(seeds)),
                    config.getoption("--device"), config.getoption("--update-baselines"),
-                   config.getoption("--plant-slowdown"), engine, backend)
+                   config.getoption("--plant-slowdown"), engine, backend, config.getoption("--history"),
+                   config.getoption("--baselines"))
 
     @property
     def train_rows(self) -> int | None:
@@ -126,4 +130,5 @@ class Options:
                 f"processes x {self.tier.step_passes} passes of {self.tier.step_batches} batches; seeds {list(self.seeds)}; "
                 f"data from {data_from}"
                 + ("; UPDATING BASELINES" if self.update else "")
-                + (f"; PLANTED SLOWDOWN {self.plant_slowdown:.0%}" if self.plant_slowdown else ""))
+                + (f"; PLANTED SLOWDOWN {self.plant_slowdown:.0%}" if self.plant_slowdown else "")
+                + (f"; history {self.history}" if self.history else ""))

@@ -236,8 +236,9 @@ def others(directory: Path, model: str, hardware_key: str) -> list[tuple[str, st
             continue
         try:
             hardware = (load(path) or {}).get("hardware") or {}
-        except FinetuneError:
-            hardware = {}
+        except FinetuneError as err:  # e.g. truncated: named, so that nobody mistakes it for a machine
+            found.append((key, f"UNREADABLE baseline file {path.name}: {str(err).split(': ', 1)[-1]}"))
+            continue
         described = (hardware.get("described") or {}).get("gpu" if key.startswith("gpu") else "cpu")
         if not described:
             described = f"{hardware.get('cpu', '?')}, {hardware.get('cpu_count', '?')} cores, recorded before fingerprints"

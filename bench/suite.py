@@ -38,9 +38,12 @@ class Suite:
         self.command = "pytest " + shlex.join(invocation)
         self.host = Host.here()
         self.hardware_key = environment.hardware_key()  # the fingerprint (finetune.hardware)
-        self.baseline_path = store.path_for(BASELINE_DIR, options.model, self.hardware_key)
+        directory = options.baselines or BASELINE_DIR
+        self.baseline_path = store.path_for(directory, options.model, self.hardware_key)
         self.baseline = store.load(self.baseline_path)
-        self.other_baselines = store.others(BASELINE_DIR, options.model, self.hardware_key)
+        self.other_baselines = store.others(directory, options.model, self.hardware_key)
+        self.night_path = None  # where this session was kept as a night (--history), once written
+        self.night_error = None  # why it was not
         self._calibration = None
         self.variant_results: dict = {}  # (variant, seed) -> Result of its fine-tune
         self._prepared = None
@@ -382,24 +385,41 @@ class Suite:
         return verdict
 
     def compare_step(self, test_id: str, blocks_ms: list, key: str, confirm) -> tuple:
-        """A step time's verdict: its blocks (per process, passes as ms/step) against the stored sessions where the
-        baseline has them (store.check_blocks), else the band of older baselines (compare). A slowdown on a host
-        whose calibration has drifted from the baseline's is a warning (a skip that says so), not a failure.
-        Returns (passed, message, the test's statistics or None)."""
+        """A step time's verdict: its blocks (per process, passes as ms/step) against stored sessions
+        (store.check_blocks): this runner's own nights where --history holds enough of them (bench.history.
+        baseline_group), else the committed baseline's sessions, else the band of older baselines (compare). A
+        calibration that drifted from the baseline's is named in the message; it never turns a failure into a skip
+        (the calibration does not track the step: README, "Gates"). Returns (passed, message, statistics or None)."""
         group = ((self.baseline or {}).get("figures") or {}).get(key)
-        if self.options.update or self.baseline is None or not store.stored_sessions(group):
+        source = f"{self.options.model} on {self.hardware_key}, {key}"
+        nights, why_not = self.history_group(key)
+        if nights is not None:
+            group, source = nights, f"{source}; this runner's history: {nights['provenance']['described']}"
+        if self.options.update or (nights is None and (self.baseline is None or not store.stored_sessions(group))):
             def mean(processes) -> float:
                 return sum(map(sum, processes)) / sum(map(len, processes))
 
-            return (*self.compare(test_id, "step_time_ms", mean(blocks_ms), key, confirm=lambda: mean(confirm())),
-                    None)
-        where = f"{self.options.model} on {self.hardware_key}, {key}"
-        passed, message, statistics_ = store.check_blocks("step_time_ms", blocks_ms, group, where, confirm)
-        warning = self.calibration_warning()
-        if passed is False and warning:
-            passed, message = None, f"a slowdown on a noisy host is a warning, not a failure ({warning}): {message}"
+            passed, message = self.compare(test_id, "step_time_ms", mean(blocks_ms), key,
+                                           confirm=lambda: mean(confirm()))
+            if why_not and passed is None:
+                message = f"{message}; {why_not}"
+                self.verdicts[-1] = (test_id, passed, message)
+            return passed, message, None
+        passed, message, statistics_ = store.check_blocks("step_time_ms", blocks_ms, group, source, confirm)
+        warning = None if nights is not None else self.calibration_warning()
+        if warning:
+            message = f"{message} [note: {warning}]"
         self.verdicts.append((test_id, passed, message))
         return passed, message, statistics_
+
+    def history_group(self, key: str) -> tuple:
+        """(a step-time group of this runner's nights under --history, or None; why none, or "")."""
+        if self.options.history is None:
+            return None, ""
+        from bench import history
+
+        return history.baseline_group(self.options.history, self.hardware_key, key,
+                                      environment.versions(self.options.engine))
 
     def missing_baseline(self, name: str, key: str) -> str:
         here = f"{self.hardware_key}: {self.host.describe(runtime.device_kind('auto'))}"

@@ -39,6 +39,12 @@ def glue_dir_from_env() -> str | None:
     return os.environ.get("GLUE_DIR")
 
 
+def history_from_env() -> Path | None:
+    """--history's default, read when a parser is built: $FINETUNE_HISTORY, else None (no history)."""
+    value = os.environ.get("FINETUNE_HISTORY")
+    return Path(value) if value else None
+
+
 # --- converters: argparse's `type`, one line on a bad value ----------------------------------------------------
 @dataclass(frozen=True)
 class Whole:
@@ -214,6 +220,11 @@ OPTIONS = (
                          "(default: %(default)s)", noun="progress mode", pytest=Surface("auto", FROM_CALLER)),
     Option("--update-baselines", "measure and rewrite baselines/<model>__<hardware>.json instead of comparing",
            action="store_true", pytest=Surface(False)),
+    Option("--history", "append this session's JSON to DIR/<fingerprint>/ as one night (bench/nights.py), and judge "
+                        "the gated step time against this runner's own nights there (default: $FINETUNE_HISTORY; "
+                        "unset: no history)", type=Path, metavar="DIR", pytest=Surface(history_from_env)),
+    Option("--baselines", "the folder of stored baselines, <model>__<fingerprint>.json (default: the repository's "
+                          "baselines/)", type=Path, metavar="DIR", pytest=SAME),
     Option("--plant-slowdown", "test hook: make every timed step this fraction slower (e.g. 0.2), to see the gate "
                                "fail", type=NonNegative(0.2), metavar="F", pytest=Surface(0.0)),
 )

@@ -1,0 +1,133 @@
+"""Change points in one figure's series of nights: where its level moved, by how much, and between which revisions.
+
+The method is Mozilla Perfherder's (treeherder's perfalert `detect_changes`): for each night, the nights before it
+(the back window) against it and the nights after (the fore window), a t statistic on the two means; a night
+whose statistic passes the threshold and is larger than both neighbours' is the first night of a change. Two
+choices differ from Perfherder's, both for a series of a few nights on one shared host:
+
+- the threshold is a p-value from Student's t (pooled variance: the same host's noise on both sides) instead of a
+  fixed t > 7, so that short windows (a new runner's first nights) are judged by their own degrees of freedom;
+- the windows are sized by the replay of measured nights (bench/replay.py): BACK and FORE below.
+
+Times and memory are judged on the log scale (noise is multiplicative; a change is a ratio); scores on their own
+scale (a change is a difference). A change also needs the figure's minimum effect. The back window starts after
+the previous change, so one step is reported once. Pure Python and scipy: no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from scipy import stats as _stats
+
+BACK = 12  # nights before a candidate night, at most (Perfherder: 12 to 24)
+FORE = 12  # the candidate night and those after it, at most (Perfherder: 12)
+MIN_BACK = 4  # fewer nights before a candidate: no decision yet
+MIN_FORE = 3  # fewer nights from the candidate on: no decision yet (the newest nights wait for more)
+ALPHA = 0.001  # two-sided, per candidate night (bench/replay.py: the false-alarm rate over 30 nights it gives)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one kind of figure is judged."""
+
+    log: bool  # a change is a ratio (times, memory), else a difference (scores)
+    higher_is_worse: bool  # which direction is a regression
+    min_effect: float  # the smallest change reported: ratio - 1 on the log scale, else the difference
+    floor: float = 0.0  # the smallest noise sd assumed (identical nights would give an infinite t)
+    unit: str = ""
+
+
+RULES = {
+    "step_time_ms": Rule(log=True, higher_is_worse=True, min_effect=0.05, floor=0.005, unit="ms"),
+    "fit_ms_per_step": Rule(log=True, higher_is_worse=True, min_effect=0.05, floor=0.005, unit="ms"),
+    "peak_rss_mb": Rule(log=True, higher_is_worse=True, min_effect=0.10, floor=0.005, unit="MB"),
+    "peak_gpu_memory_mb": Rule(log=True, higher_is_worse=True, min_effect=0.10, floor=0.005, unit="MB"),
+    "score": Rule(log=False, higher_is_worse=False, min_effect=0.01, floor=0.0025),
+}
+
+
+def rule_for(figure: str) -> Rule:
+    """The rule of a figure's name (a GLUE metric: "score")."""
+    return RULES.get(figure, RULES["score"])
+
+
+@dataclass(frozen=True)
+class Change:
+    """The level of a series moved at night `index` (0-based: the first night of the new level)."""
+
+    index: int
+    effect: float  # after / before (log rules), or after - before
+    low: float  # the effect's interval (1 - ALPHA two-sided)
+    high: float
+    p: float  # two-sided
+    before: int  # nights in the back window
+    after: int  # nights in the fore window
+    worse: bool  # in the regression direction
+    log: bool
+
+    def describe(self) -> str:
+        word = "worse" if self.worse else "better"
+        if self.log:
+            size = f"{self.effect:.3f}x [{self.low:.3f}, {self.high:.3f}]"
+        else:
+            size = f"{self.effect:+.4f} [{self.low:+.4f}, {self.high:+.4f}]"
+        return f"{word}: {size}, p = {self.p:.2g} ({self.before} nights before, {self.after} from it)"
+
+
+def _test(back: list[float], fore: list[float], rule: Rule) -> tuple[float, float, float, float]:
+    """(t, p two-sided, difference of means, half-width of its interval) of fore against back."""
+    n1, n2 = len(back), len(fore)
+    diff = statistics.fmean(fore) - statistics.fmean(back)
+    ss = sum((x - statistics.fmean(back)) ** 2 for x in back) + sum((x - statistics.fmean(fore)) ** 2 for x in fore)
+    df = n1 + n2 - 2
+    sd = max(math.sqrt(ss / df) if df else 0.0, rule.floor)
+    se = sd * math.sqrt(1 / n1 + 1 / n2)
+    t = diff / se if se else (math.inf if diff else 0.0)
+    p = float(2 * _stats.t.sf(abs(t), df)) if df else 1.0
+    half = float(_stats.t.ppf(1 - ALPHA / 2, df)) * se if df else math.inf
+    return t, p, diff, half
+
+
+def detect(values: list[float], rule: Rule, back: int = BACK, fore: int = FORE, min_back: int = MIN_BACK,
+           min_fore: int = MIN_FORE, alpha: float = ALPHA) -> list[Change]:
+    """The change points of a series (oldest night first), each reported once, in order. A run of consecutive
+    candidate nights (each significant against the same back window) is one change, at its largest |t|."""
+    xs = [math.log(v) for v in values] if rule.log else [float(v) for v in values]
+    found: list[Change] = []
+    start = 0  # the back window begins after the last change
+    i = start + min_back
+    while i <= len(xs) - min_fore:
+        run = []
+        while i <= len(xs) - min_fore:
+            candidate = _candidate(xs, start, i, rule, back, fore, alpha)
+            if candidate is None:
+                break
+            run.append(candidate)
+            i += 1
+        if not run:
+            i += 1
+            continue
+        _, change = max(run, key=lambda scored: scored[0])
+        found.append(change)
+        start = change.index
+        i = start + min_back
+    return found
+
+
+def _candidate(xs: list[float], start: int, i: int, rule: Rule, back: int, fore: int,
+               alpha: float) -> tuple[float, Change] | None:
+    """(|t|, the Change) when night i starts a significant change of at least the minimum effect, else None."""
+    before, after = xs[max(start, i - back):i], xs[i:i + fore]
+    t, p, diff, half = _test(before, after, rule)
+    smallest = math.log(1 + rule.min_effect) if rule.log else rule.min_effect
+    if p >= alpha or abs(diff) < smallest:
+        return None
+    worse = (diff > 0) == rule.higher_is_worse
+    if rule.log:
+        effect, low, high = math.exp(diff), math.exp(diff - half), math.exp(diff + half)
+    else:
+        effect, low, high = diff, diff - half, diff + half
+    return abs(t), Change(i, effect, low, high, p, len(before), len(after), worse, rule.log)

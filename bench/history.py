@@ -1,0 +1,206 @@
+"""Each runner judged against its own nights: the series of every figure in a history folder, their change points,
+and the verdicts stored beside the nights.
+
+    python -m bench.history [list] DIR [--fingerprint FP] [--figure TEXT] [--charts OUT] [--json OUT] [--fail-on-new]
+    python -m bench.history confirm DIR [--fingerprint FP] [A/B options]   # A/B each unjudged step-time slowdown
+    python -m bench.history bisect --good REV --bad REV [--night DIR/FP/NIGHT.json] [A/B options]
+
+DIR holds the nights `pytest bench/ --history DIR` appends (bench/nights.py). `list` prints, per fingerprint, each
+figure's series (the gated step time, ms/step over whole epochs, each GLUE metric, peak memory) and its change
+points (bench/changes.py): the first night of each, its size with an interval, the revision range, the library
+versions that changed, and the verdicts stored beside it. `--charts` draws a PNG per figure with its change points
+(bench/trend.py). `--fail-on-new` exits 1 when the newest night reveals a change for the worse that has no verdict
+yet. `confirm` re-measures a suspected step-time slowdown with the A/B mode (bench.ab) between the revisions on
+either side of its change point, on this machine, and stores the verdict beside the night; `bisect` narrows a
+revision range to the first slow commit, one A/B decision per step (bench/bisect.py). Listing imports neither
+TensorFlow nor transformers. Exit status: 0; 1 a new or confirmed slowdown (--fail-on-new, confirm) or a slow
+commit found (bisect); 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from bench import changes, nights, store
+from finetune.errors import FinetuneError
+
+COMMANDS = ("list", "confirm", "bisect")
+
+
+def analysed(directory: Path, fingerprint: str, problems: list | None = None) -> tuple[list, list]:
+    """(the fingerprint's nights, [(Series, [Change])]) with every series' change points."""
+    found = nights.load(directory, fingerprint, problems)
+    return found, [(s, changes.detect(s.values(), changes.rule_for(s.figure))) for s in nights.series(found)]
+
+
+def baseline_group(directory: Path, fingerprint: str, key: str, versions: dict) -> tuple[dict | None, str]:
+    """A step-time group (bench.store.check_blocks's) of this runner's nights of `key`: those with these library
+    versions whose own gate did not fail, after the last change point of their series, the most recent
+    store.MAX_SESSIONS of them; (None, why) with fewer than store.MIN_SESSIONS."""
+    all_nights = nights.load(directory, fingerprint)
+    like = [p for s in nights.series(all_nights) if s.key == key and s.figure == "step_time_ms" for p in s.points
+            if p.blocks_ms and p.gate != "failed" and all_nights[p.night].versions == versions]
+    found = changes.detect([p.value for p in like], changes.RULES["step_time_ms"])
+    if found:
+        like = like[found[-1].index:]  # the level since the last change
+    like = like[-store.MAX_SESSIONS:]
+    if len(like) < store.MIN_SESSIONS:
+        return None, (f"this runner's history ({directory}) holds {len(like)} night(s) of {key} with these library "
+                      f"versions since its last change: the gate from nights needs {store.MIN_SESSIONS}")
+    dates = [all_nights[p.night].date for p in like]
+    described = (f"{len(like)} nights on {len(set(dates))} date(s), {dates[0]} to {dates[-1]}"
+                 + (f", since the change at {all_nights[like[0].night].name}" if found else ""))
+    return {"sessions_ms": [p.blocks_ms for p in like], "session_dates": dates,
+            "provenance": {"described": described, "nights": [all_nights[p.night].name for p in like]}}, ""
+
+
+def revision_range(found: list, change: changes.Change, points: list) -> tuple[nights.Night, nights.Night]:
+    """The nights on either side of a change point: the last of the old level and the first of the new."""
+    return found[points[change.index - 1].night], found[points[change.index].night]
+
+
+def versions_changed(before: nights.Night, after: nights.Night) -> str:
+    moved = [f"{name} {before.versions.get(name, '-')} -> {after.versions.get(name, '-')}"
+             for name in sorted(set(before.versions) | set(after.versions))
+             if before.versions.get(name) != after.versions.get(name)]
+    return ", ".join(moved)
+
+
+def change_entry(directory, fingerprint, found, s, change) -> dict:
+    before, after = revision_range(found, change, s.points)
+    return {"series": s.name, "first_night": after.name, "when": after.when, "describe": change.describe(),
+            "effect": change.effect, "low": change.low, "high": change.high, "p": change.p, "worse": change.worse,
+            "revisions": [before.revision, after.revision], "versions_changed": versions_changed(before, after),
+            "verdicts": nights.verdicts(directory, fingerprint, after.name)}
+
+
+def listing(directory: Path, fingerprint: str, figure: str | None, problems: list) -> tuple[list[str], dict]:
+    found, analysed_ = analysed(directory, fingerprint, problems)
+    dates = sorted({n.date for n in found})
+    lines = [f"{fingerprint}: {len(found)} night(s) on {len(dates)} date(s)"
+             + (f", {found[0].when} to {found[-1].when}; revisions {found[0].revision} .. {found[-1].revision}"
+                if found else "")]
+    document = {"fingerprint": fingerprint, "nights": [n.name for n in found], "dates": dates, "series": []}
+    for s, found_changes in analysed_:
+        if figure and figure not in s.name:
+            continue
+        rule = changes.rule_for(s.figure)
+        last = s.points[-1].value
+        lines.append(f"  {s.name}: {len(s.points)} night(s), last {last:.4g}{' ' + rule.unit if rule.unit else ''}; "
+                     f"{len(found_changes) or 'no'} change(s)")
+        entries = [change_entry(directory, fingerprint, found, s, c) for c in found_changes]
+        for e in entries:
+            judged = "; ".join(verdict_text(v) for v in e["verdicts"]) or "no verdict yet"
+            moved = f"; versions changed: {e['versions_changed']}" if e["versions_changed"] else ""
+            lines.append(f"    change at {e['first_night']} ({e['when']}): {e['describe']}; revisions "
+                         f"{e['revisions'][0]} .. {e['revisions'][1]}{moved}; {judged}")
+        document["series"].append({"key": s.key, "figure": s.figure, "values": s.values(),
+                                   "nights": [found[p.night].name for p in s.points], "changes": entries})
+    return lines, document
+
+
+def verdict_text(verdict: dict) -> str:
+    if verdict.get("unreadable"):
+        return f"{verdict['file']}: unreadable"
+    if verdict.get("what") == "bisect":
+        return f"bisected to {verdict.get('first_slow') or 'no slow commit'} ({verdict['file']})"
+    return f"A/B {verdict.get('described', '?')} ({verdict['file']})"
+
+
+def new_changes(directory: Path, fingerprint: str) -> list[str]:
+    """Changes for the worse that the newest night reveals (not found without it, within a night) and that no
+    stored verdict has judged."""
+    found, analysed_ = analysed(directory, fingerprint)
+    out = []
+    for s, found_changes in analysed_:
+        if not s.points or s.points[-1].night != len(found) - 1:
+            continue
+        earlier = {c.index for c in changes.detect(s.values()[:-1], changes.rule_for(s.figure))}
+        for c in found_changes:
+            after = found[s.points[c.index].night]
+            if c.worse and not ({c.index - 1, c.index, c.index + 1} & earlier) \
+                    and not nights.verdicts(directory, fingerprint, after.name):
+                out.append(f"{fingerprint}: {s.name}: NEW change at {after.name}: {c.describe()}")
+    return out
+
+
+def parse_args(argv: list[str]):
+    argv = list(argv)
+    command = argv.pop(0) if argv and argv[0] in COMMANDS else "list"
+    parser = argparse.ArgumentParser(prog=f"python -m bench.history {command}", description=__doc__.splitlines()[0])
+    if command != "bisect":
+        parser.add_argument("directory", type=Path, nargs="?",
+                            default=Path(os.environ.get("FINETUNE_HISTORY", "history")),
+                            help="the history folder (default: $FINETUNE_HISTORY, else ./history)")
+        parser.add_argument("--fingerprint", default=None, help="only this machine's nights")
+    if command == "list":
+        parser.add_argument("--figure", default=None, help="only series whose name contains this")
+        parser.add_argument("--charts", type=Path, default=None, help="draw a PNG per series here")
+        parser.add_argument("--json", type=Path, default=None, help="write the series and changes here")
+        parser.add_argument("--fail-on-new", action="store_true",
+                            help="exit 1 when the newest night reveals a change for the worse with no verdict")
+    else:
+        from bench import bisect
+
+        bisect.add_arguments(parser, command)
+    args = parser.parse_args(argv)
+    args.command = command
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.command == "bisect":
+            from bench import bisect
+
+            return bisect.run_bisect(args)
+        if not args.directory.is_dir():
+            raise FinetuneError(f"{args.directory}: no such history folder: write nights with pytest bench/ "
+                                f"--history {args.directory}")
+        prints = [args.fingerprint] if args.fingerprint else nights.fingerprints(args.directory)
+        if args.fingerprint and args.fingerprint not in nights.fingerprints(args.directory):
+            raise FinetuneError(f"{args.directory}: no nights of {args.fingerprint}; it has: "
+                                f"{', '.join(nights.fingerprints(args.directory)) or 'none'}")
+        if args.command == "confirm":
+            from bench import bisect
+
+            return max([bisect.confirm(args, fp) for fp in prints] or [0])
+        return list_command(args, prints)
+    except FinetuneError as err:
+        print(f"bench.history: {err}", file=sys.stderr)
+        return 2
+
+
+def list_command(args, prints: list[str]) -> int:
+    documents, status = [], 0
+    for fp in prints:
+        problems: list = []
+        lines, document = listing(args.directory, fp, args.figure, problems)
+        for problem in problems:
+            print(f"bench.history: {problem}", file=sys.stderr)
+        print("\n".join(lines))
+        documents.append(document)
+        if args.charts:
+            from bench import trend
+
+            for path in trend.draw(document, args.charts):
+                print(f"  chart: {path}")
+        if args.fail_on_new:
+            for line in new_changes(args.directory, fp):
+                print(line)
+                status = 1
+    if not prints:
+        print(f"{args.directory}: no nights yet (pytest bench/ --history {args.directory} writes one per session)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"fingerprints": documents}, indent=1) + "\n")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
