@@ -17,7 +17,8 @@ An environment is a Python interpreter (a virtual environment's bin/python) with
 transformers and datasets installed; the source tree is this one unless a revision is given (`--a-rev`, `--b-rev`:
 checked out with `git worktree` into a temporary folder; the revision must have bench/block.py's API, i.e. be
 this commit or later). `--quality` also fine-tunes once in each (1 epoch over the first --quality-rows rows) and
-prints both accuracies and F1. Exit status: 0 no slowdown, 1 B is slower, 2 bad input.
+prints both accuracies and F1. Exit status: 0 no slowdown, 1 B is slower, 2 bad input (a revision that does not
+exist among them), 3 a side could not be measured (its processes or its fine-tune failed).
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ def parse_args(argv):
     return args
 
 
+class BadRevision(Exception):
+    """A revision git cannot check out: a usage error, never a verdict."""
+
+
+class SideFailed(Exception):
+    """A side's fine-tune failed: nothing was measured, so there is no verdict."""
+
+
 class Side:
     """One environment: its interpreter and source tree (a git worktree for a revision)."""
 
@@ -82,7 +91,7 @@ class Side:
             done = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(self.tree), rev],
                                   capture_output=True, text=True)
             if done.returncode != 0:
-                raise SystemExit(f"error: --{name.lower()}-rev {rev}: {done.stderr.strip().splitlines()[-1]}")
+                raise BadRevision(f"--{name.lower()}-rev {rev}: {(done.stderr.strip().splitlines() or ['git worktree add failed'])[-1]}")
         self.workers: list[workers.Worker] = []
         self.meta: dict = {}
 
@@ -102,7 +111,7 @@ class Side:
                 command += ["--glue-dir", args.glue_dir]
             done = subprocess.run(command, cwd=self.tree, env=self.env(), capture_output=True, text=True)
             if done.returncode != 0:
-                raise SystemExit(f"error: the fine-tune of {self.name} failed: "
+                raise SideFailed(f"the fine-tune of {self.name} failed: "
                                  f"{(done.stderr.strip().splitlines() or ['no output'])[-1]}")
             found = json.loads(result.read_text())
         return {"accuracy": found["accuracy"], "f1": found["f1"], "ms_per_step": found["fit"]["ms_per_step"]}
@@ -138,7 +147,11 @@ def sides(args):
     """Both environments' workers, started together and warmed up: (A, B)."""
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as workdir:
         a = Side("A", args.a_python, args.a_rev, Path(workdir))
-        b = Side("B", args.b_python, args.b_rev, Path(workdir))
+        try:
+            b = Side("B", args.b_python, args.b_rev, Path(workdir))
+        except BadRevision:
+            a.close()  # its worktree, registered with git
+            raise
         try:
             a.start(args, args.workers, 0.0)
             b.start(args, args.workers, args.plant_slowdown_b)
@@ -179,9 +192,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         found = run(args)
-    except workers.WorkerFailed as err:
+    except BadRevision as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (workers.WorkerFailed, SideFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
     for side in ("A", "B"):
         s = found[side]
         versions = ", ".join(f"{k} {v}" for k, v in s["versions"].items() if k in ("tensorflow", "tf_keras",

@@ -66,6 +66,11 @@ def pytest_report_header(config):
              f"finetune: machine {suite.hardware_key}: {suite.host.describe(cal['device'])}",
              f"finetune: calibration ({cal['size']}^3 matmul on {cal['device']}): {rates} GFLOP/s",
              f"finetune: baselines {suite.baseline_path.name} ({found})"]
+    if suite.options.claims_not_shown():
+        lines.append(f"finetune: claims not shown in this session: {suite.options.claims_not_shown()}")
+    if suite.options.history is not None:
+        lines.append(f"finetune: history {suite.options.history}/{suite.hardware_key}/: this session is kept as a "
+                     "night; the gated step time is judged against this runner's nights where there are enough")
     if suite.baseline is None and suite.other_baselines:
         lines.append("finetune: baselines of other machines (never a gate here): "
                      + "; ".join(key for key, _ in suite.other_baselines))

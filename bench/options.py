@@ -19,6 +19,17 @@ RECIPES = [(loss, optimizer) for loss in LOSSES for optimizer in OPTIMIZERS]
 # `.ci/run` inside 40 minutes on a 2-core host whose course step takes 0.7 s, and every variant still shows
 # what it shows after a whole epoch.
 CI_TRAIN_ROWS = 2400
+# Tasks whose fix was measured to learn in the CI tier (one epoch over its first CI_TRAIN_ROWS rows; the AMX Xeon,
+# baselines/): the claims test runs on them in that tier. On any other task one epoch over the first rows may be
+# too little for the fix to learn (seen: a task whose fix collapsed on 2,400 rows and learned on its whole training
+# set in one epoch), and a claim that fails for the tier's size says nothing of a regression. So the CI tier
+# declares, in the session's header and before the run, that it cannot show the claims there (a skip naming
+# this table); --tier full checks them, and a measurement that the fix learns adds the task here.
+CI_CLAIMS_MEASURED = {
+    "mrpc": "the fix learned in seeds 0-4: accuracy 0.708-0.721",
+    "sst2": "the fix learned in seeds 0-2: accuracy 0.812-0.820",
+    "rte": "the fix learned in seeds 0-2: accuracy 0.538-0.570",
+}
 # A large task's full tier trains on its first rows only (one SST-2 epoch is 8,419 steps at batch 8: more than an
 # hour on 2 CPU cores): every task whose Hub training split is larger than this. The slice is in the baseline key
 # (train=<rows>) and in every record (max_train_samples), so the report shows it.
@@ -120,6 +131,15 @@ class Options:
         if self.tier.max_train_samples is not None:
             return self.tier.max_train_samples
         return LARGE_TASK_ROWS if TASKS[self.task].hub_rows["train"] > LARGE_TASK_ROWS else None
+
+    def claims_not_shown(self) -> str | None:
+        """Why this session's tier cannot show the course's claims on its task (declared before the run), or None."""
+        if self.tier.max_train_samples is None or self.task in CI_CLAIMS_MEASURED:
+            return None
+        return (f"tier {self.tier.name} on {self.task}: one epoch over the first {self.tier.max_train_samples} rows "
+                f"has not been measured to let the fix learn {self.task} (bench/options.py CI_CLAIMS_MEASURED has "
+                f"{', '.join(CI_CLAIMS_MEASURED)}), so this tier cannot show the course's claims there: --tier full "
+                "checks them")
 
     def describe(self) -> str:
         train = "all" if self.train_rows is None else f"the first {self.train_rows}"

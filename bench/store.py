@@ -94,10 +94,11 @@ CREATE = "pytest bench/ --update-baselines --seeds 5"
 
 def check(name: str, value: float, figure: Figure | None, where: str, resolution: float = 0.0,
           upper_only: bool = False, limits: tuple[float, float] | None = None,
-          create: str = CREATE) -> tuple[bool | None, str]:
-    """(passed, message); passed is None when there is nothing to compare against, or when the band covers
-    `limits` (every value the figure can take) and so cannot tell a regression from noise. `create`: the command
-    that measures the missing baseline (the session's engine and tier in it)."""
+          create: str = CREATE, collapse: dict | None = None) -> tuple[bool | None, str]:
+    """(passed, message); passed is None when there is nothing to compare against, when the band covers
+    `limits` (every value the figure can take) and so cannot tell a regression from noise, or when it holds a
+    score of `collapse` ({label: the score of predicting it always}) and so cannot tell a collapse from a run that
+    learned. `create`: the command that measures the missing baseline (the session's engine and tier in it)."""
     if figure is None:
         return None, f"no baseline for {name} ({where}): create it with {create}"
     derived = band(figure, resolution, upper_only)
@@ -108,6 +109,13 @@ def check(name: str, value: float, figure: Figure | None, where: str, resolution
     if covers(derived, limits):
         return None, (f"baseline band for {name} ({where}; {stored}) is {shown}, every possible value: this "
                       f"variant's outcome depends on the seed, so no band can gate it; the claims test does")
+    held = [(label, score) for label, score in sorted((collapse or {}).items())
+            if derived.low <= score <= derived.high]
+    if held:
+        label, score = held[0]
+        return None, (f"baseline band for {name} ({where}; {stored}) is {shown}, which holds {score:.4f}, the score of "
+                      f"predicting label {label} for every example: no gate against a collapse. Narrow it with more "
+                      f"seeds ({create}); the claims test checks that the fix learns")
     inside = derived.low <= value <= derived.high
     verdict = "inside" if inside else "OUTSIDE"
     return inside, (f"{name} {value:.4g} is {verdict} the baseline band {shown} ({where}; {stored}; "
@@ -122,14 +130,15 @@ def all_collapsed(group: dict | None) -> bool:
 
 
 def check_quality(name: str, value: float, group: dict | None, where: str, resolution: float = 0.0,
-                  limits: tuple[float, float] | None = SCORE_RANGE, create: str = CREATE) -> tuple[bool | None, str]:
+                  limits: tuple[float, float] | None = SCORE_RANGE, create: str = CREATE,
+                  collapse: dict | None = None) -> tuple[bool | None, str]:
     """check() of an accuracy or F1 against its stored group; no gate where every stored run collapsed."""
     if all_collapsed(group):
         classes = ", ".join(sorted(set(group["collapsed"])))
         return None, (f"baseline for {name} ({where}): every stored run collapsed ({classes}); which class a collapse "
                       "lands on depends on the seed, so no band can gate it; the claims test does")
     figure = Figure.from_dict(group[name]) if group and name in group else None
-    return check(name, value, figure, where, resolution=resolution, limits=limits, create=create)
+    return check(name, value, figure, where, resolution=resolution, limits=limits, create=create, collapse=collapse)
 
 
 def check_confirmed(name: str, value: float, figure: Figure | None, where: str, confirm,

@@ -16,7 +16,8 @@ import pytest
 from bench import contract, gate, plan, store, workers
 from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, SCALING_ROUNDS, Options
 from bench.store import BASELINE_DIR
-from finetune import FinetuneError, RunConfig, calibration, data, environment, flops, models, perf, runtime, steptime
+from finetune import (FinetuneError, RunConfig, calibration, data, environment, flops, metrics, models, perf, runtime,
+                      steptime)
 from finetune.hardware import Host
 from finetune.result import Result
 from finetune.tasks import METRIC_RANGE, TASKS
@@ -45,6 +46,7 @@ class Suite:
         self.night_path = None  # where this session was kept as a night (--history), once written
         self.night_error = None  # why it was not
         self._calibration = None
+        self._collapse = None
         self.variant_results: dict = {}  # (variant, seed) -> Result of its fine-tune
         self._prepared = None
         self.quality_results: dict = {}  # (loss, optimizer, seed) -> Result
@@ -360,9 +362,20 @@ class Suite:
 
     def compare_scores(self, test_id: str, result: Result, key: str) -> list:
         """[(metric, (passed, message))] of each of the task's GLUE metrics against its stored band."""
+        collapse = self.collapse_scores()
         return [(name, self.compare(test_id, name, value, key, resolution=1 / result.num_eval_examples,
-                                    limits=METRIC_RANGE[name]))
+                                    limits=METRIC_RANGE[name], collapse=collapse.get(name)))
                 for name, value in result.scores.items()]
+
+    def collapse_scores(self) -> dict:
+        """{metric: {label: its score when every validation example is predicted as that label}} of the task's
+        headline validation split (none for a regression): a band that holds one cannot gate a collapse."""
+        if self._collapse is None:
+            self._collapse = {}
+            if self.task.num_labels > 1:
+                labels = self.prepared().tokenized[self.task.eval_splits[0]]["label"]
+                self._collapse = metrics.constant_scores(self.task, labels)
+        return self._collapse
 
     # --- baselines -----------------------------------------------------------------------------------
     def compare(self, test_id: str, name: str, value: float, key: str, confirm=None, **kwargs) -> tuple:

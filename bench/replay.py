@@ -1,0 +1,149 @@
+"""Replay: how the history's change detection (bench/changes.py) and the gate from a runner's own nights
+(bench.history.baseline_group) behave on series built from measured nights.
+
+    python -m bench.replay [--history DIR] [--series 10] [--nights 30] [--step-at 15] [--step 0.10] [--json OUT]
+
+A replayed night is a measured session (its processes' passes, ms/step) drawn at random from the stored sessions of
+the committed baselines and, with --history, from the nights there (each taken relative to its own group's level),
+times a day's drift drawn from the measured day-to-day spread (DAY_DRIFT_SD below), times the planted step from
+night --step-at on. It prints how often the planted step is detected, within how many nights of it, and how
+often an unchanged series raises a false alarm; then, for a new runner with K nights, how often its gate fails an
+unchanged night and catches a slower one. Pure Python and scipy; seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+from pathlib import Path
+
+from bench import blocks, changes, nights, store
+
+# The host's level from day to day (log sd), measured on the AMX Xeon: the CI tier's mean step on four days,
+# 392.8, 405.3, 425.3 and 440.4 ms (bench.blocks.DAY_DRIFT's comment).
+DAY_LEVELS_MS = (392.8, 405.3, 425.3, 440.4)
+DAY_DRIFT_SD = statistics.stdev(math.log(v) for v in DAY_LEVELS_MS)
+
+
+def measured_sessions(baselines: Path, history: Path | None) -> list[list[list[float]]]:
+    """Every stored session of blocks, each scaled to its group's geometric level 1.0 (so that sessions of
+    different machines and keys pool as noise around a level)."""
+    groups = []
+    for path in sorted(Path(baselines).glob("*.json")):
+        document = store.load(path) or {}
+        for key, group in (document.get("figures") or {}).items():
+            if key.startswith("step_time/"):
+                groups.append(store.stored_sessions(group))
+    if history is not None:
+        for fp in nights.fingerprints(history):
+            by_key: dict = {}
+            for s in nights.series(nights.load(history, fp)):
+                if s.figure == "step_time_ms":
+                    by_key.setdefault(s.key, []).extend(p.blocks_ms for p in s.points[:_level_end(s)])
+            groups += list(by_key.values())
+    sessions = []
+    for group in groups:
+        group = [s for s in group if s and all(s)]
+        if len(group) < 2:
+            continue
+        level = statistics.fmean(blocks.session_value(s) for s in group)
+        sessions += [[[v / math.exp(level) for v in p] for p in s] for s in group]
+    return sessions
+
+
+def _level_end(s: nights.Series) -> int:
+    """The nights of a series before its first change point (its first level only: no planted change of its own)."""
+    found = changes.detect(s.values(), changes.RULES["step_time_ms"])
+    return found[0].index if found else len(s.points)
+
+
+def night(rng: random.Random, sessions: list, factor: float) -> list[list[float]]:
+    drift = math.exp(rng.gauss(0.0, DAY_DRIFT_SD))
+    return [[v * 400.0 * drift * factor for v in p] for p in rng.choice(sessions)]
+
+
+def replay_series(rng, sessions, count: int, step_at: int | None, step: float) -> list[list[list[float]]]:
+    return [night(rng, sessions, 1.0 + step if step_at is not None and i >= step_at else 1.0) for i in range(count)]
+
+
+def detection(args, sessions) -> dict:
+    rng = random.Random(args.seed)
+    rule = changes.RULES["step_time_ms"]
+    delays, false_alarms, missed = [], 0, 0
+    for _ in range(args.series):
+        values = [nights.session_ms(s) for s in replay_series(rng, sessions, args.nights, args.step_at, args.step)]
+        delay = None
+        for seen in range(args.step_at + 1, args.nights + 1):  # nights known so far
+            found = changes.detect(values[:seen], rule)
+            if any(abs(c.index - args.step_at) <= 1 and c.worse for c in found):
+                delay = seen - args.step_at  # nights from the step's first night on, that one included
+                break
+        delays.append(delay)
+        missed += delay is None
+        unchanged = [nights.session_ms(s) for s in replay_series(rng, sessions, args.nights, None, 0.0)]
+        false_alarms += bool(changes.detect(unchanged, rule))
+    found = sorted(d for d in delays if d is not None)
+    within = found[math.ceil(0.9 * args.series) - 1] if len(found) >= math.ceil(0.9 * args.series) else None
+    return {"series": args.series, "nights": args.nights, "step_at_night": args.step_at + 1, "step": args.step,
+            "detected": args.series - missed, "delays": delays, "nights_for_9_in_10": within,
+            "false_alarm_series": false_alarms}
+
+
+def new_runner(args, sessions) -> list[dict]:
+    """For K stored nights (K dates): how often the gate fails an unchanged night and catches slower ones."""
+    rng = random.Random(args.seed + 1)
+    rows = []
+    for k in (3, 4, 5, 8, 12, 20):
+        failed = {0.0: 0, 0.10: 0, 0.15: 0, 0.20: 0}
+        for _ in range(args.trials):
+            stored = [night(rng, sessions, 1.0) for _ in range(k)]
+            for slowdown in failed:
+                failed[slowdown] += blocks.stored_gate(night(rng, sessions, 1 + slowdown), stored, days=k).slower
+        rows.append({"nights": k, **{f"failed_at_{int(round(s * 100))}pct": n / args.trials for s, n in failed.items()}})
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.splitlines()[0])
+    parser.add_argument("--baselines", type=Path, default=store.BASELINE_DIR)
+    parser.add_argument("--history", type=Path, default=None, help="also draw sessions from these nights")
+    parser.add_argument("--series", type=int, default=10)
+    parser.add_argument("--nights", type=int, default=30)
+    parser.add_argument("--step-at", type=int, default=15, help="the planted step's first night, 0-based")
+    parser.add_argument("--step", type=float, default=0.10)
+    parser.add_argument("--trials", type=int, default=400, help="gate trials per K")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    sessions = measured_sessions(args.baselines, args.history)
+    if len(sessions) < 2:
+        print("bench.replay: fewer than 2 measured sessions of blocks in the baselines (and --history): nothing to "
+              "replay", file=sys.stderr)
+        return 2
+    found = detection(args, sessions)
+    rows = new_runner(args, sessions)
+    print(f"replay: {len(sessions)} measured sessions; day-to-day drift log sd {DAY_DRIFT_SD:.3f} "
+          f"(from {', '.join(map(str, DAY_LEVELS_MS))} ms)")
+    print(f"change detection ({changes.__name__}: back {changes.BACK}, fore {changes.FORE}, min {changes.MIN_BACK}"
+          f"+{changes.MIN_FORE}, alpha {changes.ALPHA}): a {args.step:.0%} step at night {args.step_at + 1} detected "
+          f"in {found['detected']}/{args.series} series; 9 in 10 within {found['nights_for_9_in_10']} night(s) of it "
+          f"(delays {found['delays']}); false alarms in {found['false_alarm_series']}/{args.series} unchanged series "
+          f"of {args.nights} nights")
+    print("a new runner's gate from K nights (K dates), rate of failing a night:")
+    for row in rows:
+        print(f"  K={row['nights']:2}: unchanged {row['failed_at_0pct']:.1%}, 10% slower {row['failed_at_10pct']:.0%}, "
+              f"15% slower {row['failed_at_15pct']:.0%}, 20% slower {row['failed_at_20pct']:.0%}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"sessions": len(sessions), "day_drift_sd": DAY_DRIFT_SD,
+                                         "detection": found, "new_runner": rows,
+                                         "settings": {k: str(v) for k, v in vars(args).items()}}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
