@@ -94,14 +94,16 @@ def _test(back: list[float], fore: list[float], rule: Rule) -> tuple[float, floa
 def detect(values: list[float], rule: Rule, back: int = BACK, fore: int = FORE, min_back: int = MIN_BACK,
            min_fore: int = MIN_FORE, alpha: float = ALPHA) -> list[Change]:
     """The change points of a series (oldest night first), each reported once, in order. A run of consecutive
-    candidate nights (each significant against the same back window) is one change, at its largest |t|."""
+    significant nights (each against the same back window) is one change, at its largest |t| (Perfherder: a t
+    higher than both neighbours'). The newest nights take part in that comparison with whatever nights follow them,
+    but a change is reported only once its first night has `min_fore` nights from it on: until then it waits."""
     xs = [math.log(v) for v in values] if rule.log else [float(v) for v in values]
     found: list[Change] = []
     start = 0  # the back window begins after the last change
     i = start + min_back
     while i <= len(xs) - min_fore:
         run = []
-        while i <= len(xs) - min_fore:
+        while i < len(xs):
             candidate = _candidate(xs, start, i, rule, back, fore, alpha)
             if candidate is None:
                 break
@@ -111,6 +113,8 @@ def detect(values: list[float], rule: Rule, back: int = BACK, fore: int = FORE, 
             i += 1
             continue
         _, change = max(run, key=lambda scored: scored[0])
+        if change.after < min_fore:
+            break  # the likeliest first night is too new to decide: wait for more nights
         found.append(change)
         start = change.index
         i = start + min_back

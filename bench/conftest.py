@@ -91,7 +91,7 @@ def peak_memory(request, suite):
     Keras' state is cleared."""
     scope = memory.reset()
     yield
-    benchmark = request.node.funcargs.get("benchmark") if hasattr(request.node, "funcargs") else None
+    benchmark = (getattr(request.node, "funcargs", None) or {}).get("benchmark")  # None once pytest.exit ran
     if benchmark is not None:
         benchmark.extra_info.update(memory.peak(scope))
         if "kind" in benchmark.extra_info or not benchmark.extra_info.keys() <= {"peak_rss_mb", "rss_scope",

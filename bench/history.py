@@ -9,10 +9,9 @@ DIR holds the nights `pytest bench/ --history DIR` appends (bench/nights.py). `l
 figure's series (the gated step time, ms/step over whole epochs, each GLUE metric, peak memory) and its change
 points (bench/changes.py): the first night of each, its size with an interval, the revision range, the library
 versions that changed, and the verdicts stored beside it. `--charts` draws a PNG per figure with its change points
-(bench/trend.py). `--fail-on-new` exits 1 when the newest night reveals a change for the worse that has no verdict
-yet. `confirm` re-measures a suspected step-time slowdown with the A/B mode (bench.ab) between the revisions on
+(bench/trend.py). `--fail-on-new` exits 1 while a change for the worse in the newest nights has no verdict. `confirm` re-measures a suspected step-time slowdown with the A/B mode (bench.ab) between the revisions on
 either side of its change point, on this machine, and stores the verdict beside the night; `bisect` narrows a
-revision range to the first slow commit, one A/B decision per step (bench/bisect.py). Listing imports neither
+revision range to the first slow commit, one A/B decision per step (bench/bisection.py). Listing imports neither
 TensorFlow nor transformers. Exit status: 0; 1 a new or confirmed slowdown (--fail-on-new, confirm) or a slow
 commit found (bisect); 2 bad input.
 """
@@ -112,19 +111,17 @@ def verdict_text(verdict: dict) -> str:
 
 
 def new_changes(directory: Path, fingerprint: str) -> list[str]:
-    """Changes for the worse that the newest night reveals (not found without it, within a night) and that no
-    stored verdict has judged."""
+    """Changes for the worse that no stored verdict has judged and whose first night is among the series' newest
+    changes.FORE nights (an older one is listed, and no longer fails a night)."""
     found, analysed_ = analysed(directory, fingerprint)
     out = []
     for s, found_changes in analysed_:
-        if not s.points or s.points[-1].night != len(found) - 1:
-            continue
-        earlier = {c.index for c in changes.detect(s.values()[:-1], changes.rule_for(s.figure))}
         for c in found_changes:
             after = found[s.points[c.index].night]
-            if c.worse and not ({c.index - 1, c.index, c.index + 1} & earlier) \
+            if c.worse and c.index >= len(s.points) - changes.FORE \
                     and not nights.verdicts(directory, fingerprint, after.name):
-                out.append(f"{fingerprint}: {s.name}: NEW change at {after.name}: {c.describe()}")
+                out.append(f"{fingerprint}: {s.name}: NEW change at {after.name}: {c.describe()}: confirm it with "
+                           f"python -m bench.history confirm {directory}")
     return out
 
 
@@ -142,11 +139,11 @@ def parse_args(argv: list[str]):
         parser.add_argument("--charts", type=Path, default=None, help="draw a PNG per series here")
         parser.add_argument("--json", type=Path, default=None, help="write the series and changes here")
         parser.add_argument("--fail-on-new", action="store_true",
-                            help="exit 1 when the newest night reveals a change for the worse with no verdict")
+                            help="exit 1 while a change for the worse among the newest nights has no verdict")
     else:
-        from bench import bisect
+        from bench import bisection
 
-        bisect.add_arguments(parser, command)
+        bisection.add_arguments(parser, command)
     args = parser.parse_args(argv)
     args.command = command
     return args
@@ -156,9 +153,9 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "bisect":
-            from bench import bisect
+            from bench import bisection
 
-            return bisect.run_bisect(args)
+            return bisection.run_bisect(args)
         if not args.directory.is_dir():
             raise FinetuneError(f"{args.directory}: no such history folder: write nights with pytest bench/ "
                                 f"--history {args.directory}")
@@ -167,9 +164,9 @@ def main(argv=None) -> int:
             raise FinetuneError(f"{args.directory}: no nights of {args.fingerprint}; it has: "
                                 f"{', '.join(nights.fingerprints(args.directory)) or 'none'}")
         if args.command == "confirm":
-            from bench import bisect
+            from bench import bisection
 
-            return max([bisect.confirm(args, fp) for fp in prints] or [0])
+            return max([bisection.confirm(args, fp) for fp in prints] or [0])
         return list_command(args, prints)
     except FinetuneError as err:
         print(f"bench.history: {err}", file=sys.stderr)
