@@ -32,6 +32,9 @@ def add_arguments(parser, command: str) -> None:
         parser.add_argument("--bad", required=True, help="a later revision whose step time is slower")
         parser.add_argument("--night", type=Path, default=None,
                             help="the night (DIR/FINGERPRINT/NIGHT.json) to store the result beside")
+    if command == "confirm":
+        parser.add_argument("--bisect", action="store_true",
+                            help="narrow a confirmed slowdown's revision range to its first slow commit")
     parser.add_argument("--workers", default="4", help="A/B processes per side (default: 4)")
     parser.add_argument("--rounds", default="4", help="A/B timed passes per process (default: 4)")
     parser.add_argument("--batches", default="6", help="A/B batches of 8 per pass (default: 6)")
@@ -91,6 +94,10 @@ def confirm(args, fingerprint: str) -> int:
             path = nights.write_verdict(args.directory, fingerprint, after.name, "ab", document)
             print(f"bench.history: verdict stored beside the night: {path}")
             status = max(status, 1 if result["verdict"]["slower"] else 0)
+            if result["verdict"]["slower"] and getattr(args, "bisect", False):
+                found = bisect(args, before.commit, after.commit, known_end=result, model=model)
+                path = nights.write_verdict(args.directory, fingerprint, after.name, "bisect", found)
+                print(f"bench.history bisect: {found['described']}; stored beside the night: {path}")
     if status == 0:
         print(f"bench.history: {fingerprint}: no unjudged step-time slowdown left" if not any(
             c.worse for s, cs in analysed if s.figure == "step_time_ms" for c in cs) else
@@ -110,12 +117,13 @@ def commits(good: str, bad: str) -> list[str]:
     return found
 
 
-def bisect(args, good: str, bad: str, decide_=decide) -> dict:
+def bisect(args, good: str, bad: str, decide_=decide, known_end: dict | None = None, model: str | None = None) -> dict:
     """The first commit in GOOD..BAD whose step time the A/B mode finds slower than GOOD's. BAD is measured too
-    (first), so a range whose end is not slower says so instead of blaming a commit."""
+    (first; `known_end`: its decision, already made by confirm), so a range whose end is not slower says so instead
+    of blaming a commit."""
     revs = commits(good, bad)
     steps = []
-    end = decide_(args, good, revs[-1])
+    end = known_end or decide_(args, good, revs[-1], model)
     steps.append({"rev": revs[-1], "verdict": end["verdict"], "described": end["described"]})
     if not end["verdict"]["slower"]:
         return {"good": good, "bad": bad, "commits": revs, "first_slow": None, "steps": steps,
@@ -123,7 +131,7 @@ def bisect(args, good: str, bad: str, decide_=decide) -> dict:
     lo, hi = -1, len(revs) - 1  # revs[lo] (GOOD at -1) is not slower; revs[hi] is
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        found = decide_(args, good, revs[mid])
+        found = decide_(args, good, revs[mid], model)
         steps.append({"rev": revs[mid], "verdict": found["verdict"], "described": found["described"]})
         if found["verdict"]["slower"]:
             hi = mid

@@ -224,6 +224,36 @@ def test_other_machines_baselines_are_named_with_the_machine_in_words(tmp_path):
     assert dict(store.others(tmp_path, "minilm-l6", AVX2.key("cpu"))).keys() == {"cpu-amd-epyc-2c"}
 
 
+def test_a_truncated_baseline_of_another_machine_is_named_not_listed_as_a_machine(tmp_path):
+    (tmp_path / "minilm-l6__cpu-broken-2c-123456.json").write_text('{"hardware": {"descr', encoding="utf-8")
+    ((key, described),) = store.others(tmp_path, "minilm-l6", "cpu-this-machine-2c-000000")
+    assert key == "cpu-broken-2c-123456" and "?" not in described and "\n" not in described
+    assert described.startswith("UNREADABLE baseline file minilm-l6__cpu-broken-2c-123456.json: not valid JSON")
+
+
+def test_a_band_that_holds_a_collapse_score_is_no_gate_against_collapse():
+    """MRPC's CI tier: the fix's F1 band (5 seeds, about [0.80, 0.83]) holds 0.8122, the F1 of predicting
+    'equivalent' for every pair, so F1 cannot tell a collapse from a run that learned; its accuracy band can."""
+    from finetune import metrics
+    from finetune.tasks import TASKS
+
+    labels = [1] * 279 + [0] * 129  # MRPC's validation split: 279 of 408 pairs equivalent
+    collapse = metrics.constant_scores(TASKS["mrpc"], labels)
+    assert collapse["f1"][1] == pytest.approx(2 * 279 / (2 * 279 + 129)) and collapse["f1"][0] == 0.0
+    assert collapse["accuracy"] == {0: pytest.approx(129 / 408), 1: pytest.approx(279 / 408)}
+    f1 = Figure.of([0.8201, 0.8195, 0.8196, 0.8197, 0.8132])
+    accuracy = Figure.of([0.7108, 0.7181, 0.7206, 0.7132, 0.7083])
+    passed, message = store.check("f1", 0.8122, f1, "here", 1 / 408, limits=store.SCORE_RANGE,
+                                  collapse=collapse["f1"])
+    assert passed is None and "0.8122, the score of predicting label 1" in message and "--seeds" in message
+    assert store.check("accuracy", 279 / 408, accuracy, "here", 1 / 408, limits=store.SCORE_RANGE,
+                       collapse=collapse["accuracy"])[0] is False  # accuracy still fails the collapse
+    three = Figure.of([0.5596, 0.5704, 0.5379])  # RTE's fix, 3 seeds: t(0.995, 2) = 9.92 makes the band wide
+    rte = metrics.constant_scores(TASKS["rte"], [0] * 146 + [1] * 131)
+    assert store.check("accuracy", 0.5, three, "here", 1 / 277, limits=store.SCORE_RANGE,
+                       collapse=rte["accuracy"])[0] is None
+
+
 def test_a_truncated_baseline_file_is_one_clear_line(tmp_path):
     path = tmp_path / "m__hw.json"
     path.write_text('{"figures": {"quality/mrpc', encoding="utf-8")

@@ -17,12 +17,17 @@ STEP = COMMON | {"tokens_per_s", "flops_per_step", "precision", "pass_times_s", 
 
 
 @pytest.fixture(scope="module")
-def bench_run(real_glue_dir, tmp_path_factory):
+def history_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("history")
+
+
+@pytest.fixture(scope="module")
+def bench_run(real_glue_dir, tmp_path_factory, history_dir):
     out = tmp_path_factory.mktemp("bench") / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_quality.py::test_quality", "bench/test_step_time.py",
          "--model", "tiny", "--tier", "ci", "--glue-dir", real_glue_dir, "-p", "no:cacheprovider", "-rs",
-         f"--benchmark-json={out}", "-q", "--progress", "lines"],
+         f"--benchmark-json={out}", "-q", "--progress", "lines", "--history", str(history_dir)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(out.read_text()), done.stdout
@@ -69,7 +74,8 @@ def test_every_benchmark_keeps_the_contract(bench_run):
         assert info["step_time_ms"] == pytest.approx(sum(map(sum, info["blocks_ms"])) / 15)
     machine = document["machine_info"]["finetune"]
     assert machine["versions"]["tensorflow"].startswith("2.20")
-    assert machine["calibration"]["fp32_gflops"] > 0 and machine["hardware_key"] == machine["hardware"]["fingerprint"]["cpu"]
+    here = "gpu" if Host.here().gpus else "cpu"  # a GPU runner's session is keyed by its GPU
+    assert machine["calibration"]["fp32_gflops"] > 0 and machine["hardware_key"] == machine["hardware"]["fingerprint"][here]
 
 
 def test_a_comparison_without_a_baseline_is_a_visible_skip(bench_run):
@@ -110,3 +116,47 @@ def test_the_quality_benchmarks_run_on_another_task(real_glue_dir, tmp_path):
         assert info["scores"]["accuracy"] == info["accuracy"] and info["max_train_samples"] == 2400
         assert info["num_eval_examples"] == 872  # SST-2's validation split, whole
     assert "quality/sst2/from_logits/linear-decay/epochs=1/train=2400/batch=8" in done.stdout  # the baseline key
+
+
+def test_the_session_is_kept_as_a_night_of_its_fingerprint(bench_run, history_dir):
+    """--history: the session's pytest-benchmark JSON, whole, under its fingerprint, and the series read back."""
+    document, stdout = bench_run
+    here = document["machine_info"]["finetune"]["hardware_key"]
+    (night,) = (history_dir / here).glob("*.json")
+    kept = json.loads(night.read_text())
+    assert kept["finetune_history"]["fingerprint"] == here and kept["benchmarks"] == document["benchmarks"]
+    assert night.name.startswith(kept["finetune_history"]["when"][:10].replace("-", ""))
+    assert f"--history: this session kept as the night {night}" in stdout
+    listed = subprocess.run([sys.executable, "-m", "bench.history", str(history_dir)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and f"{here}: 1 night(s) on 1 date(s)" in listed.stdout, listed.stderr
+    assert "blocks=3x5x16 step_time_ms: 1 night(s)" in listed.stdout and " accuracy: 1 night(s)" in listed.stdout
+
+
+def test_a_planted_slowdown_fails_the_step_time_gate_end_to_end(bench_run, real_glue_dir, history_dir, tmp_path):
+    """A stored baseline of this machine whose sessions of blocks are this host's own (the session above, on 3
+    dates) and whose calibration is far from this host's (such a drift once turned the failure into a skip):
+    --plant-slowdown 1.0 fails the session with exit 1, naming the figure, and the night keeps its failed gate."""
+    from bench import contract, nights, store
+
+    document, _ = bench_run
+    here = document["machine_info"]["finetune"]["hardware_key"]
+    (step,) = [b["extra_info"] for b in document["benchmarks"]
+               if b["extra_info"]["kind"] == "step_time" and b["extra_info"]["device"] == "cpu"]
+    key = nights.step_key_of(contract.read(step))
+    sessions = [[[v * factor for v in p] for p in step["blocks_ms"]] for factor in (0.97, 1.0, 1.03)]
+    store.write_atomic(tmp_path / f"tiny__{here}.json", {
+        "model": "tiny", "hardware_key": here, "calibration": {"fp32_gflops": 1.0},
+        "figures": {key: {"sessions_ms": sessions, "session_dates": ["2026-11-01", "2026-11-02", "2026-11-03"]}}})
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_step_time.py", "-k", "cpu", "--model", "tiny", "--tier", "ci",
+         "--glue-dir", real_glue_dir, "--baselines", str(tmp_path), "--plant-slowdown", "1.0", "--history",
+         str(history_dir), "-p", "no:cacheprovider", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED bench/test_step_time.py")]
+    assert len(failed) == 1 and "step_time_ms" in failed[0] and "SLOWER" in failed[0], failed
+    assert "baseline FAIL step_time_ms" in done.stdout and "calibration" in done.stdout  # the drift is named
+    kept = [json.loads(p.read_text()) for p in (history_dir / here).glob("*.json")]
+    gates = sorted(b["extra_info"]["gate"]["step_time_ms"] for k in kept for b in k["benchmarks"]
+                   if b["extra_info"]["kind"] == "step_time")
+    assert gates[0] == "failed" and len(kept) == 2

@@ -85,8 +85,9 @@ def keras3_bench_run(generated_glue_dir, tmp_path_factory):
     if not (importlib.util.find_spec("keras_hub") and importlib.util.find_spec("jax")):
         pytest.skip("the keras3 extra is not installed: FINETUNE_EXTRAS=report,keras3 python3 dev.py test")
     out = tmp_path_factory.mktemp("keras3") / "bench.json"
+    # JAX on the CPU, split in 2 devices (DataParallel): a CUDA build of JAX on a GPU runner would place it there
     env = {**{k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"},
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_quality.py::test_quality", "bench/test_step_time.py",
          "bench/test_performance.py::test_variant_step_time[seed0-course]",
