@@ -136,7 +136,8 @@ def test_the_session_is_kept_as_a_night_of_its_fingerprint(bench_run, history_di
 def test_a_planted_slowdown_fails_the_step_time_gate_end_to_end(bench_run, real_glue_dir, history_dir, tmp_path):
     """A stored baseline of this machine whose sessions of blocks are this host's own (the session above, on 3
     dates) and whose calibration is far from this host's (such a drift once turned the failure into a skip):
-    --plant-slowdown 4.0 (5 times slower: far beyond the host's own drift between two sessions) fails with exit 1, naming the figure, and the night keeps its failed gate."""
+    --plant-slowdown 4.0 (5 times slower: far beyond the host's own drift between two sessions) fails with exit 1,
+    naming the figure, and the night keeps its failed gate."""
     from bench import contract, nights, store
 
     document, _ = bench_run
