@@ -126,8 +126,9 @@ def main(argv=None) -> int:
         return 2
     found = detection(args, sessions)
     rows = new_runner(args, sessions)
-    print(f"replay: {len(sessions)} measured sessions; day-to-day drift log sd {DAY_DRIFT_SD:.3f} "
-          f"(from {', '.join(map(str, DAY_LEVELS_MS))} ms)")
+    spread = statistics.stdev(blocks.session_value(s) for s in sessions)
+    print(f"replay: {len(sessions)} measured sessions (their spread about their levels, log sd {spread:.3f}); "
+          f"day-to-day drift log sd {DAY_DRIFT_SD:.3f} (from {', '.join(map(str, DAY_LEVELS_MS))} ms)")
     print(f"change detection ({changes.__name__}: back {changes.BACK}, fore {changes.FORE}, min {changes.MIN_BACK}"
           f"+{changes.MIN_FORE}, alpha {changes.ALPHA}): a {args.step:.0%} step at night {args.step_at + 1} detected "
           f"in {found['detected']}/{args.series} series; 9 in 10 within {found['nights_for_9_in_10']} night(s) of it "
