@@ -93,32 +93,32 @@ def _test(back: list[float], fore: list[float], rule: Rule) -> tuple[float, floa
 
 def detect(values: list[float], rule: Rule, back: int = BACK, fore: int = FORE, min_back: int = MIN_BACK,
            min_fore: int = MIN_FORE, alpha: float = ALPHA) -> list[Change]:
-    """The change points of a series (oldest night first), each reported once, in order. A run of consecutive
-    significant nights (each against the same back window) is one change, at its largest |t| (Perfherder: a t
-    higher than both neighbours'). The newest nights take part in that comparison with whatever nights follow them,
-    but a change is reported only once its first night has `min_fore` nights from it on: until then it waits."""
+    """The change points of a series (oldest night first), each reported once, in order: a night whose test is
+    significant, of at least the minimum effect, and whose |t| is at least both neighbours' (Perfherder's local
+    maximum; the next night's t uses whatever nights follow it, so a change of the newest nights waits until its
+    first night is the likeliest). A night needs `min_fore` nights from it on before it is decided."""
     xs = [math.log(v) for v in values] if rule.log else [float(v) for v in values]
     found: list[Change] = []
     start = 0  # the back window begins after the last change
     i = start + min_back
     while i <= len(xs) - min_fore:
-        run = []
-        while i < len(xs):
-            candidate = _candidate(xs, start, i, rule, back, fore, alpha)
-            if candidate is None:
-                break
-            run.append(candidate)
-            i += 1
-        if not run:
-            i += 1
-            continue
-        _, change = max(run, key=lambda scored: scored[0])
-        if change.after < min_fore:
-            break  # the likeliest first night is too new to decide: wait for more nights
-        found.append(change)
-        start = change.index
-        i = start + min_back
+        candidate = _candidate(xs, start, i, rule, back, fore, alpha)
+        if candidate is not None:
+            t, change = candidate
+            before = _score(xs, start, i - 1, back, fore, rule) if i - 1 >= start + min_back else 0.0
+            after = _score(xs, start, i + 1, back, fore, rule) if i + 1 < len(xs) else 0.0
+            if t >= before and t >= after:
+                found.append(change)
+                start = i
+                i = start + min_back
+                continue
+        i += 1
     return found
+
+
+def _score(xs: list[float], start: int, i: int, back: int, fore: int, rule: Rule) -> float:
+    """|t| of night i against its back window, significant or not."""
+    return abs(_test(xs[max(start, i - back):i], xs[i:i + fore], rule)[0])
 
 
 def _candidate(xs: list[float], start: int, i: int, rule: Rule, back: int, fore: int,
