@@ -27,7 +27,7 @@ from pathlib import Path
 from bench import changes, nights, store
 from finetune.errors import FinetuneError
 
-COMMANDS = ("list", "confirm", "bisect")
+COMMANDS = ("list", "confirm", "bisect")  # the first word of the command line; none: list
 
 
 def analysed(directory: Path, fingerprint: str, problems: list | None = None) -> tuple[list, list]:
