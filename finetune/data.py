@@ -18,8 +18,6 @@ MODEL_INPUTS = ["attention_mask", "input_ids", "token_type_ids"]
 # bucket: rows are sorted by length within windows of this many batches, as transformers' Trainer does with
 # group_by_length (LengthGroupedSampler: megabatches of up to 50 batches): batches stay random across windows.
 BUCKET_WINDOW_BATCHES = 50
-# Batches are padded to a multiple of 32 tokens: lengths that fill whole AMX tiles (32 bf16 rows).
-PAD_ALIGN = 32
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
 
     def collator(return_tensors="tf"):
         return DataCollatorWithPadding(tokenizer=prepared.tokenizer, return_tensors=return_tensors,
-                                       pad_to_multiple_of=pad_to_multiple_of or PAD_ALIGN, **fixed)
+                                       pad_to_multiple_of=pad_to_multiple_of, **fixed)
 
     def convert(split: str, shuffle: bool):
         return prepared.tokenized[split].to_tf_dataset(
