@@ -229,3 +229,25 @@ def test_bisect_blames_nothing_when_the_range_is_not_slower(repo):
 def test_bisect_refuses_a_reversed_range_in_one_line(repo):
     with pytest.raises(nights.FinetuneError, match="not after"):
         bisection.commits(repo[-1], repo[0])
+
+
+def test_confirm_ab_tests_the_revisions_around_each_unjudged_slowdown_and_stores_the_verdict(tmp_path, monkeypatch):
+    """bench.history confirm: the last night of the old level against the first of the new, once; the verdict
+    beside the night; a change with a verdict is not measured again; --bisect narrows a confirmed range."""
+    for i, ms in enumerate(stepped(8, 4, 1.12)):
+        write_night(tmp_path, i, [step_record(ms, rng=random.Random(i))], revision=f"{i:x}" * 40)
+    asked = []
+
+    def decide(args, good, bad, model=None):
+        asked.append((good, bad, model))
+        return {"verdict": {"slower": True}, "described": "SLOWER: ratio 1.120"}
+
+    monkeypatch.setattr(bisection, "decide", decide)
+    monkeypatch.setattr(bisection, "bisect", lambda args, good, bad, **kw: {"first_slow": bad, "described": "found"})
+    args = history.parse_args(["confirm", str(tmp_path), "--bisect"])
+    assert bisection.confirm(args, FP) == 1
+    assert asked == [("3" * 12, "4" * 12, "minilm-l6")]  # the nights' revisions, the night's model
+    night = next(p for p in (tmp_path / FP).glob("*.json") if nights.NIGHT.match(p.name) and p.stem.endswith("4" * 12))
+    stored = nights.verdicts(tmp_path, FP, night.stem)
+    assert [v["what"] for v in stored] == ["ab", "bisect"] and stored[0]["verdict"]["slower"]
+    assert bisection.confirm(args, FP) == 0 and len(asked) == 1  # judged: not measured again
