@@ -81,22 +81,23 @@ def confirm(args, fingerprint: str) -> int:
             continue
         for change in found_changes:
             before, after = history.revision_range(found, change, s.points)
-            if not change.worse or nights.verdicts(args.directory, fingerprint, after.name):
+            night = found[s.points[change.index].night].name  # the likeliest first night: the verdict's place
+            if not change.worse or nights.verdicts(args.directory, fingerprint, night):
                 continue
             if before.commit is None or after.commit is None:
-                print(f"bench.history: {s.name}: change at {after.name}: cannot A/B revisions {before.revision} .. "
+                print(f"bench.history: {s.name}: change at {night}: cannot A/B revisions {before.revision} .. "
                       f"{after.revision} (a dirty tree or no git): re-run those nights from commits", file=sys.stderr)
                 continue
             model = next((r.model for r in after.records), None)
             result = decide(args, before.commit, after.commit, model)
             document = {"series": s.name, "change": change.describe(), "good": before.commit, "bad": after.commit,
                         "described": result["described"], "verdict": result["verdict"], "ab": result}
-            path = nights.write_verdict(args.directory, fingerprint, after.name, "ab", document)
+            path = nights.write_verdict(args.directory, fingerprint, night, "ab", document)
             print(f"bench.history: verdict stored beside the night: {path}")
             status = max(status, 1 if result["verdict"]["slower"] else 0)
             if result["verdict"]["slower"] and getattr(args, "bisect", False):
                 found = bisect(args, before.commit, after.commit, known_end=result, model=model)
-                path = nights.write_verdict(args.directory, fingerprint, after.name, "bisect", found)
+                path = nights.write_verdict(args.directory, fingerprint, night, "bisect", found)
                 print(f"bench.history bisect: {found['described']}; stored beside the night: {path}")
     if status == 0:
         print(f"bench.history: {fingerprint}: no unjudged step-time slowdown left" if not any(

@@ -16,6 +16,7 @@ the previous change, so one step is reported once. Pure Python and scipy: no Ten
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ BACK = 24  # nights before a candidate night, at most (Perfherder: 12 to 24; the
 FORE = 12  # the candidate night and those after it, at most (Perfherder: 12)
 MIN_BACK = 4  # fewer nights before a candidate: no decision yet
 MIN_FORE = 3  # fewer nights from the candidate on: no decision yet (the newest nights wait for more)
+SPAN_T = 2.0  # nights whose |t| is within this of the change's are as likely its first night (t's own sd is ~1)
 ALPHA = 0.001  # two-sided, per candidate night (bench/replay.py: the false-alarm rate over 30 nights it gives)
 
 
@@ -67,6 +69,8 @@ class Change:
     after: int  # nights in the fore window
     worse: bool  # in the regression direction
     log: bool
+    first: int = -1  # the nights that are as likely the first of the new level (|t| within SPAN_T of this one's)
+    last: int = -1
 
     def describe(self) -> str:
         word = "worse" if self.worse else "better"
@@ -74,7 +78,8 @@ class Change:
             size = f"{self.effect:.3f}x [{self.low:.3f}, {self.high:.3f}]"
         else:
             size = f"{self.effect:+.4f} [{self.low:+.4f}, {self.high:+.4f}]"
-        return f"{word}: {size}, p = {self.p:.2g} ({self.before} nights before, {self.after} from it)"
+        span = "" if self.first == self.last else f"; its first night is one of {self.last - self.first + 1}"
+        return f"{word}: {size}, p = {self.p:.2g} ({self.before} nights before, {self.after} from it{span})"
 
 
 def _test(back: list[float], fore: list[float], rule: Rule) -> tuple[float, float, float, float]:
@@ -108,7 +113,12 @@ def detect(values: list[float], rule: Rule, back: int = BACK, fore: int = FORE, 
             before = _score(xs, start, i - 1, back, fore, rule) if i - 1 >= start + min_back else 0.0
             after = _score(xs, start, i + 1, back, fore, rule) if i + 1 < len(xs) else 0.0
             if t >= before and t >= after:
-                found.append(change)
+                first, last = i, i
+                while first - 1 >= start + min_back and _score(xs, start, first - 1, back, fore, rule) >= t - SPAN_T:
+                    first -= 1
+                while last + 1 <= len(xs) - min_fore and _score(xs, start, last + 1, back, fore, rule) >= t - SPAN_T:
+                    last += 1
+                found.append(dataclasses.replace(change, first=first, last=last))
                 start = i
                 i = start + min_back
                 continue

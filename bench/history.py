@@ -58,8 +58,11 @@ def baseline_group(directory: Path, fingerprint: str, key: str, versions: dict) 
 
 
 def revision_range(found: list, change: changes.Change, points: list) -> tuple[nights.Night, nights.Night]:
-    """The nights on either side of a change point: the last of the old level and the first of the new."""
-    return found[points[change.index - 1].night], found[points[change.index].night]
+    """The nights on either side of a change: the last that is surely of the old level and the last that may be
+    the first of the new (the change's span of likely first nights: bisect searches between their revisions)."""
+    first = change.first if change.first >= 0 else change.index
+    last = change.last if change.last >= 0 else change.index
+    return found[points[first - 1].night], found[points[last].night]
 
 
 def versions_changed(before: nights.Night, after: nights.Night) -> str:
@@ -71,10 +74,11 @@ def versions_changed(before: nights.Night, after: nights.Night) -> str:
 
 def change_entry(directory, fingerprint, found, s, change) -> dict:
     before, after = revision_range(found, change, s.points)
-    return {"series": s.name, "first_night": after.name, "when": after.when, "describe": change.describe(),
+    night = found[s.points[change.index].night]  # the likeliest first night: verdicts are stored beside it
+    return {"series": s.name, "first_night": night.name, "when": night.when, "describe": change.describe(),
             "effect": change.effect, "low": change.low, "high": change.high, "p": change.p, "worse": change.worse,
             "revisions": [before.revision, after.revision], "versions_changed": versions_changed(before, after),
-            "verdicts": nights.verdicts(directory, fingerprint, after.name)}
+            "verdicts": nights.verdicts(directory, fingerprint, night.name)}
 
 
 def listing(directory: Path, fingerprint: str, figure: str | None, problems: list) -> tuple[list[str], dict]:

@@ -75,7 +75,7 @@ def detection(args, sessions, drift_sd: float = DAY_DRIFT_SD) -> dict:
     rng = random.Random(args.seed)
     rule = changes.RULES["step_time_ms"]
     settings = {"alpha": args.alpha, "back": args.back, "fore": args.fore, "min_fore": args.min_fore}
-    delays, false_alarms, missed = [], 0, 0
+    delays, spans, false_alarms, missed = [], [], 0, 0
     for _ in range(args.series):
         length = args.step_at + args.after
         values = [nights.session_ms(s)
@@ -83,8 +83,10 @@ def detection(args, sessions, drift_sd: float = DAY_DRIFT_SD) -> dict:
         delay = None
         for seen in range(args.step_at + 1, length + 1):  # nights known so far
             found = changes.detect(values[:seen], rule, **settings)
-            if any(abs(c.index - args.step_at) <= 1 and c.worse for c in found):
+            holding = [c for c in found if c.first <= args.step_at <= c.last and c.worse]  # its range holds it
+            if holding:
                 delay = seen - args.step_at  # nights from the step's first night on, that one included
+                spans.append(holding[0].last - holding[0].first + 1)  # nights whose revisions bisect searches
                 break
         delays.append(delay)
         missed += delay is None
@@ -95,6 +97,7 @@ def detection(args, sessions, drift_sd: float = DAY_DRIFT_SD) -> dict:
     return {"drift_sd": drift_sd, "series": args.series, "nights": args.nights, "step_at_night": args.step_at + 1,
             "nights_after": args.after, "step": args.step,
             "detected": args.series - missed, "delays": delays, "nights_for_9_in_10": within,
+            "span_nights": spans,
             "false_alarm_series": false_alarms}
 
 
@@ -148,7 +151,8 @@ def main(argv=None) -> int:
         print(f"change detection (back {args.back}, fore {args.fore}, min {changes.MIN_BACK}+{args.min_fore}, "
               f"alpha {args.alpha}), nights drifting by {what} (log sd {drift_sd:.3f}): a {args.step:.0%} step "
               f"at night {args.step_at + 1} detected in {result['detected']}/{args.series} series; 9 in 10 within "
-              f"{result['nights_for_9_in_10']} night(s) of it (delays {result['delays']}); false alarms in "
+              f"{result['nights_for_9_in_10']} night(s) of it (delays {result['delays']}), its likely first nights "
+              f"spanning {statistics.fmean(result['span_nights'] or [0]):.1f} on average; false alarms in "
               f"{result['false_alarm_series']}/{args.series} unchanged series of {args.nights} nights")
     rows = new_runner(args, sessions)
     print(f"a new runner's gate from K nights on K dates (drift log sd {DAY_DRIFT_SD:.3f}), rate of failing a night:")
