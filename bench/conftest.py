@@ -188,9 +188,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 def history_lines(suite) -> list[str]:
+    if suite.options.history is None:
+        return []
     if suite.night_path is not None:
         return [f"--history: this session kept as the night {suite.night_path}"]
-    return [suite.night_error] if suite.night_error else []
+    return [suite.night_error or "--history: no benchmark ran in this session, so no night was kept"]
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

@@ -103,6 +103,10 @@ def listing(directory: Path, fingerprint: str, figure: str | None, problems: lis
                          f"{e['revisions'][0]} .. {e['revisions'][1]}{moved}; {judged}")
         document["series"].append({"key": s.key, "figure": s.figure, "values": s.values(),
                                    "nights": [found[p.night].name for p in s.points], "changes": entries})
+    shown = {found[s.points[c.index].night].name for s, cs in analysed_ for c in cs}  # every series', filtered or not
+    for night in found:  # verdicts of a range someone bisected by hand, or of a change no longer detected
+        for verdict in ([] if night.name in shown else nights.verdicts(directory, fingerprint, night.name)):
+            lines.append(f"  verdict beside {night.name} (no change point there): {verdict_text(verdict)}")
     return lines, document
 
 

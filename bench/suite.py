@@ -437,8 +437,10 @@ class Suite:
     def missing_baseline(self, name: str, key: str) -> str:
         here = f"{self.hardware_key}: {self.host.describe(runtime.device_kind('auto'))}"
         others = "; ".join(f"{other} ({described})" for other, described in self.other_baselines) or "none"
+        nights = "" if self.options.history is not None or not key.startswith("step_time/") else (
+            "; or keep this runner's nights with --history DIR: its step time is gated from the 3rd")
         return (f"no baseline for {name} ({key}) on this machine ({here}); baselines of other machines are never a "
-                f"gate: {others}. Create one here with: {self.create_command()}")
+                f"gate: {others}. Create one here with: {self.create_command()}{nights}")
 
     def create_command(self) -> str:
         """The command that measures this session's missing baselines here."""
