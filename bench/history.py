@@ -104,8 +104,10 @@ def listing(directory: Path, fingerprint: str, figure: str | None, problems: lis
         document["series"].append({"key": s.key, "figure": s.figure, "values": s.values(),
                                    "nights": [found[p.night].name for p in s.points], "changes": entries})
     shown = {found[s.points[c.index].night].name for s, cs in analysed_ for c in cs}  # every series', filtered or not
+    beside = nights.verdict_index(directory, fingerprint)
     for night in found:  # verdicts of a range someone bisected by hand, or of a change no longer detected
-        for verdict in ([] if night.name in shown else nights.verdicts(directory, fingerprint, night.name)):
+        paths = [] if night.name in shown else beside.get(night.name, [])
+        for verdict in (nights.verdicts(directory, fingerprint, night.name, paths) if paths else []):
             lines.append(f"  verdict beside {night.name} (no change point there): {verdict_text(verdict)}")
     return lines, document
 

@@ -199,10 +199,20 @@ def series(nights: list[Night]) -> list[Series]:
     return [found[k] for k in sorted(found)]
 
 
-def verdicts(directory: Path, fingerprint: str, night: str) -> list[dict]:
-    """The verdicts stored beside a night (bench.history confirm, bisect), oldest first."""
+def verdict_index(directory: Path, fingerprint: str) -> dict:
+    """{night: [paths of the verdicts beside it]}, the folder read once."""
+    found: dict = {}
+    for path in sorted((Path(directory) / fingerprint).glob("*.*-*.json")):
+        if not NIGHT.match(path.name):
+            found.setdefault(path.name.split(".", 1)[0], []).append(path)
+    return found
+
+
+def verdicts(directory: Path, fingerprint: str, night: str, paths: list | None = None) -> list[dict]:
+    """The verdicts stored beside a night (bench.history confirm, bisect), oldest first (`paths`: from
+    verdict_index, instead of reading the folder)."""
     found = []
-    for path in sorted((Path(directory) / fingerprint).glob(f"{night}.*-*.json")):
+    for path in (sorted((Path(directory) / fingerprint).glob(f"{night}.*-*.json")) if paths is None else paths):
         try:
             found.append({**json.loads(path.read_text(encoding="utf-8")), "file": path.name})
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
