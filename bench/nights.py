@@ -18,12 +18,11 @@ import json
 import math
 import os
 import re
-import statistics
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import contract, store
+from bench import blocks, contract, store
 from finetune.errors import FinetuneError
 
 SCHEMA = 1  # of the "finetune_history" entry a night adds to pytest-benchmark's JSON
@@ -159,8 +158,8 @@ def step_key_of(record: contract.StepTime) -> str | None:
 
 
 def session_ms(blocks_ms: list) -> float:
-    """A session's step time as the gate sees it: the geometric mean over processes of their mean log ms/step."""
-    return math.exp(statistics.fmean(statistics.fmean(math.log(v) for v in p) for p in blocks_ms if p))
+    """A session's step time as the gate sees it (bench.blocks.session_value), in ms."""
+    return math.exp(blocks.session_value(blocks_ms))
 
 
 def figures_of(record) -> list[tuple[str, str, float, str | None, list | None]]:
