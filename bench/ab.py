@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -118,7 +117,7 @@ class Side:
 
     def process_means(self, since: list[int]) -> list[float]:
         """Per worker, the geometric mean of its passes after the mark `since` (the log scale the test works on)."""
-        return [math.exp(statistics.fmean(math.log(v) for v in w.ms[start:])) for w, start in zip(self.workers, since)]
+        return blocks.process_means([w.ms[start:] for w, start in zip(self.workers, since)])
 
     def stop(self) -> None:
         for worker in self.workers:

@@ -70,14 +70,20 @@ def decide(args, good: str, bad: str, model: str | None = None) -> dict:
     return {**found, "seconds": time.perf_counter() - started}
 
 
+# The series confirm A/B-tests: the gated step time, and its ratio to a pinned --reference (bench/reference.py). A
+# night flagged in both is A/B-tested once (the first verdict beside it judges it).
+STEP_FIGURES = ("step_time_ms", nights.REFERENCE_FIGURE)
+
+
 def confirm(args, fingerprint: str) -> int:
-    """A/B every unjudged slowdown of the gated step-time series; 1 if one is confirmed."""
+    """A/B every unjudged slowdown of the gated step-time series (and of its ratio to a reference); 1 if one is
+    confirmed."""
     from bench import history
 
     found, analysed = history.analysed(args.directory, fingerprint)
     status = 0
     for s, found_changes in analysed:
-        if s.figure != "step_time_ms":
+        if s.figure not in STEP_FIGURES:
             continue
         for change in found_changes:
             before, after = history.revision_range(found, change, s.points)
@@ -101,7 +107,7 @@ def confirm(args, fingerprint: str) -> int:
                 print(f"bench.history bisect: {found['described']}; stored beside the night: {path}")
     if status == 0:
         print(f"bench.history: {fingerprint}: no unjudged step-time slowdown left" if not any(
-            c.worse for s, cs in analysed if s.figure == "step_time_ms" for c in cs) else
+            c.worse for s, cs in analysed if s.figure in STEP_FIGURES for c in cs) else
             f"bench.history: {fingerprint}: every step-time slowdown has a verdict")
     return status
 

@@ -89,6 +89,11 @@ def _decide(diff: float, se: float, df: float, alpha: float, min_effect: float, 
     return Verdict(ratio, math.exp(diff - half), math.exp(diff + half), p, test, slower, faster, note)
 
 
+def process_means(processes: list[list[float]]) -> list[float]:
+    """Each process's geometric mean ms/step over its passes (the log scale the tests work on)."""
+    return [math.exp(statistics.fmean(math.log(v) for v in p)) for p in processes if p]
+
+
 def session_value(processes: list[list[float]]) -> float:
     """A session's step time on the log scale: the mean over its processes of each one's mean log ms/step."""
     return statistics.fmean(statistics.fmean(math.log(v) for v in p) for p in processes if p)

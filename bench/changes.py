@@ -45,6 +45,8 @@ class Rule:
 
 RULES = {
     "step_time_ms": Rule(log=True, higher_is_worse=True, min_effect=0.05, floor=0.005, unit="ms"),
+    # this tree's step time over a pinned reference revision's, timed side by side in each night (bench/reference.py)
+    "step_vs_reference": Rule(log=True, higher_is_worse=True, min_effect=0.05, floor=0.005, unit="x"),
     "fit_ms_per_step": Rule(log=True, higher_is_worse=True, min_effect=0.05, floor=0.005, unit="ms"),
     "peak_rss_mb": Rule(log=True, higher_is_worse=True, min_effect=0.10, floor=0.005, unit="MB"),
     "peak_gpu_memory_mb": Rule(log=True, higher_is_worse=True, min_effect=0.10, floor=0.005, unit="MB"),

@@ -145,6 +145,7 @@ class StepTime(Record):
     processes: int | None = None  # the processes the passes were timed in (bench.workers)
     confirm_step_time_ms: float | None = None  # timed again, when the first figure was above the bound
     gate_test: dict | None = None  # the block gate's statistics (bench.blocks.Verdict): ratio, interval, p
+    reference: dict | None = None  # --reference: the pinned revision's passes beside these, and the ratio to them
 
 
 @dataclass(frozen=True, kw_only=True)

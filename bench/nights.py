@@ -26,6 +26,7 @@ from bench import blocks, contract, store
 from finetune.errors import FinetuneError
 
 SCHEMA = 1  # of the "finetune_history" entry a night adds to pytest-benchmark's JSON
+REFERENCE_FIGURE = "step_vs_reference"  # this tree's step time over --reference's, side by side (bench/reference.py)
 NIGHT = re.compile(r"^(\d{8}T\d{6}Z)__([0-9a-z]+(?:-dirty)?)(?:\.\d+)?\.json$")  # verdicts do not match
 
 
@@ -171,8 +172,12 @@ def figures_of(record) -> list[tuple[str, str, float, str | None, list | None]]:
         key = step_key_of(record)
         if key is None:
             return []
-        return ([(key, "step_time_ms", session_ms(record.blocks_ms), gate.get("step_time_ms"), record.blocks_ms)]
-                + [(key, name, value, None, None) for name, value in memory])
+        found = [(key, "step_time_ms", session_ms(record.blocks_ms), gate.get("step_time_ms"), record.blocks_ms)]
+        reference = record.reference or {}
+        if reference.get("blocks_ms") and reference.get("commit"):  # --reference: the drift-free ratio's series
+            ratio = session_ms(record.blocks_ms) / session_ms(reference["blocks_ms"])
+            found.append((f"{key}/reference={reference['commit']}", REFERENCE_FIGURE, ratio, None, None))
+        return found + [(key, name, value, None, None) for name, value in memory]
     if type(record) in (contract.Quality, contract.VariantQuality):
         loss, optimizer = record.loss, record.optimizer
         key = store.quality_key(record.task, loss, optimizer, record.epochs, record.max_train_samples,

@@ -52,13 +52,28 @@ class Tier:
     # linear-decay can still learn (all 3,668 rows, seed 0: 0.7059 against 0.7206), so the CI tier asks that
     # the fix be strictly ahead: 1 (a fix that behaved like the string loss would tie, and fail).
     learner_pairs: int = CLEAR_PAIRS
+    # The performance variants this tier times (test_variant_step_time), besides the host's best; None: every one.
+    step_variants: tuple | None = None
 
+    def times_variant(self, name: str, best: str) -> str | None:
+        """Why this tier does not time the performance variant `name` (`best`: this host's), or None."""
+        if self.step_variants is None or name in self.step_variants or name == best:
+            return None
+        return (f"{name}: tier {self.name} times the variants {', '.join(self.step_variants)} and this host's best "
+                f"({best}), keeping .ci/run inside 40 minutes on the slowest host: --tier full times every variant")
+
+
+# The CI tier's performance variants: the course, bucketing (the best on float32 CPUs), bf16 with bucketing (the
+# best on CPUs with native bf16) and XLA with bucketing to multiples of 8 (XLA at its fewest compiles). Left to
+# the full tier, measured on the AMX Xeon (.ci/run's durations, 2026-12-01): xla 114 s and bf16-xla-bucket8 163 s
+# (an XLA compile per padded length), multiple8 45 s, fixed 32 s, bf16 33 s, mirrored 30 s (one replica on a CPU).
+CI_VARIANTS = ("course", "bucket", "bf16-bucket", "xla-bucket8")
 
 TIERS = {
     "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=4, step_processes=3,
                  variant_batches=24, variant_passes=3, batch_sizes=(8, 32)),
     "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, step_processes=3,
-               variant_batches=4, variant_passes=3, batch_sizes=(8,), learner_pairs=1),
+               variant_batches=4, variant_passes=3, batch_sizes=(8,), learner_pairs=1, step_variants=CI_VARIANTS),
 }
 QUALITY_BATCH_SIZE = 8
 # Performance variants (bench/test_performance.py). Their quality check is a fine-tune of the tier's length per
@@ -96,6 +111,7 @@ class Options:
     backend: str | None = None  # keras3's (Keras 3 fixes it at import: one per process)
     history: Path | None = None  # the nights' folder (bench/nights.py), or None
     baselines: Path | None = None  # the stored baselines' folder (None: the repository's baselines/)
+    reference: str | None = None  # a git revision timed beside the gated step time (bench/reference.py), or None
 
     @property
     def engine_name(self) -> str:
@@ -121,7 +137,7 @@ class Options:
                    tuple(range(seeds)),
                    config.getoption("--device"), config.getoption("--update-baselines"),
                    config.getoption("--plant-slowdown"), engine, backend, config.getoption("--history"),
-                   config.getoption("--baselines"))
+                   config.getoption("--baselines"), config.getoption("--reference"))
 
     @property
     def train_rows(self) -> int | None:
@@ -151,4 +167,5 @@ class Options:
                 f"data from {data_from}"
                 + ("; UPDATING BASELINES" if self.update else "")
                 + (f"; PLANTED SLOWDOWN {self.plant_slowdown:.0%}" if self.plant_slowdown else "")
-                + (f"; history {self.history}" if self.history else ""))
+                + (f"; history {self.history}" if self.history else "")
+                + (f"; step time beside reference {self.reference}" if self.reference else ""))

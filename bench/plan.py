@@ -118,10 +118,11 @@ def timed_seconds(name: str, params: dict, suite, costs: Costs) -> float:
             return 0.0
         ratio = params.get("batch_size", QUALITY_BATCH_SIZE) / QUALITY_BATCH_SIZE
         steps = tier.step_processes * (tier.step_passes + 1) * tier.step_batches
-        return PROCESS_S * costs.scale + steps * costs.step_s * ratio
+        sides = 2 if getattr(suite.options, "reference", None) else 1  # --reference: as many processes again
+        return sides * (PROCESS_S * costs.scale + steps * costs.step_s * ratio)
     if name == "test_variant_step_time":
         variant = params["variant"]
-        if suite.variant_skip(variant):
+        if suite.variant_step_skip(variant):
             return 0.0
         jit = suite.variant_config(variant).jit_compile
         return costs.passes_s((tier.variant_passes + 1) * tier.variant_batches,

@@ -5,6 +5,7 @@ store (bench.store).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import shlex
@@ -13,7 +14,7 @@ import sys
 
 import pytest
 
-from bench import contract, gate, plan, store, workers
+from bench import contract, gate, plan, reference, store, workers
 from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, SCALING_ROUNDS, Options
 from bench.store import BASELINE_DIR
 from finetune import (FinetuneError, RunConfig, calibration, data, environment, flops, metrics, models, perf, runtime,
@@ -39,6 +40,8 @@ class Suite:
         self.command = "pytest " + shlex.join(invocation)
         self.host = Host.here()
         self.hardware_key = environment.hardware_key()  # the fingerprint (finetune.hardware)
+        if options.reference:
+            reference.resolve(options.reference)  # a revision git cannot resolve: one line, before any test runs
         directory = options.baselines or BASELINE_DIR
         self.baseline_path = store.path_for(directory, options.model, self.hardware_key)
         self.baseline = store.load(self.baseline_path)
@@ -114,13 +117,26 @@ class Suite:
     def step_processes(self, config: RunConfig, batches: int, count: int) -> workers.Processes:
         """`count` timing processes of `config`'s training step over its first `batches` batches (bench.workers),
         slowed by --plant-slowdown where asked; a process that fails ends the session in one line."""
-        options = workers.block_options(config.model, batches, config.glue_dir, config.batch_size, config.device,
-                                        config.seed, self.options.plant_slowdown, task=config.task,
-                                        engine=config.engine, backend=config.backend)
         try:
-            return workers.Processes(count, options)
+            return workers.Processes(count, self._block_options(config, batches, self.options.plant_slowdown))
         except workers.WorkerFailed as err:
             pytest.exit(f"bench: {err}", returncode=4)
+
+    def reference_processes(self, config: RunConfig, batches: int, count: int):
+        """The --reference revision's timing processes beside the gated step time's (bench/reference.py), never
+        slowed by --plant-slowdown; a null context without --reference. A failure ends the session in one line."""
+        if not self.options.reference:
+            return contextlib.nullcontext(None)
+        try:
+            return reference.Reference(self.options.reference, count, self._block_options(config, batches, 0.0))
+        except FinetuneError as err:
+            pytest.exit(f"bench: {err}", returncode=4)
+
+    @staticmethod
+    def _block_options(config: RunConfig, batches: int, slowdown: float) -> list[str]:
+        return workers.block_options(config.model, batches, config.glue_dir, config.batch_size, config.device,
+                                     config.seed, slowdown, task=config.task, engine=config.engine,
+                                     backend=config.backend)
 
     def timed(self, bench):
         """What a benchmark times of a StepBench: its passes, slowed by --plant-slowdown where asked."""
@@ -148,7 +164,8 @@ class Suite:
             accuracy=r.accuracy, f1=r.f1, scores=r.scores, collapsed=r.collapsed, majority_accuracy=r.majority_accuracy,
             max_train_samples=c["max_train_samples"], num_eval_examples=r.num_eval_examples)
 
-    def step_record(self, c: RunConfig, described: dict, blocks_ms: list, pass_times_s: list) -> contract.StepTime:
+    def step_record(self, c: RunConfig, described: dict, blocks_ms: list, pass_times_s: list,
+                    reference_entry: dict | None = None) -> contract.StepTime:
         """The gated step time's record, from the passes of its processes (ms/step each) and what they timed
         (the processes' description: StepBench.shape()); adds the GPU/CPU speed-up once both devices ran."""
         passes = [ms for process in blocks_ms for ms in process]
@@ -159,7 +176,8 @@ class Suite:
             batch_size=c.batch_size, seed=c.seed, epochs=self.options.epochs, tier=self.options.tier.name,
             engine=self.options.engine_name, step_time_ms=step_time_ms, steps_timed=len(passes) * shape["batches"],
             **steptime.rates(shape, step_time_ms), pass_times_s=list(pass_times_s),
-            median_step_ms_of_passes=statistics.median(passes), blocks_ms=blocks_ms, processes=len(blocks_ms))
+            median_step_ms_of_passes=statistics.median(passes), blocks_ms=blocks_ms, processes=len(blocks_ms),
+            reference=reference_entry)
         other_key = ("cpu" if c.device == "gpu" else "gpu", c.batch_size, c.seed)
         other = self.step_results.get(other_key)
         if other is not None:
@@ -192,6 +210,11 @@ class Suite:
             problem = keras3.unsupported(keras3.effective(self.variant_config(name), self.options.backend),
                                          self.options.backend)
         return f"{name}: {problem}" if problem else None
+
+    def variant_step_skip(self, name: str) -> str | None:
+        """Why test_variant_step_time does not time the variant `name` in this session: not one of the tier's, or
+        a precision this host cannot run."""
+        return self.options.tier.times_variant(name, self.best_variant) or self.variant_skip(name)
 
     def variant_quality_skip(self, name: str) -> str | None:
         """Why test_variant_quality does not fine-tune the variant `name` in this session."""

@@ -35,7 +35,8 @@ def _bench(suite, name, seed, batches, batch_size=QUALITY_BATCH_SIZE):
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_variant_step_time(benchmark, suite, variant, seed):
-    _skip_unsupported(suite, variant)
+    if suite.variant_step_skip(variant):
+        pytest.skip(suite.variant_step_skip(variant))
     tier = suite.options.tier
     bench = _bench(suite, variant, seed, tier.variant_batches)
     try:

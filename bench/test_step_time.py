@@ -4,6 +4,8 @@ timed in several processes (bench.workers) whose passes are interleaved.
     pytest bench/test_step_time.py --benchmark-json=steps.json [--device gpu]
 """
 
+import itertools
+
 import pytest
 
 import finetune  # noqa: F401
@@ -22,10 +24,19 @@ def test_step_time(benchmark, suite, device, batch_size, seed, request):
     # tier.step_processes processes, each preparing the first tier.step_batches batches and warming up on one
     # untimed pass (tracing, per-shape kernel set-up); then whole passes (blocks), process after process, round by
     # round. A pass's figure is its time / batches: every step counts, as in an epoch of fit().
-    with suite.step_processes(config, tier.step_batches, tier.step_processes) as processes:
-        benchmark.pedantic(processes.timed_pass, rounds=tier.step_processes * tier.step_passes, iterations=1)
+    # With --reference, as many processes of that revision, one of their passes beside each of these (ABBA:
+    # bench/reference.py), run in pytest-benchmark's untimed setup: the record gets the ratio to them.
+    rounds = tier.step_processes * tier.step_passes
+    with suite.step_processes(config, tier.step_batches, tier.step_processes) as processes, \
+            suite.reference_processes(config, tier.step_batches, tier.step_processes) as reference:
+        order = itertools.count()
+        benchmark.pedantic(processes.timed_pass, rounds=rounds, iterations=1,
+                           setup=None if reference is None else lambda: reference.before(next(order)))
         blocks_ms = processes.blocks_ms()
-        record = suite.step_record(config, processes.described, blocks_ms, list(benchmark.stats.stats.data))
+        if reference is not None:
+            reference.finish(rounds)
+        record = suite.step_record(config, processes.described, blocks_ms, list(benchmark.stats.stats.data),
+                                   None if reference is None else reference.record(blocks_ms))
         benchmark.extra_info.update(record.to_extra_info())
 
         def retime() -> list:  # only when the first session looks slower: as many passes again, same processes

@@ -28,9 +28,9 @@ class Worker:
     """One process: prepared and warmed up once (its `ready()` answer describes what it times), then asked for one
     timed pass at a time (`timed_pass()`: ms per step, also kept in `.ms`)."""
 
-    def __init__(self, python: str, tree: Path, options: list[str], name: str = "worker"):
+    def __init__(self, python: str, tree: Path, options: list[str], name: str = "worker", env: dict | None = None):
         self.name, self.python = name, python
-        env = {**os.environ, "PYTHONPATH": str(tree)}  # TF log level: as the caller's
+        env = {**(os.environ if env is None else env), "PYTHONPATH": str(tree)}  # TF log level: as the caller's
         # stderr to a file: progress bars and TensorFlow's logs would fill a pipe nobody reads, and block the worker
         self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen([python, str(BLOCK), *options], cwd=tree, env=env, stdin=subprocess.PIPE,
@@ -67,6 +67,17 @@ class Worker:
         self.log.close()
 
 
+def initial_environment() -> dict:
+    """The environment this process was started with (Linux: /proc/self/environ), before anything it imported set
+    a variable (TF_USE_LEGACY_KERAS, a oneDNN or threading setting); this process's own where it cannot be read."""
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return dict(os.environ)
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {os.fsdecode(k): os.fsdecode(v) for k, v in pairs}
+
+
 def block_options(model: str, batches: int, glue_dir: str | None = None, batch_size: int = 8, device: str = "auto",
                   seed: int = 0, slowdown: float = 0.0, task: str = "mrpc", engine: str = "tf-keras",
                   backend: str | None = None) -> list[str]:
@@ -81,8 +92,9 @@ class Processes:
     """`count` timing processes of one configuration, started together (their set-up overlaps), each warmed up;
     `timed_pass()` times the next pass in an interleaved order (round by round, the direction alternating)."""
 
-    def __init__(self, count: int, options: list[str], python: str = sys.executable, tree: Path = ROOT):
-        self.workers = [Worker(python, tree, options, name=f"process {i + 1}") for i in range(count)]
+    def __init__(self, count: int, options: list[str], python: str = sys.executable, tree: Path = ROOT,
+                 env: dict | None = None):
+        self.workers = [Worker(python, tree, options, name=f"process {i + 1}", env=env) for i in range(count)]
         self._order = None
         try:
             self.described = [worker.ready() for worker in self.workers][0]

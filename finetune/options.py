@@ -45,6 +45,11 @@ def history_from_env() -> Path | None:
     return Path(value) if value else None
 
 
+def reference_from_env() -> str | None:
+    """--reference's default, read when a parser is built: $FINETUNE_REFERENCE, else None (no reference)."""
+    return os.environ.get("FINETUNE_REFERENCE") or None
+
+
 # --- converters: argparse's `type`, one line on a bad value ----------------------------------------------------
 @dataclass(frozen=True)
 class Whole:
@@ -223,6 +228,10 @@ OPTIONS = (
     Option("--history", "append this session's JSON to DIR/<fingerprint>/ as one night (bench/nights.py), and judge "
                         "the gated step time against this runner's own nights there (default: $FINETUNE_HISTORY; "
                         "unset: no history)", type=Path, metavar="DIR", pytest=Surface(history_from_env)),
+    Option("--reference", "time the gated step time beside revision REV's in alternating processes (checked out "
+                          "with git worktree): the record's ratio to it, and the history's step_vs_reference series, "
+                          "are free of the host's drift between nights (bench/reference.py; default: "
+                          "$FINETUNE_REFERENCE; unset: none)", metavar="REV", pytest=Surface(reference_from_env)),
     Option("--baselines", "the folder of stored baselines, <model>__<fingerprint>.json (default: the repository's "
                           "baselines/)", type=Path, metavar="DIR", pytest=SAME),
     Option("--plant-slowdown", "test hook: make every timed step this fraction slower (e.g. 0.2), to see the gate "

@@ -137,7 +137,9 @@ def test_a_planted_slowdown_fails_the_step_time_gate_end_to_end(bench_run, real_
     """A stored baseline of this machine whose sessions of blocks are this host's own (the session above, on 3
     dates) and whose calibration is far from this host's (such a drift once turned the failure into a skip):
     --plant-slowdown 4.0 (5 times slower: far beyond the host's own drift between two sessions) fails with exit 1,
-    naming the figure, and the night keeps its failed gate."""
+    naming the figure, and the night keeps its failed gate. With --reference HEAD, as many processes of the
+    committed tree are timed beside these, never planted: the record's ratio to them shows the 5 times, and the
+    night adds a step_vs_reference series keyed by the reference's commit."""
     from bench import contract, nights, store
 
     document, _ = bench_run
@@ -152,7 +154,8 @@ def test_a_planted_slowdown_fails_the_step_time_gate_end_to_end(bench_run, real_
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_step_time.py", "-k", "cpu", "--model", "tiny", "--tier", "ci",
          "--glue-dir", real_glue_dir, "--baselines", str(tmp_path), "--plant-slowdown", "4.0", "--history",
-         str(history_dir), "-p", "no:cacheprovider", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+         str(history_dir), "--reference", "HEAD", "-p", "no:cacheprovider", "-q"], cwd=ROOT, capture_output=True,
+        text=True, timeout=600)
     shown = "\n".join(line for line in done.stdout.splitlines() if "step_time_ms" in line or "FAILED" in line)
     assert done.returncode == 1, shown or done.stdout[-3000:] + done.stderr[-3000:]
     (failed,) = [line for line in done.stdout.splitlines() if line.startswith("FAILED bench/test_step_time.py")]
@@ -162,3 +165,13 @@ def test_a_planted_slowdown_fails_the_step_time_gate_end_to_end(bench_run, real_
     gates = sorted(b["extra_info"]["gate"]["step_time_ms"] for k in kept for b in k["benchmarks"]
                    if b["extra_info"]["kind"] == "step_time")
     assert gates[0] == "failed" and len(kept) == 2
+    (planted,) = [b["extra_info"] for k in kept for b in k["benchmarks"]
+                  if b["extra_info"]["kind"] == "step_time" and b["extra_info"].get("reference")]
+    reference = planted["reference"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert reference["commit"] == head[:12] and reference["rev"] == "HEAD"
+    assert [len(p) for p in reference["blocks_ms"]] == [len(p) for p in planted["blocks_ms"]], "ABBA: as many passes"
+    assert 3.0 < reference["ratio"] < 8.0 and reference["low"] > 1.0, reference["described"]  # planted 5x, ours only
+    series = [s for s in nights.series(nights.load(history_dir, here)) if s.figure == "step_vs_reference"]
+    assert [s.key.rsplit("/reference=", 1)[1] for s in series] == [head[:12]]
+    assert series[0].values() == [pytest.approx(reference["ratio"], rel=1e-9)]

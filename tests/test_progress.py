@@ -26,6 +26,9 @@ class FakeSuite:
         name = self.resolved_variant(name)
         return f"{name}: unsupported" if name in self.unsupported else None
 
+    def variant_step_skip(self, name):
+        return self.options.tier.times_variant(name, self.best_variant) or self.variant_skip(name)
+
     def variant_quality_skip(self, name):
         if self.tier != "full" and self.resolved_variant(name) != self.best_variant:
             return "ci tier: best variant only"
@@ -55,7 +58,7 @@ COSTS = plan.Costs(step_s=0.5, train_steps=300, eval_batches=51, scale=1.0)
 
 def session_items(seed=0):
     return ([item("test_step_time", device=d, batch_size=8, seed=seed) for d in ("cpu", "gpu")]
-            + [item("test_variant_step_time", variant=v, seed=seed) for v in ("course", "xla", "bf16")]
+            + [item("test_variant_step_time", variant=v, seed=seed) for v in ("course", "xla-bucket8", "bucket")]
             + [item("test_faster_than_the_course", seed=seed)]
             + [item("test_variant_quality", variant=v, seed=seed) for v in ("bf16", "bf16-bucket")]
             + [item("test_quality", loss=l, optimizer=o, seed=seed) for l, o in RECIPES]
@@ -256,3 +259,16 @@ def test_a_long_test_without_a_fine_tune_says_how_long_it_takes():
     reporter.finish("t::test_step_time[cpu]")
     reporter.start("t::short")
     assert written == [("test_step_time[cpu]: about 4 min 00 s; session about 4 min 05 s left", False, True)]
+
+
+def test_the_ci_tier_times_its_variants_and_the_hosts_best_and_plans_no_time_for_the_others():
+    ci, full = TIERS["ci"], TIERS["full"]
+    assert ci.times_variant("xla", best="bf16-bucket").startswith("xla: tier ci times the variants course, bucket")
+    assert "--tier full" in ci.times_variant("fixed", best="bucket")
+    assert ci.times_variant("bf16-xla-bucket8", best="bf16-xla-bucket8") is None  # a GPU's best: always timed
+    assert all(full.times_variant(name, best="bucket") is None for name in ("xla", "fixed", "mirrored"))
+    items = [item("test_variant_step_time", variant=v, seed=0) for v in ("course", "xla", "fixed")]
+    seconds = {w.nodeid.split("[")[1]: w.seconds for w in plan.plan(items, FakeSuite(), COSTS).works}
+    assert seconds["course-0]"] > 0 and seconds["xla-0]"] == seconds["fixed-0]"] == 0
+    timed_full = plan.plan(items, FakeSuite(tier="full"), COSTS).works
+    assert all(w.seconds > 0 for w in timed_full)
