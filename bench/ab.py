@@ -40,7 +40,7 @@ ROOT = workers.ROOT
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__.splitlines()[0],
-                                     epilog="See the README, 'A/B mode', for a TensorFlow 2.20 against 2.21 example.")
+                                     epilog="See docs/gates.md, 'The A/B mode', for a TensorFlow 2.20 against 2.21 example.")
     for side in ("a", "b"):
         parser.add_argument(f"--{side}-python", default=sys.executable,
                             help=f"interpreter of environment {side.upper()} (default: this one)")

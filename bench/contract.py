@@ -6,7 +6,7 @@ kind, versioned.
 
 Every record carries `schema` (SCHEMA) and `kind` (a KINDS key). Readers dispatch on `kind`; files from before the
 contract (no `schema`) are migrated on read by `migrate`, in one place, as asv migrates its old result files.
-The README's "JSON contract" section is generated from these classes (`markdown()`), and a test checks it.
+docs/contract.md's table of kinds is generated from these classes (`markdown()`), and a test checks it.
 This module imports neither TensorFlow nor transformers.
 """
 
@@ -256,7 +256,7 @@ def validate(info: dict) -> Record:
 
 
 def markdown() -> str:
-    """The README's table of kinds and their fields (required ones in bold), generated from the classes."""
+    """docs/contract.md's table of kinds and their fields (required ones in bold), generated from the classes."""
     common = {f.name for f in dataclasses.fields(Record)}
     lines = ["| kind | written by | fields (required in **bold**) |", "|---|---|---|",
              f"| every kind | | `schema` ({SCHEMA}), `kind`, " + _fields(Record, set()) + " |"]

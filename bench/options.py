@@ -15,7 +15,7 @@ WINNER = ("from_logits", "linear-decay")  # the course's fix for both pitfalls
 RECIPES = [(loss, optimizer) for loss in LOSSES for optimizer in OPTIMIZERS]
 
 
-# The CI tier's training rows: the first rows of MRPC's 3,668 (see README, "The CI tier"): one epoch of them keeps
+# The CI tier's training rows: the first rows of MRPC's 3,668 (docs/measurements.md, "CI tier quality"): one epoch of them keeps
 # `.ci/run` inside 40 minutes on a 2-core host whose course step takes 0.7 s, and every variant still shows
 # what it shows after a whole epoch.
 CI_TRAIN_ROWS = 2400
@@ -84,7 +84,7 @@ SCALING_ROUNDS = 2  # interleaved timed passes per configuration in test_mirrore
 
 def default_tier() -> tuple[Tier, str]:
     """The main job's tier when --tier is not given: the course's 3 epochs where TensorFlow sees a GPU; on CPUs the
-    ci tier, which finishes in about half an hour on 2 cores (README, "The main job's time")."""
+    ci tier, which finishes in about half an hour on 2 cores (docs/running.md)."""
     from finetune import environment
 
     gpus = environment.gpu_names()

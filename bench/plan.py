@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.options import QUALITY_BATCH_SIZE, RECIPES, WINNER
 
-# The cost model, fitted to sessions measured here (README, "The main job's time"): a training step of the course's
+# The cost model, fitted to sessions measured here (docs/running.md): a training step of the course's
 # configuration at batch 8 takes its FLOPs at EFFICIENCY x the calibrated fp32 rate, plus STEP_OVERHEAD_S. On the AMX
 # Xeon (196 GFLOP/s) that gives MRPC 423 ms (measured 426, fit() over whole epochs), RTE 751 (880), SST-2 234 (300:
 # short rows are dominated by overhead); capped at AVX2 (115.5 GFLOP/s) MRPC 718 (658-692). The default session

@@ -3,9 +3,9 @@ the host's drift between nights does not move.
 
     pytest bench/ --history DIR --reference REV        # or $FINETUNE_REFERENCE
 
-A shared host's speed drifts from hour to hour by more than the changes a nightly check is for (README, "Nightly
-history": nights of one hour moved 13%, log sd, with the same code). With `--reference`, the gated step time's
-processes are joined by as many processes of REV (checked out with `git worktree`, its `finetune` package timed
+A shared host's speed drifts from hour to hour by more than the changes a nightly check is for (docs/history.md:
+nights of one hour moved 13%, log sd, with the same code). With `--reference`, the gated step time's processes
+are joined by as many processes of REV (checked out with `git worktree`, its `finetune` package timed
 by this tree's bench/block.py, as in the A/B mode), and every pass of this tree's processes sits beside one of
 the reference's, in ABBA order (R T T R R T ...), so a drift in the machine's load falls on both alike. The
 record carries the reference's passes and their ratio (this tree / the reference, bench.blocks.ab_test with its

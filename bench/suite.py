@@ -425,7 +425,7 @@ class Suite:
         (store.check_blocks): this runner's own nights where --history holds enough of them (bench.history.
         baseline_group), else the committed baseline's sessions, else the band of older baselines (compare). A
         calibration that drifted from the baseline's is named in the message; it never turns a failure into a skip
-        (the calibration does not track the step: README, "Gates"). Returns (passed, message, statistics or None)."""
+        (the calibration does not track the step: docs/gates.md). Returns (passed, message, statistics or None)."""
         group = ((self.baseline or {}).get("figures") or {}).get(key)
         source = f"{self.options.model} on {self.hardware_key}, {key}"
         nights, why_not = self.history_group(key)

@@ -104,7 +104,7 @@ def test_every_committed_step_time_gate_passes_its_own_mean_and_fails_a_50_perce
 def test_every_committed_block_baseline_passes_its_own_sessions_and_fails_them_much_slower():
     """Leave one session out: judged against the others, each stored session passes as it was measured, and the
     same passes 50% slower fail. (How much less can be caught depends on the host's spread between sessions: the
-    README, "The step-time gate", measures it with bench.sensitivity.)"""
+    docs/gates.md, measures it with bench.sensitivity.)"""
     groups = [(path.name, key, store.stored_sessions(group)) for path in sorted(baselines_dir().glob("*__*.json"))
               for key, group in store.load(path)["figures"].items() if store.stored_sessions(group)]
     assert groups, "no committed baseline holds blocks"

@@ -60,8 +60,8 @@ def committed_step_groups():
 
 def test_what_the_committed_step_time_baselines_catch():
     """The committed sessions were all measured on one date, so their spread is floored at DAY_DRIFT: a session 15%
-    slower than their level passes, and one 20% slower fails (README, "Gates": what each gate catches). When a
-    baseline gains sessions of 3 dates, the floor gives way and this test (with the README) is to be revisited."""
+    slower than their level passes, and one 20% slower fails (docs/gates.md: what each gate catches). When a
+    baseline gains sessions of 3 dates, the floor gives way and this test (with docs/gates.md) is to be revisited."""
     groups = committed_step_groups()
     assert groups, "no committed step-time baseline with sessions"
     for name, key, group in groups:

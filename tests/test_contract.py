@@ -1,5 +1,5 @@
 """The result contract (bench.contract): every kind writes and reads back, old files are migrated in one place,
-the README's table is the classes', and reading results imports neither TensorFlow nor transformers."""
+docs/contract.md's table is the classes', and reading results imports neither TensorFlow nor transformers."""
 
 import dataclasses
 import json
@@ -97,8 +97,8 @@ def test_every_field_the_suite_writes_is_a_field_of_its_record():
     assert set(perf_fields(PerfConfig())) <= {f.name for f in dataclasses.fields(contract.VariantStepTime)}
 
 
-def test_the_readmes_json_contract_table_is_the_classes():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_json_contract_table_is_the_classes():
+    readme = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
     assert contract.markdown() in readme, "regenerate it: python -c 'from bench import contract; print(contract.markdown())'"
 
 
