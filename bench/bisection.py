@@ -70,48 +70,6 @@ def decide(args, good: str, bad: str, model: str | None = None) -> dict:
     return {**found, "seconds": time.perf_counter() - started}
 
 
-# The series confirm A/B-tests: the gated step time, and its ratio to a pinned --reference (bench/reference.py). A
-# night flagged in both is A/B-tested once (the first verdict beside it judges it).
-STEP_FIGURES = ("step_time_ms", nights.REFERENCE_FIGURE)
-
-
-def confirm(args, fingerprint: str) -> int:
-    """A/B every unjudged slowdown of the gated step-time series (and of its ratio to a reference); 1 if one is
-    confirmed."""
-    from bench import history
-
-    found, analysed = history.analysed(args.directory, fingerprint)
-    status = 0
-    for s, found_changes in analysed:
-        if s.figure not in STEP_FIGURES:
-            continue
-        for change in found_changes:
-            before, after = history.revision_range(found, change, s.points)
-            night = found[s.points[change.index].night].name  # the likeliest first night: the verdict's place
-            if not change.worse or nights.verdicts(args.directory, fingerprint, night):
-                continue
-            if before.commit is None or after.commit is None:
-                print(f"bench.history: {s.name}: change at {night}: cannot A/B revisions {before.revision} .. "
-                      f"{after.revision} (a dirty tree or no git): re-run those nights from commits", file=sys.stderr)
-                continue
-            model = next((r.model for r in after.records), None)
-            result = decide(args, before.commit, after.commit, model)
-            document = {"series": s.name, "change": change.describe(), "good": before.commit, "bad": after.commit,
-                        "described": result["described"], "verdict": result["verdict"], "ab": result}
-            path = nights.write_verdict(args.directory, fingerprint, night, "ab", document)
-            print(f"bench.history: verdict stored beside the night: {path}")
-            status = max(status, 1 if result["verdict"]["slower"] else 0)
-            if result["verdict"]["slower"] and getattr(args, "bisect", False):
-                found = bisect(args, before.commit, after.commit, known_end=result, model=model)
-                path = nights.write_verdict(args.directory, fingerprint, night, "bisect", found)
-                print(f"bench.history bisect: {found['described']}; stored beside the night: {path}")
-    if status == 0:
-        print(f"bench.history: {fingerprint}: no unjudged step-time slowdown left" if not any(
-            c.worse for s, cs in analysed if s.figure in STEP_FIGURES for c in cs) else
-            f"bench.history: {fingerprint}: every step-time slowdown has a verdict")
-    return status
-
-
 def commits(good: str, bad: str) -> list[str]:
     """The commits after `good` up to `bad`, oldest first (first-parent ancestry)."""
     done = subprocess.run(["git", "-C", str(ROOT), "rev-list", "--ancestry-path", "--reverse", f"{good}..{bad}"],

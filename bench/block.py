@@ -30,29 +30,39 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plant-slowdown", type=float, default=0.0)
-    parser.add_argument("--engine", default="tf-keras")  # another: finetune.keras3's StepBench, on --backend
+    parser.add_argument("--engine", default=None)  # a finetune.engines name; none: the default engine
     parser.add_argument("--backend", default=None)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    engine = {} if args.engine == "tf-keras" else {"engine": args.engine, "backend": args.backend}
-    if engine:
-        os.environ["KERAS_BACKEND"] = args.backend  # Keras 3 fixes its backend at its first import
+    chosen = {} if args.engine is None else {"engine": args.engine, "backend": args.backend}
 
     import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
     from finetune import RunConfig, data, environment
 
     config = RunConfig(task=args.task, model=args.model, glue_dir=args.glue_dir, batch_size=args.batch_size, epochs=1,
-                       max_train_samples=args.batches * args.batch_size, device=args.device, seed=args.seed, **engine)
-    if engine:
-        from finetune.keras3 import StepBench
+                       max_train_samples=args.batches * args.batch_size, device=args.device, seed=args.seed, **chosen)
+    try:
+        from finetune import engines
+    except ImportError:  # a revision from before finetune/engines (the A/B mode checks old ones out): its StepBench
+        engines = None
+    if engines is not None:
+        engine = engines.get(config.engine, config.backend)
+        engine.prepare_process()  # before anything imports the engine's framework (Keras 3's backend)
+        bench = engine.step_bench(config, data.prepare(config), args.batches)
+        versions = engine.versions()
     else:
-        from finetune.steptime import StepBench
-    bench = StepBench(config, data.prepare(config), args.batches)
+        if args.backend:
+            os.environ["KERAS_BACKEND"] = args.backend  # Keras 3 fixes its backend at its first import
+        from importlib import import_module
+
+        step_bench = import_module("finetune.keras3" if chosen else "finetune.steptime").StepBench
+        bench = step_bench(config, data.prepare(config), args.batches)
+        versions = environment.versions(args.engine) if chosen else environment.versions()
     bench.timed_pass()  # untimed: tracing and per-shape set-up
     # what the record of a gated step time says of the work (older revisions, timed by the A/B mode, lack it)
     shape = bench.shape() if hasattr(bench, "shape") else None
     print(json.dumps({"ready": True, "rows": bench.rows, "batches": len(bench.batches), "shape": shape,
-                      "versions": environment.versions(args.engine) if engine else environment.versions(),
+                      "versions": versions,
                       "fingerprint": environment.hardware_key(), "setup_s": time.perf_counter() - started}),
           flush=True)
     for line in sys.stdin:

@@ -25,11 +25,11 @@ SESSION = pytest.StashKey[pytest.Session]()
 def pytest_configure(config):
     try:
         options = Options.from_pytest(config)
-        if options.engine == "keras3":  # Keras 3 fixes its backend at its first import: before anything imports it
-            os.environ["KERAS_BACKEND"] = options.backend
-            from finetune import keras3
+        from finetune import engines
 
-            keras3.keras_for(options.backend)  # missing Keras 3 or keras-hub: one line, before the first test
+        # before anything imports the engine's framework (Keras 3 fixes its backend at import); its missing
+        # libraries: one line, before the first test
+        engines.get(options.engine, options.backend).prepare_process()
         config.stash[SUITE] = Suite(options, invocation_args())
         if options.history is not None and not config.getoption("benchmark_json"):
             # pytest-benchmark builds its JSON (and calls pytest_benchmark_update_json, where the night is kept)

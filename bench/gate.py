@@ -36,14 +36,13 @@ def slowed(timed, fraction: float):
     return slower
 
 
-def slowdown_callbacks(fraction: float, engine: str = "tf-keras") -> tuple:
-    """Keras callbacks (of `engine`'s Keras) for a fine-tune's fit() that make every training step `fraction`
-    slower (none for 0)."""
+def slowdown_callbacks(fraction: float, engine) -> tuple:
+    """Keras callbacks (of `engine`'s Keras: a finetune.engines.Engine) for a fine-tune's fit() that make every
+    training step `fraction` slower (none for 0)."""
     if not fraction:
         return ()
-    from finetune.timing import callback_base
 
-    class PlantedSlowdown(callback_base(engine)):
+    class PlantedSlowdown(engine.callback_base()):
         def on_train_batch_begin(self, batch, logs=None):
             self._started = time.perf_counter()
 

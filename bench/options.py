@@ -116,7 +116,9 @@ class Options:
     @property
     def engine_name(self) -> str:
         """tf-keras, or keras3-<backend>: as records, baseline keys and the report name it."""
-        return "tf-keras" if self.engine == "tf-keras" else f"{self.engine}-{self.backend}"
+        from finetune import engines
+
+        return engines.get(self.engine, self.backend).label
 
     @classmethod
     def from_pytest(cls, config) -> "Options":

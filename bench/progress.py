@@ -94,13 +94,12 @@ class Progress:
         index = self.plan.fine_tune_names.get(key)
         return f"{index}/{self.plan.fine_tunes}" if index else f"?/{self.plan.fine_tunes}"
 
-    def callback(self, key, label: str, engine: str = "tf-keras"):
-        """A Keras callback (of `engine`'s Keras) that reports the fine-tune `key` (bench.plan's key) named `label`."""
-        from finetune.timing import callback_base
-
+    def callback(self, key, label: str, engine):
+        """A Keras callback (of `engine`'s Keras: a finetune.engines.Engine) that reports the fine-tune `key`
+        (bench.plan's key) named `label`."""
         progress = self
 
-        class Report(callback_base(engine)):
+        class Report(engine.callback_base()):
             def on_train_begin(self, logs=None):
                 self.began, self.steps, self.epoch = progress.clock(), 0, 0
                 self.per_epoch = self.params.get("steps") or 0

@@ -289,9 +289,13 @@ def write_atomic(path: Path, document: dict) -> None:
         raise
 
 
+DEFAULT_ENGINE = "tf-keras"  # the course's engine: its keys are those of the baselines measured before engines
+
+
 def engine_name(engine: str | None, backend: str | None) -> str:
-    """tf-keras (the course's engine; records from before engines), or keras3-<backend>."""
-    return "tf-keras" if engine in (None, "tf-keras") else f"{engine}-{backend}"
+    """A result's engine as keys name it (finetune.engines.Engine.label): <engine>[-<backend>]; records from
+    before engines have none, and were tf-keras's (old data, not a branch on an engine)."""
+    return "tf-keras" if engine is None else engine if backend is None else f"{engine}-{backend}"
 
 
 def quality_key(task: str, loss: str, optimizer: str, epochs: int, max_train_samples: int | None,
@@ -299,7 +303,7 @@ def quality_key(task: str, loss: str, optimizer: str, epochs: int, max_train_sam
     """A quality group's key; another engine than tf-keras (the course's) is a suffix, so that tf-keras's keys stay
     those of the baselines measured before engines."""
     train = "all" if max_train_samples is None else max_train_samples
-    suffix = "" if engine == "tf-keras" else f"/engine={engine}"
+    suffix = "" if engine == DEFAULT_ENGINE else f"/engine={engine}"  # old keys: those from before engines
     return f"quality/{task}/{loss}/{optimizer}/epochs={epochs}/train={train}/batch={batch_size}{suffix}"
 
 
@@ -308,7 +312,7 @@ def step_key(task: str, device: str, batch_size: int, passes: int, batches: int,
     """A step-time group's key: the task (its lengths), the device, the batch size and the design of a session
     (processes x passes each x batches a pass), since the gate compares sessions of one design. (Groups of
     one-process sessions, from before, are keyed step_time/<device>/batch=<b>/passes=<n>x<k>: MRPC only.)"""
-    suffix = "" if engine == "tf-keras" else f"/engine={engine}"
+    suffix = "" if engine == DEFAULT_ENGINE else f"/engine={engine}"  # old keys: those from before engines
     return f"step_time/{task}/{device}/batch={batch_size}/blocks={processes}x{passes}x{batches}{suffix}"
 
 

@@ -17,8 +17,8 @@ import pytest
 from bench import contract, gate, plan, reference, store, workers
 from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, SCALING_ROUNDS, Options
 from bench.store import BASELINE_DIR
-from finetune import (FinetuneError, RunConfig, calibration, data, environment, flops, metrics, models, perf, runtime,
-                      steptime)
+from finetune import (FinetuneError, RunConfig, calibration, data, engines, environment, flops, metrics, models, perf,
+                      runtime, steptime)
 from finetune.hardware import Host
 from finetune.result import Result
 from finetune.tasks import METRIC_RANGE, TASKS
@@ -40,6 +40,7 @@ class Suite:
         self.command = "pytest " + shlex.join(invocation)
         self.host = Host.here()
         self.hardware_key = environment.hardware_key()  # the fingerprint (finetune.hardware)
+        self.engine = engines.get(options.engine, options.backend)  # finetune/engines: the harness never branches on it
         if options.reference:
             reference.resolve(options.reference)  # a revision git cannot resolve: one line, before any test runs
         directory = options.baselines or BASELINE_DIR
@@ -108,11 +109,11 @@ class Suite:
 
     def reported(self, key, label: str) -> tuple:
         """The progress callback of the fine-tune `key` (bench.plan's), where the session reports progress."""
-        return () if self.progress is None else (self.progress.callback(key, label, self.options.engine),)
+        return () if self.progress is None else (self.progress.callback(key, label, self.engine),)
 
     def slowdown(self) -> tuple:
         """The planted slowdown's Keras callbacks for a fine-tune (none unless --plant-slowdown)."""
-        return gate.slowdown_callbacks(self.options.plant_slowdown, self.options.engine)
+        return gate.slowdown_callbacks(self.options.plant_slowdown, self.engine)
 
     def step_processes(self, config: RunConfig, batches: int, count: int) -> workers.Processes:
         """`count` timing processes of `config`'s training step over its first `batches` batches (bench.workers),
@@ -132,11 +133,9 @@ class Suite:
         except FinetuneError as err:
             pytest.exit(f"bench: {err}", returncode=4)
 
-    @staticmethod
-    def _block_options(config: RunConfig, batches: int, slowdown: float) -> list[str]:
+    def _block_options(self, config: RunConfig, batches: int, slowdown: float) -> list[str]:
         return workers.block_options(config.model, batches, config.glue_dir, config.batch_size, config.device,
-                                     config.seed, slowdown, task=config.task, engine=config.engine,
-                                     backend=config.backend)
+                                     config.seed, slowdown, task=config.task, engine_flags=self.engine.flags())
 
     def timed(self, bench):
         """What a benchmark times of a StepBench: its passes, slowed by --plant-slowdown where asked."""
@@ -193,9 +192,8 @@ class Suite:
         """Why the gated step time on `device` does not run in this session."""
         if self.options.device not in (None, device):
             return f"--device {self.options.device} was asked for"
-        if self.options.engine == "keras3" and device != self.perf_device():
-            return (f"{self.options.engine_name} runs where its backend places it ({self.perf_device()} here): "
-                    f"Keras 3 has no {device} of its own to choose")
+        if self.engine.device_skip(device):
+            return self.engine.device_skip(device)
         if device == "gpu" and not environment.gpu_names():
             return ("TensorFlow sees no GPU (tf.config.list_physical_devices('GPU') is empty); "
                     "on a GPU runner install the [gpu] extra: FINETUNE_EXTRAS=report,gpu python3 dev.py bench")
@@ -204,11 +202,7 @@ class Suite:
     def variant_skip(self, name: str) -> str | None:
         """Why the performance variant `name` cannot run on this host (a precision it has no native support for)."""
         problem = perf.unsupported_precision(perf.variant(name, self.perf_kind()).precision, self.perf_kind())
-        if not problem and self.options.engine == "keras3":
-            from finetune import keras3
-
-            problem = keras3.unsupported(keras3.effective(self.variant_config(name), self.options.backend),
-                                         self.options.backend)
+        problem = problem or self.engine.unsupported(self.variant_config(name))
         return f"{name}: {problem}" if problem else None
 
     def variant_step_skip(self, name: str) -> str | None:
@@ -235,7 +229,7 @@ class Suite:
         """perf.BEST_BY_HOST's row for this host; its speed target was measured on tf-keras, so another engine has
         the same variant without a target (test_faster_than_the_course measures, and says, without a claim)."""
         row = perf.best_choice(self.perf_kind())
-        if self.options.engine == "tf-keras" or row.target is None:
+        if self.engine.speed_targets or row.target is None:
             return row
         return dataclasses.replace(row, target=None, evidence=f"{row.evidence}; measured on tf-keras: no speed claim "
                                                               f"for {self.options.engine_name} yet")
@@ -267,50 +261,28 @@ class Suite:
                                    efficiency=plan.EFFICIENCY[kind]), ""
 
     def scaling_replicas(self) -> int:
-        if self.options.engine == "keras3":
-            from finetune import keras3
-
-            return len(keras3.replica_devices(self.options.backend))
-        return len(runtime.replica_devices(self.perf_device()))
+        return self.engine.replicas(self.perf_device())
 
     # --- performance variants ------------------------------------------------------------------------
     def perf_kind(self) -> str:
         return runtime.device_kind(self.perf_device())
 
     def perf_device(self) -> str:
-        """The device the variants are timed on: --device, else what auto placement uses here (keras3: where its
-        backend runs)."""
-        if self.options.engine == "keras3":
-            from finetune import keras3
-
-            return keras3.device_kind(self.options.backend)
-        return self.options.device or runtime.device_kind("auto")
+        """The device the variants are timed on: --device, else what auto placement uses here (an engine that
+        places ops itself: where its backend runs)."""
+        return self.engine.device_kind(self.options.device)
 
     def bench(self, config: RunConfig, prepared: data.PreparedData, batches: int):
         """The engine's StepBench of `config` over the first `batches` batches of `prepared`."""
-        if config.engine == "keras3":
-            from finetune import keras3
-
-            return keras3.StepBench(config, prepared, batches)
-        return steptime.StepBench(config, prepared, batches)
+        return self.engine.step_bench(config, prepared, batches)
 
     def runs_as(self, config: perf.PerfConfig) -> perf.PerfConfig:
         """The performance configuration as this session's engine runs it (keras3 on JAX: XLA, lengths of 8)."""
-        if self.options.engine == "keras3":
-            from finetune import keras3
-
-            return keras3.effective(config, self.options.backend)
-        return config
+        return self.engine.runs_as(config)
 
     def clear_session(self) -> None:
         """The engine's Keras forgets the models built so far (between benchmarks)."""
-        import tf_keras
-
-        tf_keras.backend.clear_session()
-        if self.options.engine == "keras3":
-            from finetune import keras3
-
-            keras3.keras_for(self.options.backend).backend.clear_session()
+        self.engine.clear_session()
 
     def perf_config(self, variant: str, seed: int, **changes) -> RunConfig:
         return self.run_config(seed=seed, perf=perf.variant(variant, self.perf_kind()),
@@ -455,7 +427,7 @@ class Suite:
         from bench import history
 
         return history.baseline_group(self.options.history, self.hardware_key, key,
-                                      environment.versions(self.options.engine))
+                                      self.engine.versions())
 
     def missing_baseline(self, name: str, key: str) -> str:
         here = f"{self.hardware_key}: {self.host.describe(runtime.device_kind('auto'))}"
@@ -467,7 +439,7 @@ class Suite:
 
     def create_command(self) -> str:
         """The command that measures this session's missing baselines here."""
-        engine = "" if self.options.engine == "tf-keras" else f"--engine keras3 --backend {self.options.backend} "
+        engine = "".join(f"{flag} " for flag in self.engine.flags())
         return f"python3 dev.py bench --tier {self.options.tier.name} {engine}--update-baselines --seeds 5"
 
     @property
@@ -482,7 +454,7 @@ class Suite:
         return calibration.drift(self.calibration, stored)
 
     def provenance(self) -> dict:
-        return {"command": self.command, "versions": environment.versions(self.options.engine), "hardware": environment.hardware(),
+        return {"command": self.command, "versions": self.engine.versions(), "hardware": environment.hardware(),
                 "fingerprint": self.hardware_key, "calibration": self.calibration, "tier": self.options.tier.name}
 
     def updated_groups(self) -> dict:

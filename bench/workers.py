@@ -79,13 +79,12 @@ def initial_environment() -> dict:
 
 
 def block_options(model: str, batches: int, glue_dir: str | None = None, batch_size: int = 8, device: str = "auto",
-                  seed: int = 0, slowdown: float = 0.0, task: str = "mrpc", engine: str = "tf-keras",
-                  backend: str | None = None) -> list[str]:
-    """bench/block.py's command line for one configuration (the engine's flags only for another engine than
-    tf-keras: the A/B mode runs this file against revisions from before engines)."""
+                  seed: int = 0, slowdown: float = 0.0, task: str = "mrpc", engine_flags=()) -> list[str]:
+    """bench/block.py's command line for one configuration; `engine_flags`: finetune.engines.Engine.flags() (none
+    for the default engine: the A/B mode runs this file against revisions from before engines)."""
     return (["--task", task, "--model", model, "--batches", str(batches), "--batch-size", str(batch_size), "--device", device,
              "--seed", str(seed), "--plant-slowdown", str(slowdown)] + (["--glue-dir", glue_dir] if glue_dir else [])
-            + (["--engine", engine, "--backend", backend] if engine != "tf-keras" else []))
+            + list(engine_flags))
 
 
 class Processes:

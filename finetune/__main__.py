@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -82,8 +81,9 @@ def main(argv=None) -> int:
             max_eval_samples=args.max_eval_samples, glue_dir=args.glue_dir, device=args.device,
             warmup_steps=args.warmup_steps, perf=perf_config(args), engine=args.engine, backend=args.backend,
         )
-        if config.engine == "keras3":  # Keras 3 fixes its backend at its first import: before anything imports it
-            os.environ.setdefault("KERAS_BACKEND", config.backend)
+        from finetune import engines
+
+        engines.get(config.engine, config.backend).prepare_process()  # before anything imports its framework
         from finetune.train import MEASURE, finetune
 
         with contextlib.redirect_stdout(sys.stderr):  # Keras' progress bar; stdout carries only the JSON

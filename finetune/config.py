@@ -9,14 +9,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from finetune import engines
 from finetune.errors import FinetuneError
 from finetune.perf import COURSE, PerfConfig
 from finetune.recipes import LOSSES, OPTIMIZERS
 from finetune.tasks import TASKS
 
 DEVICES = ("auto", "cpu", "gpu")
-ENGINES = ("tf-keras", "keras3")  # transformers' TF classes on tf-keras (the course's); Keras 3 + keras-hub
-BACKENDS = ("jax", "tensorflow", "torch")  # Keras 3's, for the keras3 engine
+ENGINES = engines.names()  # finetune/engines: tf-keras (the course's), keras3 (Keras 3 + keras-hub), ...
+BACKENDS = engines.all_backends()  # every engine's (keras3: jax, tensorflow, torch)
 
 
 def _choose(kind: str, value: str, table) -> None:
@@ -57,14 +58,8 @@ class RunConfig:
             if value is not None and (not isinstance(value, int) or value < 1):
                 flag = "--" + name.replace("_", "-")
                 raise FinetuneError(f"{flag} must be a positive whole number or omitted, got {value!r}")
-        _choose("engine", self.engine, ENGINES)
-        if self.engine == "keras3" and self.backend is None:
-            raise FinetuneError(f"--engine keras3 needs --backend: choose one of {', '.join(BACKENDS)}")
-        if self.engine == "keras3":
-            _choose("backend", self.backend, BACKENDS)
-        elif self.backend is not None:
-            raise FinetuneError(f"--backend {self.backend} is for --engine keras3; tf-keras runs on TensorFlow: "
-                                "leave --backend out, or pass --engine keras3")
+        _choose("engine", self.engine, engines.names())
+        engines.validate(self.engine, self.backend)  # each engine checks its own options
         if not isinstance(self.perf, PerfConfig):
             raise FinetuneError(f"perf must be a finetune.perf.PerfConfig, got {self.perf!r}")
         if self.warmup_steps < 0:

@@ -172,7 +172,7 @@ OPTIONS = (
     Option("--model", f"{', '.join(MODELS)}, a Hub id or a directory "
                       "(default: bert-base-uncased when TensorFlow sees a GPU, else minilm-l6)", cli=SAME, pytest=SAME),
     Option("--engine", "{choices}: transformers' TF classes on tf-keras (the course's), or Keras 3 + keras-hub "
-                       "(finetune/keras3.py)", noun="engine", cli=Surface(RUN["engine"], ENGINES, DEFAULT),
+                       "(finetune/engines/keras3.py)", noun="engine", cli=Surface(RUN["engine"], ENGINES, DEFAULT),
            pytest=Surface(RUN["engine"], ENGINES, "(default: %(default)s; one engine per session, each in its own "
                                                   "baseline keys)")),
     Option("--backend", "{choices}: Keras 3's backend, for --engine keras3", noun="backend",

@@ -1,4 +1,6 @@
-"""Steady-state training steps on batches prepared before timing, for pytest-benchmark to time.
+"""Steady-state training steps on batches prepared before timing, for pytest-benchmark to time: what every engine's
+StepBench shares (`Described`), and the comparison of benches (`first_rows`, `interleaved_passes`). The tf-keras
+engine's StepBench is finetune/engines/tf_keras.py's; the keras3 engine's, finetune/engines/keras3.py's.
 
 The course's model, loss and optimizer, and its batches (dynamic padding, batch size as given);
 the batches are the first training rows in file order, so every repeat and device times the same work.
@@ -17,9 +19,7 @@ import time
 import datasets
 import numpy as np
 
-from finetune import data, flops, runtime, train
-from finetune.config import RunConfig
-from finetune.hardware import Host
+from finetune import data
 
 
 class Described:
@@ -38,68 +38,6 @@ class Described:
     def ms_per_step(self, pass_seconds) -> float:
         """The headline of a set of whole passes: mean pass time / batches per pass."""
         return 1000.0 * float(np.mean(pass_seconds)) / len(self.batches)
-
-
-class StepBench(Described):
-    """The prepared batches of one configuration, stepped through as fit() steps them: one (distributed)
-    iterator over the cached batches, built once, and the model's own train function called on it each step.
-    (`train_on_batch` would build a new one-batch dataset, and under a strategy a new multi-device iterator,
-    for every step: set-up that fit() does not pay and that made prepared-batch figures bimodal.)"""
-
-    def __init__(self, config: RunConfig, prepared: data.PreparedData, num_batches: int):
-        self.config = config
-        with train.session(config, prepared, shuffle_train=False) as run:
-            cached = run.train_ds.take(num_batches).cache()
-            self.batches = [(x, y) for x, y in cached]  # materialised (and cached) before timing
-            self.model = run.model
-            repeated = cached.repeat()
-            if run.strategy is not None:
-                repeated = run.strategy.experimental_distribute_dataset(repeated)
-            self._iterator = iter(repeated)
-            self._train_function = self.model.make_train_function()
-        strategy = run.strategy
-        self._placement = runtime.placement(config.device, strategy)
-        self.replicas = 1 if strategy is None else strategy.num_replicas_in_sync
-        self.rows = sum(int(y.shape[0]) for _, y in self.batches)
-        # XLA compiles once per distinct input shape (the train function itself is traced on the iterator's spec).
-        self.shapes = sorted({tuple(x["input_ids"].shape) for x, _ in self.batches})
-        masks = [x["attention_mask"].numpy() for x, _ in self.batches]
-        self.tokens_per_batch = float(np.mean([m.sum() for m in masks]))
-        self.padded_tokens_per_batch = float(np.mean([m.size for m in masks]))
-        # Per batch, then averaged: the attention term is quadratic in the padded length.
-        architecture = flops.Architecture.from_config(self.model.config, num_labels=prepared.task.num_labels)
-        self.flops_per_step = float(np.mean([flops.training_flops(architecture, *m.shape) for m in masks]))
-
-    def step(self) -> None:
-        """One training step on the next prepared batch; returns when the step has finished (its loss is read
-        back, as fit() does at each batch end)."""
-        with self._placement():
-            logs = self._train_function(self._iterator)
-        float(logs["loss"])
-
-    def timed_pass(self) -> float:
-        """Seconds for one training step on each prepared batch, in order (the iterator cycles whole passes)."""
-        started = time.perf_counter()
-        for _ in self.batches:
-            self.step()
-        return time.perf_counter() - started
-
-    def close(self) -> None:
-        """Nothing runs between passes here (finetune.keras3.StepBench ends its fit())."""
-
-    def traces(self) -> int | None:
-        """How often Keras' train function has been traced (None before the first step)."""
-        function = getattr(self.model, "train_tf_function", None)
-        return None if function is None else function.experimental_get_tracing_count()
-
-    def precision(self) -> str:
-        """The matmul precision, named as in finetune.flops' peak table (Host.matmul_precision)."""
-        import tensorflow as tf
-
-        # The model's own policy: it was built under runtime.configured's, which is restored since.
-        return Host.here().matmul_precision(self.model.dtype_policy.compute_dtype, runtime.device_kind(self.config.device),
-                                            tf.config.experimental.tensor_float_32_execution_enabled())
-
 
 
 def rates(shape: dict, step_time_ms: float) -> dict:

@@ -11,9 +11,6 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 
-import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-import tf_keras as keras
-
 
 @dataclass(frozen=True)
 class StepStats:
@@ -74,7 +71,8 @@ def fit_time(epoch_s: list[float], step_times_s: list[float], steady: StepStats)
 
 class StepRecorder:
     """Records each training step's wall time and loss, and each epoch's wall time: the methods of a Keras
-    callback, for the callback class of either Keras (StepTimer below: tf-keras; finetune/keras3.py: Keras 3).
+    callback, for the callback class of each engine's Keras (finetune/engines: tf_keras.step_timer, keras3.timer_for).
+    Imports no framework.
 
     Keras reports the epoch's running mean loss after each batch; the step's own loss is recovered
     exactly from consecutive running means: loss_k = k * mean_k - (k - 1) * mean_(k-1).
@@ -106,17 +104,3 @@ class StepRecorder:
     def on_epoch_end(self, epoch, logs=None):
         self.epoch_s.append(time.perf_counter() - self._epoch_start)
         self.epoch_losses.append(float(logs["loss"]))
-
-
-class StepTimer(StepRecorder, keras.callbacks.Callback):
-    """StepRecorder as a tf-keras callback."""
-
-
-def callback_base(engine: str = "tf-keras"):
-    """The Callback class of the engine's Keras: a harness's callbacks (bench.gate, bench.progress) subclass it, so
-    that fit() of either engine takes them (Keras 3 imported here only for its own engine)."""
-    if engine == "keras3":
-        import keras as keras3
-
-        return keras3.callbacks.Callback
-    return keras.callbacks.Callback

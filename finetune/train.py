@@ -1,99 +1,22 @@
-"""One fine-tune, as in the course: compile(), fit(), predict() -> argmax -> GLUE metrics."""
+"""One fine-tune, as in the course: data -> the engine's session -> fit() -> predict() -> GLUE metrics -> Result.
+The engine (finetune/engines) does what is framework-specific; this is the recipe every engine shares."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from finetune import calibration as calibrate
-from finetune import data, environment, memory, metrics, models, perf, runtime
+from finetune import data, engines, environment, memory, metrics, runtime
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
-from finetune.recipes import LOSSES, OPTIMIZERS, REGRESSION_LOSSES
 from finetune.result import Result
-from finetune.timing import StepTimer, fit_time, steady_state
-
-
-def build_model(config: RunConfig, prepared: data.PreparedData, num_train_steps: int):
-    """A fresh, compiled classifier for `config`'s loss and optimizer (call inside runtime.configured, which
-    sets the precision policy and the strategy the model is built under); XLA when config.perf asks for it."""
-    model = models.load_model(prepared.model, prepared.task.num_labels, len(prepared.tokenizer))
-    loss = (REGRESSION_LOSSES if prepared.task.is_regression else LOSSES)[config.loss]()
-    if config.perf.precision != "float32":
-        loss = perf.float32_logits(loss)
-    xla = {"jit_compile": True} if config.perf.jit_compile else {}  # the course's compile() call otherwise
-    optimizer = OPTIMIZERS[config.optimizer](num_train_steps, jit_compile=optimizer_jit_compile(config))
-    model.compile(optimizer=optimizer, loss=loss, **xla)
-    return model
-
-
-def optimizer_jit_compile(config: RunConfig) -> bool:
-    """XLA for the optimizer's update where tf-keras would choose it on this device kind: on GPU runs (its default
-    whenever a GPU is listed), never on CPU runs, whatever else the host has."""
-    return runtime.device_kind(config.device) == "gpu"
+from finetune.timing import fit_time, steady_state
 
 
 MEASURE = "measure"
-
-
-@dataclass(frozen=True)
-class Trained:
-    """What an engine's fine-tune gives back: the step timer, the predictions of each validation split, the
-    schedule's length, and the clock at the end of loading, training and predicting."""
-    timer: object
-    predictions: np.ndarray  # of the headline validation split
-    others: dict  # split -> predictions, of the task's other validation splits (MNLI: mismatched)
-    num_train_steps: int
-    loaded: float
-    trained: float
-    predicted: float
-
-
-def train(config: RunConfig, prepared: data.PreparedData, verbose, callbacks: tuple) -> Trained:
-    """The tf-keras engine (the course's): transformers' TF model, compile(), fit(), predict()."""
-    with session(config, prepared) as run:
-        timer = StepTimer()
-        loaded = time.perf_counter()
-        run.model.fit(run.train_ds, epochs=config.epochs, callbacks=[timer, *callbacks], verbose=verbose)
-        trained = time.perf_counter()
-        predictions = predict(run.model, run.eval_ds, prepared.task)
-        # the other validation splits (MNLI: validation_mismatched), through the same padding
-        others = {split: predict(run.model, data.tf_datasets(prepared, config.batch_size, shuffle_train=False,
-                                                             eval_split=split, **config.perf.data_options())[1],
-                                 prepared.task)
-                  for split in prepared.task.eval_splits[1:]}
-        return Trained(timer, predictions, others, run.num_train_steps, loaded, trained, time.perf_counter())
-
-
-@dataclass(frozen=True)
-class Session:
-    """A training session set up: the strategy (None without distribution), the tf.data pipelines and the
-    compiled model."""
-
-    strategy: object
-    train_ds: object
-    eval_ds: object
-    model: object
-    num_train_steps: int
-
-
-@contextlib.contextmanager
-def session(config: RunConfig, prepared: data.PreparedData, shuffle_train: bool = True, host=None):
-    """The one set-up path of a training session, for fit() (finetune) and for prepared batches (StepBench):
-    process state for the block (runtime.configured: seeds, placement, precision, strategy), the datasets with
-    config.perf's padding, and the model compiled with the recipe's loss and optimizer. host: the described
-    machine whose capabilities decide which precisions run (default: this one; tests pass one in)."""
-    with runtime.configured(config.seed, config.device, config.perf.precision, config.perf.distribute,
-                            host=host) as strategy:
-        perf.check_global_batch(config.batch_size, strategy)
-        train_ds, eval_ds = data.tf_datasets(prepared, config.batch_size, shuffle_train=shuffle_train,
-                                             seed=config.seed, **config.perf.data_options())
-        num_train_steps = len(train_ds) * config.epochs
-        yield Session(strategy, train_ds, eval_ds, build_model(config, prepared, num_train_steps), num_train_steps)
 
 
 def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbose="auto",
@@ -111,12 +34,8 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
     if calibration == MEASURE:
         calibration = calibrate.measure(runtime.device_kind(config.device))
     scope = memory.reset()  # after the data: a bad input is reported before TensorFlow looks for GPUs
-    if config.engine == "keras3":  # Keras 3 + keras-hub on config.backend (finetune/keras3.py)
-        from finetune import keras3
-
-        run = keras3.train(config, prepared, verbose, callbacks)
-    else:
-        run = train(config, prepared, verbose, callbacks)
+    engine = engines.get(config.engine, config.backend)
+    run = engine.train(config, prepared, verbose, callbacks)
     timer, predictions, others = run.timer, run.predictions, run.others
     loaded, trained, predicted = run.loaded, run.trained, run.predicted
 
@@ -156,7 +75,7 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         peak_rss_mb=memory.peak(scope)["peak_rss_mb"],
         wall_time_s={"load": loaded - started, "train": trained - loaded,
                      "predict": predicted - trained, "total": predicted - started},
-        versions=environment.versions(config.engine),
+        versions=engine.versions(),
         hardware=environment.hardware(),
         measured_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         calibration=calibration,
@@ -165,8 +84,3 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         eval_scores=eval_scores,
     )
 
-
-def predict(model, eval_ds, task) -> np.ndarray:
-    """The model's predictions: argmax of the logits (a class id), or the one output of a regression (a score)."""
-    logits = model.predict(eval_ds, verbose=0)["logits"]
-    return logits[:, 0].astype(np.float64) if task.is_regression else np.argmax(logits, axis=-1)

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from finetune import RunConfig, data, models, perf, runtime
-from finetune.train import build_model
+from finetune.engines.tf_keras import build_model
 
 STEPS = 5
 

@@ -245,9 +245,9 @@ def test_confirm_ab_tests_the_revisions_around_each_unjudged_slowdown_and_stores
     monkeypatch.setattr(bisection, "decide", decide)
     monkeypatch.setattr(bisection, "bisect", lambda args, good, bad, **kw: {"first_slow": bad, "described": "found"})
     args = history.parse_args(["confirm", str(tmp_path), "--bisect"])
-    assert bisection.confirm(args, FP) == 1
+    assert history.confirm(args, FP) == 1
     assert asked == [("3" * 12, "4" * 12, "minilm-l6")]  # the nights' revisions, the night's model
     night = next(p for p in (tmp_path / FP).glob("*.json") if nights.NIGHT.match(p.name) and p.stem.endswith("4" * 12))
     stored = nights.verdicts(tmp_path, FP, night.stem)
     assert [v["what"] for v in stored] == ["ab", "bisect"] and stored[0]["verdict"]["slower"]
-    assert bisection.confirm(args, FP) == 0 and len(asked) == 1  # judged: not measured again
+    assert history.confirm(args, FP) == 0 and len(asked) == 1  # judged: not measured again

@@ -1,4 +1,4 @@
-"""The keras3 engine (finetune/keras3.py): its configuration, its baseline keys, and a tiny fine-tune on JAX."""
+"""The keras3 engine (finetune/engines/keras3.py): its configuration, its baseline keys, and a tiny fine-tune on JAX."""
 
 import importlib.util
 import json
@@ -62,7 +62,8 @@ def test_a_tiny_fine_tune_on_keras3_with_jax(generated_glue_dir, tmp_path):
 
 
 def test_jax_runs_every_variant_compiled_and_in_lengths_of_eight():
-    from finetune import keras3, perf
+    from finetune import perf
+    from finetune.engines import keras3
 
     course = keras3.effective(perf.COURSE, "jax")
     assert (course.padding, course.pad_multiple, course.jit_compile) == ("multiple", 8, True)

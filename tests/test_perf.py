@@ -15,8 +15,9 @@ import tf_keras as keras
 from finetune import FinetuneError, RunConfig, data, perf, runtime
 from finetune import __main__ as cli
 from finetune.recipes import LOSSES
-from finetune.steptime import StepBench, first_rows
-from finetune.train import session as train_session
+from finetune.engines.tf_keras import StepBench
+from finetune.steptime import first_rows
+from finetune.engines.tf_keras import session as train_session
 from tests import hosts
 
 
@@ -37,7 +38,7 @@ def _waste(dataset) -> float:
 
 @pytest.mark.parametrize("name", list(perf.VARIANTS))
 def test_every_variant_builds_what_it_names(name, tiny_config, tiny_prepared):
-    """Through train.session, the one set-up that finetune() and StepBench share: a path that ignored config.perf
+    """Through the tf-keras engine's session, the one set-up that finetune() and StepBench share: a path that ignored config.perf
     would build the course's model and batches, and fail here."""
     variant = perf.VARIANTS[name]
     host = hosts.H100_X1 if variant.precision == "mixed_float16" else hosts.AMX  # one that runs it (building only)

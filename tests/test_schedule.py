@@ -6,7 +6,7 @@ import finetune  # noqa: F401
 import tf_keras as keras
 from finetune import data, runtime
 from finetune.recipes import PEAK_LEARNING_RATE
-from finetune.train import build_model
+from finetune.engines.tf_keras import build_model
 
 
 def test_linear_decay_reaches_zero_at_the_last_step(tiny_config, tiny_prepared):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from finetune.timing import StepTimer, steady_state
+from finetune.timing import StepRecorder, steady_state
 
 
 def test_warmup_steps_are_left_out():
@@ -20,7 +20,7 @@ def test_at_least_one_step_is_kept():
 
 
 def test_per_step_loss_is_recovered_from_running_means():
-    timer = StepTimer()
+    timer = StepRecorder()  # the callback methods every engine's step timer has
     step_losses = [[0.9, 0.7, 0.5], [0.4, 0.2]]
     for epoch, losses in enumerate(step_losses):
         timer.on_epoch_begin(epoch)

@@ -26,12 +26,15 @@ import contextlib
 import dataclasses
 import os
 import queue
+import sys
 import threading
 import time
 
 import numpy as np
 
 from finetune import data, flops, models
+from finetune.engines import ENGINES
+from finetune.engines.base import Engine, Trained
 from finetune.errors import FinetuneError
 from finetune.hardware import Host
 from finetune.models import TINY_CONFIG
@@ -41,6 +44,49 @@ from finetune.recipes import PEAK_LEARNING_RATE
 from finetune.timing import StepRecorder
 
 JAX_PAD_MULTIPLE = 8
+
+
+class Keras3(Engine):
+    """The engine's interface over this module's functions."""
+
+    name = "keras3"
+    backends = ENGINES["keras3"].backends
+    chooses_device = False  # Keras 3 places ops where its backend does
+
+    def prepare_process(self) -> None:
+        os.environ["KERAS_BACKEND"] = self.backend  # Keras 3 fixes its backend at its first import
+        keras_for(self.backend)  # missing Keras 3 or keras-hub: one line, before anything runs
+
+    def versions(self) -> dict:
+        from finetune import environment
+
+        return environment.versions(self.name)
+
+    def callback_base(self) -> type:
+        return keras_for(self.backend).callbacks.Callback
+
+    def clear_session(self) -> None:
+        keras_for(self.backend).backend.clear_session()
+        if "tf_keras" in sys.modules:  # a tf-keras model of the session (the calibration's TensorFlow aside)
+            sys.modules["tf_keras"].backend.clear_session()
+
+    def train(self, config, prepared, verbose, callbacks: tuple) -> Trained:
+        return train(config, prepared, verbose, callbacks)
+
+    def step_bench(self, config, prepared, batches: int):
+        return StepBench(config, prepared, batches)
+
+    def device_kind(self, requested: str | None = None) -> str:
+        return device_kind(self.backend)
+
+    def replicas(self, device: str) -> int:
+        return len(replica_devices(self.backend))
+
+    def runs_as(self, perf: PerfConfig) -> PerfConfig:
+        return effective(perf, self.backend)
+
+    def unsupported(self, perf: PerfConfig) -> str | None:
+        return unsupported(effective(perf, self.backend), self.backend)
 
 
 def device_kind(backend: str) -> str:
@@ -196,9 +242,7 @@ def predict(model, eval_ds, task) -> np.ndarray:
 
 
 def train(config, prepared, verbose, callbacks: tuple):
-    """One fine-tune on Keras 3 (finetune.train.Trained)."""
-    from finetune.train import Trained
-
+    """One fine-tune on Keras 3 (finetune.engines.Trained)."""
     check_device(config)
     with configured(config):
         train_ds, eval_ds = datasets(config, prepared)

@@ -1,0 +1,113 @@
+"""What the recipe (finetune.train) and the harness (bench/) ask of an engine, in one class. Imports no framework:
+an engine's module imports its own (TensorFlow, Keras 3, ...) inside its methods, so that listing, validating and
+choosing engines costs nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from finetune.errors import FinetuneError
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What an engine's fine-tune gives back: the step timer, the predictions of each validation split, the
+    schedule's length, and the clock at the end of loading, training and predicting."""
+    timer: object  # finetune.timing.StepRecorder: per-step and per-epoch times and losses
+    predictions: object  # numpy array, of the headline validation split
+    others: dict  # split -> predictions, of the task's other validation splits (MNLI: mismatched)
+    num_train_steps: int
+    loaded: float
+    trained: float
+    predicted: float
+
+
+class Engine:
+    """One engine. A subclass sets `name` (and `backends` where it takes one) and implements `train` and
+    `step_bench`; the rest has defaults that fit an engine which places ops on the device it is asked for."""
+
+    name: ClassVar[str] = ""
+    backends: ClassVar[tuple] = ()  # the --backend values it takes; () for none
+    chooses_device: ClassVar[bool] = True  # False: the backend places ops itself (no --device cpu|gpu of its own)
+    speed_targets: ClassVar[bool] = False  # perf.BEST_BY_HOST's speed targets were measured on this engine
+
+    def __init__(self, backend: str | None = None):
+        self.validate(backend)
+        self.backend = backend
+
+    @classmethod
+    def validate(cls, backend: str | None) -> None:
+        """A bad --backend for this engine: one line naming it and the fix."""
+        if cls.backends and backend is None:
+            raise FinetuneError(f"--engine {cls.name} needs --backend: choose one of {', '.join(cls.backends)}")
+        if cls.backends and backend not in cls.backends:
+            raise FinetuneError(f"unknown backend {backend!r}: choose one of {', '.join(cls.backends)}")
+        if not cls.backends and backend is not None:
+            raise FinetuneError(f"--backend {backend}: --engine {cls.name} takes no backend; leave --backend out")
+
+    @property
+    def label(self) -> str:
+        """The engine as records, baseline keys and the report name it: tf-keras, keras3-jax."""
+        return self.name if self.backend is None else f"{self.name}-{self.backend}"
+
+    # --- the process ---------------------------------------------------------------------------------------
+    def prepare_process(self) -> None:
+        """Before anything imports a framework: the process state this engine needs (an environment variable),
+        and a one-line error where its libraries are missing."""
+
+    def versions(self) -> dict:
+        """The library versions this engine's results depend on."""
+        from finetune import environment
+
+        return environment.versions()
+
+    def callback_base(self) -> type:
+        """The Callback class of this engine's Keras, for the harness's callbacks (bench.gate, bench.progress)."""
+        raise NotImplementedError
+
+    def clear_session(self) -> None:
+        """Forget the models built so far (between benchmarks)."""
+
+    # --- the recipe ----------------------------------------------------------------------------------------
+    def train(self, config, prepared, verbose, callbacks: tuple) -> Trained:
+        """One fine-tune of `config` on `prepared`: fit() with the step timer and `callbacks`, then predict()."""
+        raise NotImplementedError
+
+    def step_bench(self, config, prepared, batches: int):
+        """The training step over the first `batches` prepared batches (finetune.steptime.StepBench's interface:
+        timed_pass, shape, rates, ms_per_step, traces, precision, close)."""
+        raise NotImplementedError
+
+    # --- devices and variants ------------------------------------------------------------------------------
+    def device_kind(self, requested: str | None = None) -> str:
+        """Where this engine runs the step: "cpu" or "gpu" (`requested`: --device, where the engine chooses)."""
+        from finetune import runtime
+
+        return requested or runtime.device_kind("auto")
+
+    def device_skip(self, device: str) -> str | None:
+        """Why the step-time benchmark on `device` cannot run on this engine here (None: it can)."""
+        if not self.chooses_device and device != self.device_kind():
+            return (f"{self.label} runs where its backend places it ({self.device_kind()} here): it has no {device} "
+                    "of its own to choose")
+        return None
+
+    def replicas(self, device: str) -> int:
+        """How many devices a data-parallel run spreads a batch over."""
+        from finetune import runtime
+
+        return len(runtime.replica_devices(device))
+
+    def runs_as(self, perf):
+        """The performance configuration as this engine runs it (finetune.perf.PerfConfig)."""
+        return perf
+
+    def unsupported(self, perf) -> str | None:
+        """Why this engine cannot run `perf` (None: it can)."""
+        return None
+
+    def flags(self) -> list[str]:
+        """The command-line flags that choose this engine (`python -m finetune`, `pytest bench/`, bench/block.py);
+        the default engine passes none (the A/B mode runs block.py against revisions from before engines)."""
+        return ["--engine", self.name] + (["--backend", self.backend] if self.backend else [])
