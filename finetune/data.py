@@ -99,9 +99,8 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
         fixed = {"padding": "max_length", "max_length": _round_up(longest_row(prepared), pad_to_multiple_of)}
 
     def collator(return_tensors="tf"):
-        # every batch padded to a multiple of 28 tokens at least: fewer distinct lengths to set kernels up for
         return DataCollatorWithPadding(tokenizer=prepared.tokenizer, return_tensors=return_tensors,
-                                       pad_to_multiple_of=pad_to_multiple_of or 28, **fixed)
+                                       pad_to_multiple_of=pad_to_multiple_of, **fixed)
 
     def convert(split: str, shuffle: bool):
         return prepared.tokenized[split].to_tf_dataset(
