@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import contract, nights, plan, progress
+from bench import contract, nights, plan, progress, update
 from bench.options import Options
 from bench.suite import Suite, invocation_args
 from finetune import FinetuneError, memory, metrics
@@ -107,7 +107,7 @@ def pytest_collection_finish(session):
     suite = session.config.stash.get(SUITE, None)
     if suite is None or not session.items or session.config.option.collectonly:
         return
-    costs, why_none = suite.costs()
+    costs, why_none = plan.costs_of(suite)
     session_plan = plan.plan(session.items, suite, costs, why_none)
     terminal = progress.Terminal(session.config)
     mode = progress.resolved(session.config.getoption("--progress"), terminal.isatty)
@@ -150,7 +150,7 @@ def pytest_sessionfinish(session, exitstatus):
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         suite.update_message = "--update-baselines: run interrupted, baselines left unchanged"
     else:
-        suite.update_message = suite.write_baselines()
+        suite.update_message = update.write_baselines(suite)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -37,7 +37,7 @@ def analysed(directory: Path, fingerprint: str, problems: list | None = None) ->
 
 
 def baseline_group(directory: Path, fingerprint: str, key: str, versions: dict) -> tuple[dict | None, str]:
-    """A step-time group (bench.store.check_blocks's) of this runner's nights of `key`: those with these library
+    """A step-time group (bench.verdicts.check_blocks's) of this runner's nights of `key`: those with these library
     versions whose own gate did not fail, after the last change point of their series, the most recent
     store.MAX_SESSIONS of them; (None, why) with fewer than store.MIN_SESSIONS."""
     all_nights = nights.load(directory, fingerprint)

@@ -26,11 +26,21 @@ from finetune import environment
 from finetune.perf import PerfConfig
 
 
+def engine_flags(config: dict) -> list[str]:
+    """The flags that chose the result's engine (finetune.engines.Engine.flags: none for the default engine, and for
+    results from before engines, which have no engine)."""
+    if not config.get("engine"):
+        return []
+    from finetune import engines
+
+    return engines.get(config["engine"], config.get("backend")).flags()
+
+
 def command_of(config: dict, seeds: list) -> str:
     train = f" --max-train-samples {config['max_train_samples']}" if config["max_train_samples"] else ""
     return (f"GLUE_DIR=../shared/data/glue python -m finetune --task {config.get('task') or 'mrpc'} "
             f"--model {config['model']}"
-            + (f" --engine {config['engine']} --backend {config['backend']}" if config.get("engine") == "keras3" else "")
+            + "".join(f" {flag}" for flag in engine_flags(config))
             + f" --loss {config['loss']} "
             f"--optimizer {config['optimizer']} --epochs {config['epochs']} --batch-size {config['batch_size']}"
             f"{train} --seed {{{','.join(map(str, seeds))}}} --json RESULT.json")

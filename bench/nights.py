@@ -175,7 +175,9 @@ def figures_of(record) -> list[tuple[str, str, float, str | None, list | None]]:
         found = [(key, "step_time_ms", session_ms(record.blocks_ms), gate.get("step_time_ms"), record.blocks_ms)]
         reference = record.reference or {}
         if reference.get("blocks_ms") and reference.get("commit"):  # --reference: the drift-free ratio's series
-            ratio = session_ms(record.blocks_ms) / session_ms(reference["blocks_ms"])
+            from bench.reference import paired
+
+            ratio = paired(record.blocks_ms, reference["blocks_ms"])[0]
             found.append((f"{key}/reference={reference['commit']}", REFERENCE_FIGURE, ratio, None, None))
         return found + [(key, name, value, None, None) for name, value in memory]
     if type(record) in (contract.Quality, contract.VariantQuality):

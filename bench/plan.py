@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
 import numpy as np
 
 from bench.options import QUALITY_BATCH_SIZE, RECIPES, WINNER
@@ -160,3 +162,27 @@ def padded_length(lengths, batch_size: int = QUALITY_BATCH_SIZE, draws: int = 5,
     rng = np.random.default_rng(seed)
     return float(np.mean([lengths[rng.permutation(len(lengths))[:usable]].reshape(-1, batch_size).max(axis=1).mean()
                           for _ in range(draws)]))
+
+
+def costs_of(suite) -> tuple:
+    """(Costs of this host for the session's task and tier, or None; why none): from the session's calibration and
+    the FLOPs of the task's training step at its padded length."""
+    from finetune import FinetuneError, flops, models, runtime
+
+    prepared = suite.prepared()
+    kind = runtime.device_kind("auto")
+    gflops = suite.calibration.get("fp32_gflops")
+    if not gflops:
+        return None, "no fp32 calibration"
+    try:
+        arch = flops.Architecture.from_config(
+            models.architecture_config(prepared.model, len(prepared.tokenizer)), num_labels=suite.task.num_labels)
+    except (FinetuneError, ValueError) as err:
+        return None, f"the model's architecture is unknown: {err}"
+    lengths = [len(ids) for ids in prepared.tokenized["train"]["input_ids"]]
+    length = padded_length(lengths)
+    batches = math.ceil(len(lengths) / QUALITY_BATCH_SIZE)
+    eval_rows = sum(len(prepared.tokenized[split]) for split in suite.task.eval_splits)
+    return Costs.measured(gflops, flops.training_flops(arch, QUALITY_BATCH_SIZE, round(length)),
+                          suite.options.epochs * batches, math.ceil(eval_rows / QUALITY_BATCH_SIZE),
+                          efficiency=EFFICIENCY[kind]), ""

@@ -16,6 +16,8 @@ the revision the runner started from); a new REV starts a new series (the key ho
 
 from __future__ import annotations
 
+import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,12 +82,15 @@ class Reference:
         return self.processes.blocks_ms()
 
     def record(self, blocks_ms: list[list[float]]) -> dict:
-        """The record's `reference` entry: REV, its passes, and this tree's step time against them (the ratio this
-        tree / the reference with its interval, over the processes' mean log ms/step)."""
-        ours, theirs = blocks.process_means(blocks_ms), blocks.process_means(self.blocks_ms())
-        verdict = blocks.ab_test(theirs, ours)
-        return {"rev": self.rev, "commit": self.commit[:12], "blocks_ms": self.blocks_ms(), "ratio": verdict.ratio,
-                "low": verdict.low, "high": verdict.high, "p": verdict.p, "described": verdict.describe()}
+        """The record's `reference` entry: REV, its passes, and this tree's step time against them: the ratio this
+        tree / the reference over the ABBA pairs of adjacent passes (paired: the host's load, which moves from
+        one minute to the next, falls on both passes of a pair), with its interval; and, beside it, Welch's test
+        over the processes' mean log ms/step (bench.blocks.ab_test, as the A/B mode decides)."""
+        ratio, low, high = paired(blocks_ms, self.blocks_ms())
+        verdict = blocks.ab_test(blocks.process_means(self.blocks_ms()), blocks.process_means(blocks_ms))
+        return {"rev": self.rev, "commit": self.commit[:12], "blocks_ms": self.blocks_ms(), "ratio": ratio,
+                "low": low, "high": high, "processes_test": verdict.to_dict(),
+                "described": f"paired ratio {ratio:.3f} [{low:.3f}, {high:.3f}]; by processes: {verdict.describe()}"}
 
     def _remove(self) -> None:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(self.tree)], capture_output=True)
@@ -101,3 +106,21 @@ class Reference:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def pair_logs(ours: list[list[float]], theirs: list[list[float]]) -> list[float]:
+    """log(ours / theirs) of each ABBA pair: this tree's pass k and the reference's pass k in time order are
+    adjacent (R T | T R | R T ...: Reference.passes_before)."""
+    return [math.log(t / r) for t, r in zip(workers.in_time_order(ours), workers.in_time_order(theirs))]
+
+
+def paired(ours: list[list[float]], theirs: list[list[float]], alpha: float = 0.05) -> tuple[float, float, float]:
+    """The ratio this tree / the reference from the pairs' mean log ratio, with its two-sided 1 - alpha interval
+    (Student's t over the pairs)."""
+    from scipy import stats
+
+    logs = pair_logs(ours, theirs)
+    mean = statistics.fmean(logs)
+    half = (float(stats.t.ppf(1 - alpha / 2, len(logs) - 1)) * statistics.stdev(logs) / math.sqrt(len(logs))
+            if len(logs) > 1 else math.inf)
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)

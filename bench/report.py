@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import contract, store
+from bench import contract, store, verdicts
 from bench.results import Run, differences, hardware_of, load_runs, records
 from finetune import calibration, flops, metrics
 from finetune.errors import FinetuneError
@@ -240,19 +240,13 @@ def plot_step_times(rows: list[StepRow], path: Path) -> None:
 
 # --- quality ------------------------------------------------------------------------------------------
 def band_text(document: dict | None, key: str, name: str, value: float, resolution: float) -> str:
+    """The report's cell for a quality figure: the gate's own judgement (bench.verdicts.judge_quality), shortened.
+    (The report has no data to compute the collapse scores from, so it shows no "holds a collapse" cell.)"""
     if document is None:
         return "no baseline"
-    if store.all_collapsed((document.get("figures") or {}).get(key)):
-        return "stored runs all collapsed: no gate"
-    figure = store.figure_of(document, key, name)
-    band = store.band(figure, resolution) if figure else None
-    if band is None:
-        return "no band" if figure is None else f"n={figure.n}: no band"
-    low, high = METRIC_RANGE.get(name, store.SCORE_RANGE)
-    if store.covers(band, (low, high)):
-        return f"n={figure.n}: covers [{low:g}, {high:g}], no gate"
-    verdict = "in" if band.low <= value <= band.high else "**OUT**"
-    return f"[{band.low:.4f}, {band.high:.4f}] n={figure.n} {verdict}"
+    limits = METRIC_RANGE.get(name, verdicts.SCORE_RANGE)
+    found = verdicts.judge_quality(name, value, (document.get("figures") or {}).get(key), resolution, limits)
+    return found.short(limits)
 
 
 def load_baseline(path: Path) -> dict | None:

@@ -6,7 +6,7 @@
 `ab`: each repeat starts fresh processes for both sides and makes two decisions of the A/B mode (bench.ab) on
 them: A against an unchanged B, then A against B with its timed passes --slowdown slower.
 `stored`: each repeat is two sessions of `pytest bench/test_step_time.py -k cpu` against this machine's stored
-baseline (the block gate, bench.store.check_blocks): one unchanged, one with --plant-slowdown.
+baseline (the block gate, bench.verdicts.check_blocks): one unchanged, one with --plant-slowdown.
 It prints, and with --json writes, the rate at which each was flagged and the seconds one decision took. Run it on
 an otherwise idle machine: it is itself a timing. Not a unit test: it takes tens of minutes.
 """

@@ -1,17 +1,6 @@
-"""The store: stored baselines, each figure's measured spread (mean, std, min, max, n), and the band derived from it.
-
-One JSON file per model x hardware: `baselines/<model>__<hardware>.json`. A band is never typed in:
-
-    half-width = t(q, n-1) * std * sqrt(1 + 1/n)     (prediction interval for one new run)
-    band       = [mean - half, mean + half], widened to cover every stored value,
-                 plus the figure's resolution (one validation example for accuracy and F1)
-
-with q = 0.995 two-sided for quality, and q = 0.99 one-sided (upper bound only) for step time. A step time
-above its bound is timed once more before it fails (check_confirmed): one stall of a shared host is not a
-regression.
-A figure measured once (n = 1) has no spread, so no band: its comparison is skipped and says so. So is one
-whose band covers every value the figure can take (accuracy and F1 of a variant whose outcome depends on the
-seed: collapsing to one class or the other, learning or not): such a band could never fail.
+"""The store: stored baselines, one JSON file per model x hardware (`baselines/<model>__<fingerprint>.json`): each
+figure's measured spread (mean, std, min, max, n), a step time's sessions of blocks, their keys, loading, merging
+and atomic writes. Every judgement against them is bench/verdicts.py's.
 """
 
 from __future__ import annotations
@@ -25,14 +14,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scipy import stats as _stats
-
 from finetune.errors import FinetuneError
 
 BASELINE_DIR = Path(__file__).resolve().parent.parent / "baselines"
-QUALITY_QUANTILE = 0.995  # two-sided 99% prediction interval
-SPEED_QUANTILE = 0.99  # one-sided: only a slower step is a regression
-SCORE_RANGE = (0.0, 1.0)  # what accuracy and F1 can be
 
 
 @dataclass(frozen=True)
@@ -59,99 +43,6 @@ class Figure:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "values": list(self.values)}
-
-
-@dataclass(frozen=True)
-class Band:
-    low: float
-    high: float
-    half_width: float
-    how: str  # the derivation, for messages
-
-
-def band(figure: Figure, resolution: float = 0.0, upper_only: bool = False) -> Band | None:
-    """The band a new run is expected in, or None when one measurement gives no spread."""
-    if figure.n < 2:
-        return None
-    quantile = SPEED_QUANTILE if upper_only else QUALITY_QUANTILE
-    t = float(_stats.t.ppf(quantile, figure.n - 1))
-    half = t * figure.std * math.sqrt(1 + 1 / figure.n)
-    low = (-math.inf if upper_only else min(figure.mean - half, figure.min) - resolution)
-    high = max(figure.mean + half, figure.max) + resolution
-    how = f"t({quantile}, {figure.n - 1})={t:.2f} x std x sqrt(1+1/n)"
-    if resolution:
-        how += f" + resolution {resolution:.4g}"
-    return Band(low, high, half, how)
-
-
-def covers(derived: Band, limits: tuple[float, float] | None) -> bool:
-    """True when the band holds every value in `limits`, the range the figure can take: it cannot fail."""
-    return limits is not None and derived.low <= limits[0] and derived.high >= limits[1]
-
-
-CREATE = "pytest bench/ --update-baselines --seeds 5"
-
-
-def check(name: str, value: float, figure: Figure | None, where: str, resolution: float = 0.0,
-          upper_only: bool = False, limits: tuple[float, float] | None = None,
-          create: str = CREATE, collapse: dict | None = None) -> tuple[bool | None, str]:
-    """(passed, message); passed is None when there is nothing to compare against, when the band covers
-    `limits` (every value the figure can take) and so cannot tell a regression from noise, or when it holds a
-    score of `collapse` ({label: the score of predicting it always}) and so cannot tell a collapse from a run that
-    learned. `create`: the command that measures the missing baseline (the session's engine and tier in it)."""
-    if figure is None:
-        return None, f"no baseline for {name} ({where}): create it with {create}"
-    derived = band(figure, resolution, upper_only)
-    stored = f"baseline mean {figure.mean:.4g}, std {figure.std:.3g}, n={figure.n}"
-    if derived is None:
-        return None, f"baseline for {name} ({where}) has n=1, too few for a band: re-measure with --seeds 2 or more"
-    shown = f"<= {derived.high:.4g}" if upper_only else f"[{derived.low:.4g}, {derived.high:.4g}]"
-    if covers(derived, limits):
-        return None, (f"baseline band for {name} ({where}; {stored}) is {shown}, every possible value: this "
-                      f"variant's outcome depends on the seed, so no band can gate it; the claims test does")
-    held = [(label, score) for label, score in sorted((collapse or {}).items())
-            if derived.low <= score <= derived.high]
-    if held:
-        label, score = held[0]
-        return None, (f"baseline band for {name} ({where}; {stored}) is {shown}, which holds {score:.4f}, the score of "
-                      f"predicting label {label} for every example: no gate against a collapse. Narrow it with more "
-                      f"seeds ({create}); the claims test checks that the fix learns")
-    inside = derived.low <= value <= derived.high
-    verdict = "inside" if inside else "OUTSIDE"
-    return inside, (f"{name} {value:.4g} is {verdict} the baseline band {shown} ({where}; {stored}; "
-                    f"tolerance {derived.half_width:.3g} = {derived.how})")
-
-
-def all_collapsed(group: dict | None) -> bool:
-    """Every stored run of a quality group collapsed to one class: a band of such runs (often identical, std 0)
-    gates only which class the next collapse lands on, and that depends on the seed."""
-    collapsed = (group or {}).get("collapsed") or []
-    return bool(collapsed) and all(collapsed)
-
-
-def check_quality(name: str, value: float, group: dict | None, where: str, resolution: float = 0.0,
-                  limits: tuple[float, float] | None = SCORE_RANGE, create: str = CREATE,
-                  collapse: dict | None = None) -> tuple[bool | None, str]:
-    """check() of an accuracy or F1 against its stored group; no gate where every stored run collapsed."""
-    if all_collapsed(group):
-        classes = ", ".join(sorted(set(group["collapsed"])))
-        return None, (f"baseline for {name} ({where}): every stored run collapsed ({classes}); which class a collapse "
-                      "lands on depends on the seed, so no band can gate it; the claims test does")
-    figure = Figure.from_dict(group[name]) if group and name in group else None
-    return check(name, value, figure, where, resolution=resolution, limits=limits, create=create, collapse=collapse)
-
-
-def check_confirmed(name: str, value: float, figure: Figure | None, where: str, confirm,
-                    create: str = CREATE) -> tuple[bool | None, str]:
-    """check() of a step time (upper bound only). A value above the bound is measured once more (`confirm()`,
-    the same work timed again) and the faster of the two is judged: a one-off stall of a shared host passes,
-    a real slowdown slows both measurements and fails."""
-    passed, message = check(name, value, figure, where, upper_only=True, create=create)
-    if passed is not False:
-        return passed, message
-    again = confirm()
-    passed, message = check(name, min(value, again), figure, where, upper_only=True)
-    return passed, f"{message} [above the bound at first ({value:.4g}), timed again: {again:.4g}]"
 
 
 MIN_SESSIONS = 3  # stored sessions before the block gate decides: their spread is its noise model
@@ -183,37 +74,6 @@ def step_group(blocks_ms: list[list[float]], stored: dict | None, provenance: di
     return {"step_time_ms": Figure.of(statistics.fmean(v for p in s for v in p) for s in sessions), "sessions_ms": sessions,
             "session_dates": dates, "noise": blocks.session_spread(sessions),
             "provenance": {**provenance, "sessions": len(sessions), "processes": sum(len(s) for s in sessions)}}
-
-
-def check_blocks(name: str, blocks_ms: list[list[float]], group: dict | None, where: str,
-                 confirm=None) -> tuple[bool | None, str, dict | None]:
-    """(passed, message, verdict) of a session's blocks (a list of passes, ms/step, per process) against the stored
-    sessions (bench.blocks.stored_gate): fails only on a slowdown that is significant and at least the minimum
-    effect. A slower verdict is timed once more (`confirm()`: the same processes, as many passes again) and the
-    faster session is judged: a one-off stall of a shared host passes, a real slowdown slows both. Skipped (None)
-    with fewer than MIN_SESSIONS stored sessions."""
-    from bench import blocks
-
-    stored = stored_sessions(group)
-    if len(stored) < MIN_SESSIONS:
-        return None, (f"{name} ({where}): the baseline holds {len(stored)} session(s) of blocks, the gate needs "
-                      f"{MIN_SESSIONS}: run --update-baselines in {MIN_SESSIONS - len(stored)} more session(s)"), None
-
-    def mean_ms(processes) -> float:
-        return math.exp(blocks.session_value(processes))
-
-    days = len({d for d in (group or {}).get("session_dates") or [] if d}) or 1  # undated (older): one day
-    verdict = blocks.stored_gate(blocks_ms, stored, days=days)
-    shape = f"{len(blocks_ms)} process(es) x {len(blocks_ms[0])} blocks"
-    shown = f"{name} {mean_ms(blocks_ms):.4g} ms ({shape})"
-    if verdict.slower and confirm is not None:
-        again = confirm()
-        first = mean_ms(blocks_ms)
-        if mean_ms(again) < first:
-            verdict, blocks_ms = blocks.stored_gate(again, stored, days=days), again
-        shown = (f"{name} {mean_ms(blocks_ms):.4g} ms ({shape}; slower at first, {first:.4g} ms; timed again: "
-                 f"{mean_ms(again):.4g} ms; the faster judged)")
-    return not verdict.slower, f"{shown} against the baseline ({where}): {verdict.describe()}", verdict.to_dict()
 
 
 def path_for(directory: Path, model: str, hardware_key: str) -> Path:

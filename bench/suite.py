@@ -1,33 +1,27 @@
-"""The benchmark session: model, data and baselines, built once; the runs cached for the claims, the summary and
---update-baselines; each benchmark's record (bench.contract) built from its run; and the verdicts against the
-store (bench.store).
+"""The benchmark session: its options, model, data and baselines, built once; the runs cached for the claims, the
+summary and --update-baselines; what runs here and what skips, with why; and the session's judgements, each figure
+against the stored group it has (this runner's nights, the committed baseline). The records are bench/records.py's,
+the judgements' rules bench/verdicts.py's, the store bench/store.py's, the baseline update bench/update.py's, the
+cost estimate bench/plan.py's; the engine (finetune/engines) does everything framework-specific.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import shlex
-import statistics
 import sys
 
 import pytest
 
-from bench import contract, gate, plan, reference, store, workers
-from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, SCALING_ROUNDS, Options
+from bench import contract, gate, records, reference, store, verdicts, workers
+from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, Options
 from bench.store import BASELINE_DIR
-from finetune import (FinetuneError, RunConfig, calibration, data, engines, environment, flops, metrics, models, perf,
-                      runtime, steptime)
+from finetune import FinetuneError, RunConfig, calibration, data, engines, environment, metrics, perf, runtime, steptime
 from finetune.hardware import Host
 from finetune.result import Result
 from finetune.tasks import METRIC_RANGE, TASKS
 from finetune.train import finetune
-
-
-def device_name(kind: str) -> str:
-    """The device in words, as the records show it."""
-    return environment.cpu_model() if kind == "cpu" else ", ".join(environment.gpu_names())
 
 
 def fail_clearly(err: FinetuneError):
@@ -141,51 +135,39 @@ class Suite:
         """What a benchmark times of a StepBench: its passes, slowed by --plant-slowdown where asked."""
         return gate.slowed(bench.timed_pass, self.options.plant_slowdown)
 
-    # --- records (bench.contract) ------------------------------------------------------------------------
-    def common(self, c: dict) -> dict:
-        return {"model": self.options.model, "task": c["task"], "device": runtime.device_kind(c["device"]),
-                "batch_size": c["batch_size"], "seed": c["seed"], "epochs": c["epochs"], "tier": self.options.tier.name,
-                "engine": self.options.engine_name}
+    # --- records (bench/records.py: pure functions of a run) --------------------------------------------------
+    @property
+    def context(self) -> records.Context:
+        return records.Context(self.options.model, self.options.tier.name, self.options.epochs,
+                               self.options.engine_name)
 
     def quality_record(self, r: Result) -> contract.Quality:
-        c = r.config
-        return contract.Quality(
-            **self.common(c), **fit_fields(r), loss=c["loss"], optimizer=c["optimizer"], accuracy=r.accuracy, f1=r.f1,
-            scores=r.scores, collapsed=r.collapsed, majority_accuracy=r.majority_accuracy, epoch_losses=r.epoch_losses,
-            max_train_samples=c["max_train_samples"], num_train_steps=r.num_train_steps,
-            metric_source=r.metric_source, num_eval_examples=r.num_eval_examples, data_source=r.data_source,
-            wall_time_s=r.wall_time_s["total"])
+        return records.quality(self.context, r)
 
     def variant_quality_record(self, variant: str, r: Result) -> contract.VariantQuality:
-        c = r.config
-        return contract.VariantQuality(
-            **self.common(c), **fit_fields(r), variant=variant, loss=c["loss"], optimizer=c["optimizer"],
-            accuracy=r.accuracy, f1=r.f1, scores=r.scores, collapsed=r.collapsed, majority_accuracy=r.majority_accuracy,
-            max_train_samples=c["max_train_samples"], num_eval_examples=r.num_eval_examples)
+        return records.variant_quality(self.context, variant, r)
 
     def step_record(self, c: RunConfig, described: dict, blocks_ms: list, pass_times_s: list,
                     reference_entry: dict | None = None) -> contract.StepTime:
-        """The gated step time's record, from the passes of its processes (ms/step each) and what they timed
-        (the processes' description: StepBench.shape()); adds the GPU/CPU speed-up once both devices ran."""
-        passes = [ms for process in blocks_ms for ms in process]
-        step_time_ms = statistics.fmean(passes)
-        shape = described["shape"]
-        record = contract.StepTime(
-            model=self.options.model, task=c.task, device=c.device, device_name=device_name(c.device),
-            batch_size=c.batch_size, seed=c.seed, epochs=self.options.epochs, tier=self.options.tier.name,
-            engine=self.options.engine_name, step_time_ms=step_time_ms, steps_timed=len(passes) * shape["batches"],
-            **steptime.rates(shape, step_time_ms), pass_times_s=list(pass_times_s),
-            median_step_ms_of_passes=statistics.median(passes), blocks_ms=blocks_ms, processes=len(blocks_ms),
-            reference=reference_entry)
+        """The gated step time's record; the GPU/CPU speed-up once both devices ran (the session's cache)."""
+        record = records.step_time(self.context, c, described, blocks_ms, pass_times_s, reference_entry)
         other_key = ("cpu" if c.device == "gpu" else "gpu", c.batch_size, c.seed)
-        other = self.step_results.get(other_key)
-        if other is not None:
-            cpu, gpu = (other, record) if c.device == "gpu" else (record, other)
-            speedup = cpu.step_time_ms / gpu.step_time_ms
-            record = dataclasses.replace(record, speedup_vs_cpu=speedup)
-            self.step_results[other_key] = dataclasses.replace(other, speedup_vs_cpu=speedup)
+        if other_key in self.step_results:
+            record, self.step_results[other_key] = records.with_speedup(record, self.step_results[other_key])
         self.step_results[(c.device, c.batch_size, c.seed)] = record
         return record
+
+    def variant_step_record(self, variant: str, bench, step_time_ms: float, steps: int,
+                            **more) -> contract.VariantStepTime:
+        """A variant's step-time record. Kept out of self.step_results: those are the course's step times, the
+        ones --update-baselines stores."""
+        return records.variant_step_time(self.context, variant, bench, step_time_ms, steps, **more)
+
+    def faster_record(self, course: Result, best: Result, variant: str, target: float | None) -> contract.Faster:
+        return records.faster(self.context, course, best, variant, target, self.runs_as(perf.VARIANTS[variant]))
+
+    def scaling_record(self, single, mirrored, passes: dict) -> contract.Scaling:
+        return records.scaling(self.context, single, mirrored, passes)
 
     # --- what runs here (the tests skip with these reasons; bench.plan leaves the same out of its estimate) ---
     def step_skip(self, device: str) -> str | None:
@@ -240,26 +222,6 @@ class Suite:
     def variant_config(self, name: str) -> perf.PerfConfig:
         return perf.variant(name, self.perf_kind())
 
-    def costs(self) -> tuple:
-        """(bench.plan.Costs of this host for the session's task and tier, or None; why none)."""
-        prepared = self.prepared()
-        kind = runtime.device_kind("auto")
-        gflops = self.calibration.get("fp32_gflops")
-        if not gflops:
-            return None, "no fp32 calibration"
-        try:
-            arch = flops.Architecture.from_config(
-                models.architecture_config(prepared.model, len(prepared.tokenizer)), num_labels=self.task.num_labels)
-        except (FinetuneError, ValueError) as err:
-            return None, f"the model's architecture is unknown: {err}"
-        lengths = [len(ids) for ids in prepared.tokenized["train"]["input_ids"]]
-        length = plan.padded_length(lengths)
-        batches = math.ceil(len(lengths) / QUALITY_BATCH_SIZE)
-        eval_rows = sum(len(prepared.tokenized[split]) for split in self.task.eval_splits)
-        return plan.Costs.measured(gflops, flops.training_flops(arch, QUALITY_BATCH_SIZE, round(length)),
-                                   self.options.epochs * batches, math.ceil(eval_rows / QUALITY_BATCH_SIZE),
-                                   efficiency=plan.EFFICIENCY[kind]), ""
-
     def scaling_replicas(self) -> int:
         return self.engine.replicas(self.perf_device())
 
@@ -292,19 +254,6 @@ class Suite:
         """The first `count` training rows only: every variant timed on the same examples."""
         return steptime.first_rows(self.prepared(), count)
 
-    def variant_step_record(self, variant: str, bench, step_time_ms: float, steps: int,
-                            kind=contract.VariantStepTime, **more) -> contract.VariantStepTime:
-        """A variant's step-time record. Kept out of self.step_results: those are the course's step times, the
-        ones --update-baselines stores."""
-        c = bench.config
-        return kind(model=self.options.model, task=c.task, device=c.device, device_name=device_name(c.device),
-                    batch_size=c.batch_size, seed=c.seed, epochs=self.options.epochs, tier=self.options.tier.name,
-                    engine=self.options.engine_name,
-                    step_time_ms=step_time_ms, steps_timed=steps, **bench.rates(step_time_ms), variant=variant,
-                    **perf_fields(c.perf), replicas=bench.replicas, rows=bench.rows,
-                    distinct_shapes=len(bench.shapes), traces=bench.traces(),
-                    xla_compiles=len(bench.shapes) if c.perf.jit_compile else 0, **more)
-
     def variant_quality(self, variant: str, seed: int) -> Result:
         """A performance variant's fine-tune of the tier's length (`best` resolved for this host), run once per
         session: test_variant_quality judges its quality, test_faster_than_the_course its time."""
@@ -328,33 +277,6 @@ class Suite:
         target = "no speed claim (unmeasured here)" if row.target is None else f"target <= {row.target}x the course"
         return f"best = {row.variant} (for {row.needs}; {target}; {row.evidence})"
 
-    def faster_record(self, course: Result, best: Result, variant: str, target: float | None) -> contract.Faster:
-        """Two whole fine-tunes of the same rows and epochs, the course's and the best variant's, compared by fit()'s
-        wall time per step over every epoch (what a user waits for)."""
-        c = best.config
-        course_ms, best_ms = course.fit["ms_per_step"], best.fit["ms_per_step"]
-        return contract.Faster(
-            **self.common(c), variant=variant, target=target, best_choice=best.perf_choice,
-            **perf_fields(self.runs_as(perf.VARIANTS[variant])), step_time_ms=best_ms, course_step_time_ms=course_ms,
-            speedup=course_ms / best_ms, compile_s=best.fit["compile_s"], course_compile_s=course.fit["compile_s"],
-            examples_per_s=best.examples_per_s, course_examples_per_s=course.examples_per_s,
-            median_step_ms=best.step_time["median_ms"], course_median_step_ms=course.step_time["median_ms"],
-            accuracy=best.accuracy, f1=best.f1, course_accuracy=course.accuracy, course_f1=course.f1,
-            comparison=f"whole fine-tunes: {c['epochs']} epoch(s) over the same {best.num_train_examples} rows; "
-                       "ms per step = fit() wall time over every epoch / steps")
-
-    def scaling_record(self, single, mirrored, passes: dict) -> contract.Scaling:
-        # Mean over timed passes (in ABBA order a steady drift in the machine's load cancels out of the mean).
-        single_ms = single.ms_per_step(passes["single"]["wall_s"])
-        mirrored_ms = mirrored.ms_per_step(passes["mirrored"]["wall_s"])
-        # (examples/s with R replicas) / (R x examples/s with one), the per-replica batch held at one device's
-        efficiency = ((mirrored.config.batch_size / mirrored_ms)
-                      / (mirrored.replicas * single.config.batch_size / single_ms))
-        return self.variant_step_record("mirrored", mirrored, mirrored_ms, SCALING_ROUNDS * len(mirrored.batches),
-                                        kind=contract.Scaling, single_device_step_time_ms=single_ms,
-                                        per_replica_batch=mirrored.config.batch_size // mirrored.replicas,
-                                        scaling_efficiency=efficiency)
-
     def compare_scores(self, test_id: str, result: Result, key: str) -> list:
         """[(metric, (passed, message))] of each of the task's GLUE metrics against its stored band."""
         collapse = self.collapse_scores()
@@ -375,7 +297,7 @@ class Suite:
     # --- baselines -----------------------------------------------------------------------------------
     def compare(self, test_id: str, name: str, value: float, key: str, confirm=None, **kwargs) -> tuple:
         """The verdict on `value` against its stored band; with `confirm` (a step time: upper bound only), a value
-        above the bound is timed once more before it fails (store.check_confirmed). Only a baseline of this
+        above the bound is timed once more before it fails (verdicts.check_confirmed). Only a baseline of this
         host's fingerprint is a gate: with none, the comparison is skipped, naming the machines that have one."""
         if self.options.update:
             verdict = (None, f"{name} {value:.4g} recorded for the baseline update ({key})")
@@ -385,16 +307,16 @@ class Suite:
             where = f"{self.options.model} on {self.hardware_key}, {key}"
             if confirm is None:
                 group = (self.baseline.get("figures") or {}).get(key)
-                verdict = store.check_quality(name, value, group, where, create=self.create_command(), **kwargs)
+                verdict = verdicts.check_quality(name, value, group, where, create=self.create_command(), **kwargs)
             else:
-                verdict = store.check_confirmed(name, value, store.figure_of(self.baseline, key, name), where, confirm,
+                verdict = verdicts.check_confirmed(name, value, store.figure_of(self.baseline, key, name), where, confirm,
                                                 create=self.create_command())
         self.verdicts.append((test_id, *verdict))
         return verdict
 
     def compare_step(self, test_id: str, blocks_ms: list, key: str, confirm) -> tuple:
         """A step time's verdict: its blocks (per process, passes as ms/step) against stored sessions
-        (store.check_blocks): this runner's own nights where --history holds enough of them (bench.history.
+        (verdicts.check_blocks): this runner's own nights where --history holds enough of them (bench.history.
         baseline_group), else the committed baseline's sessions, else the band of older baselines (compare). A
         calibration that drifted from the baseline's is named in the message; it never turns a failure into a skip
         (the calibration does not track the step: docs/gates.md). Returns (passed, message, statistics or None)."""
@@ -413,7 +335,7 @@ class Suite:
                 message = f"{message}; {why_not}"
                 self.verdicts[-1] = (test_id, passed, message)
             return passed, message, None
-        passed, message, statistics_ = store.check_blocks("step_time_ms", blocks_ms, group, source, confirm)
+        passed, message, statistics_ = verdicts.check_blocks("step_time_ms", blocks_ms, group, source, confirm)
         warning = None if nights is not None else self.calibration_warning()
         if warning:
             message = f"{message} [note: {warning}]"
@@ -456,38 +378,6 @@ class Suite:
     def provenance(self) -> dict:
         return {"command": self.command, "versions": self.engine.versions(), "hardware": environment.hardware(),
                 "fingerprint": self.hardware_key, "calibration": self.calibration, "tier": self.options.tier.name}
-
-    def updated_groups(self) -> dict:
-        provenance = self.provenance()
-        groups = store.quality_groups([r.to_dict() for r in self.quality_results.values()], provenance)
-        stored = (store.load(self.baseline_path) or {}).get("figures") or {}
-        for (device, batch_size, seed), record in sorted(self.step_results.items()):
-            key = self.step_key(device, batch_size)  # each seed's step time is one session of the group
-            groups[key] = store.step_group(record.blocks_ms, groups.get(key) or stored.get(key), {
-                **provenance, "seeds": [seed], "device": record.device_name})
-        return groups
-
-    def write_baselines(self) -> str:
-        groups = self.updated_groups()
-        if not groups:
-            return "--update-baselines: nothing was measured, baselines unchanged"
-        header = {"model": self.options.model, "hardware_key": self.hardware_key, "hardware": environment.hardware(),
-                  "calibration": self.calibration}
-        current = store.load(self.baseline_path)  # re-read: another update may have landed meanwhile
-        document = store.merged(current, header, groups)
-        store.write_atomic(self.baseline_path, document)
-        return f"--update-baselines: wrote {len(groups)} figure group(s) to {self.baseline_path}"
-
-
-def fit_fields(r: Result) -> dict:
-    """A fine-tune's speed in the JSON contract: the headline over whole epochs, the diagnostics beside it."""
-    return {"step_time_ms": r.fit["ms_per_step"], "examples_per_s": r.examples_per_s, "compile_s": r.fit["compile_s"],
-            "epoch_s": r.fit["epoch_s"], "steps_timed": r.fit["steps"], "median_step_ms": r.step_time["median_ms"],
-            "step_time_iqr_ms": r.step_time["iqr_ms"], "peak_rss_mb": r.peak_rss_mb}
-
-
-def perf_fields(variant: perf.PerfConfig) -> dict:
-    return {f"perf_{name}": value for name, value in variant.__dict__.items()}
 
 
 def invocation_args() -> list[str]:

@@ -67,6 +67,25 @@ class Worker:
         self.log.close()
 
 
+def pass_order(count: int, rounds: int):
+    """Which of `count` processes times each pass, `rounds` rounds of one pass each, the direction alternating by
+    round (0 1 2, 2 1 0, ...): Processes' order, so that passes stored per process can be put back in time order.
+    A generator: Processes asks it for as many rounds as a session may ever time."""
+    for r in range(rounds):
+        yield from (range(count) if r % 2 == 0 else reversed(range(count)))
+
+
+def in_time_order(blocks_ms: list[list[float]]) -> list[float]:
+    """The passes of `blocks_ms` (a list per process, as Processes times them) in the order they were timed."""
+    taken = [0] * len(blocks_ms)
+    found = []
+    for index in pass_order(len(blocks_ms), max(map(len, blocks_ms), default=0)):
+        if taken[index] < len(blocks_ms[index]):
+            found.append(blocks_ms[index][taken[index]])
+            taken[index] += 1
+    return found
+
+
 def initial_environment() -> dict:
     """The environment this process was started with (Linux: /proc/self/environ), before anything it imported set
     a variable (TF_USE_LEGACY_KERAS, a oneDNN or threading setting); this process's own where it cannot be read."""
@@ -103,8 +122,8 @@ class Processes:
 
     def order(self, rounds: int):
         """The workers, one pass each per round, the direction alternating by round (1 2 3, 3 2 1, ...)."""
-        for r in range(rounds):
-            yield from (self.workers if r % 2 == 0 else reversed(self.workers))
+        for index in pass_order(len(self.workers), rounds):
+            yield self.workers[index]
 
     def timed_pass(self) -> float:
         """The next worker's pass (ms per step, also kept by the worker), for pytest-benchmark to time."""

@@ -6,7 +6,7 @@ import math
 import pytest
 
 import finetune  # noqa: F401
-from bench import store
+from bench import store, verdicts
 from finetune import environment
 from finetune.errors import FinetuneError
 from bench.store import Figure
@@ -21,7 +21,7 @@ def test_figure_statistics():
 
 
 def test_band_is_the_prediction_interval_plus_resolution():
-    band = store.band(ACCURACY, resolution=1 / 408)
+    band = verdicts.band(ACCURACY, resolution=1 / 408)
     half = 4.604094 * ACCURACY.std * math.sqrt(1 + 1 / 5)  # t(0.995, 4)
     assert band.half_width == pytest.approx(half, rel=1e-5)
     assert band.low == pytest.approx(0.808 - half - 1 / 408, rel=1e-6)
@@ -29,8 +29,8 @@ def test_band_is_the_prediction_interval_plus_resolution():
 
 
 def test_gate_passes_unchanged_and_fails_a_quality_drop():
-    assert store.check("accuracy", 0.81, ACCURACY, "here")[0] is True
-    passed, message = store.check("accuracy", 0.70, ACCURACY, "minilm-l6 on cpu", resolution=1 / 408)
+    assert verdicts.check("accuracy", 0.81, ACCURACY, "here")[0] is True
+    passed, message = verdicts.check("accuracy", 0.70, ACCURACY, "minilm-l6 on cpu", resolution=1 / 408)
     assert passed is False
     for named in ("accuracy 0.7", "OUTSIDE", "baseline mean 0.808", "n=5", "tolerance", "t(0.995, 4)"):
         assert named in message
@@ -38,9 +38,9 @@ def test_gate_passes_unchanged_and_fails_a_quality_drop():
 
 def test_speed_gate_is_one_sided():
     steps = Figure.of([300.0, 305.0, 310.0, 298.0, 302.0])
-    assert store.check("step_time_ms", 150.0, steps, "here", upper_only=True)[0] is True  # faster is fine
-    assert store.check("step_time_ms", 303.0, steps, "here", upper_only=True)[0] is True
-    passed, message = store.check("step_time_ms", 1.2 * steps.mean, steps, "cpu", upper_only=True)
+    assert verdicts.check("step_time_ms", 150.0, steps, "here", upper_only=True)[0] is True  # faster is fine
+    assert verdicts.check("step_time_ms", 303.0, steps, "here", upper_only=True)[0] is True
+    passed, message = verdicts.check("step_time_ms", 1.2 * steps.mean, steps, "cpu", upper_only=True)
     assert passed is False and "step_time_ms 363.6 is OUTSIDE" in message and "<= " in message
 
 
@@ -55,38 +55,38 @@ def confirmation(value):
 
 def test_step_time_inside_the_band_is_not_timed_again():
     calls, confirm = confirmation(999.0)
-    assert store.check_confirmed("step_time_ms", 310.0, STEPS, "cpu", confirm)[0] is True
+    assert verdicts.check_confirmed("step_time_ms", 310.0, STEPS, "cpu", confirm)[0] is True
     assert calls == []
 
 
 def test_one_stall_passes_when_the_second_timing_is_inside_the_band():
     calls, confirm = confirmation(306.0)
-    passed, message = store.check_confirmed("step_time_ms", 420.0, STEPS, "cpu", confirm)
+    passed, message = verdicts.check_confirmed("step_time_ms", 420.0, STEPS, "cpu", confirm)
     assert passed is True and calls == [306.0]
     assert "step_time_ms 306 is inside" in message and "at first (420), timed again: 306" in message
 
 
 def test_a_slowdown_that_repeats_fails_on_the_faster_of_the_two():
     calls, confirm = confirmation(1.25 * STEPS.mean)
-    passed, message = store.check_confirmed("step_time_ms", 1.3 * STEPS.mean, STEPS, "cpu", confirm)
+    passed, message = verdicts.check_confirmed("step_time_ms", 1.3 * STEPS.mean, STEPS, "cpu", confirm)
     assert passed is False and calls == [1.25 * STEPS.mean]
     assert "step_time_ms 378.8 is OUTSIDE" in message and "timed again: 378.8" in message
 
 
 def test_nothing_to_compare_is_said_not_passed():
-    assert store.check("f1", 0.9, None, "here")[0] is None
-    passed, message = store.check("f1", 0.9, Figure.of([0.9]), "here")
+    assert verdicts.check("f1", 0.9, None, "here")[0] is None
+    passed, message = verdicts.check("f1", 0.9, Figure.of([0.9]), "here")
     assert passed is None and "n=1" in message and "--seeds 2" in message
 
 
 def test_a_band_covering_every_possible_score_is_not_a_pass():
     # string + linear-decay, 3 epochs, seeds 0..4 measured here: learns once, falls below the majority class 4 times
     seed_dependent = Figure.of([0.75, 0.3897, 0.3873, 0.3235, 0.3211])
-    passed, message = store.check("accuracy", 0.35, seed_dependent, "here", 1 / 408, limits=store.SCORE_RANGE)
+    passed, message = verdicts.check("accuracy", 0.35, seed_dependent, "here", 1 / 408, limits=verdicts.SCORE_RANGE)
     assert passed is None and "every possible value" in message and "claims test" in message
-    assert store.check("accuracy", 0.35, seed_dependent, "here", 1 / 408)[0] is True  # without limits: vacuous
+    assert verdicts.check("accuracy", 0.35, seed_dependent, "here", 1 / 408)[0] is True  # without limits: vacuous
     steady = Figure.of([0.7941, 0.8137, 0.8064, 0.8186, 0.8064])  # from_logits + linear-decay: a real gate
-    assert store.check("accuracy", 0.35, steady, "here", 1 / 408, limits=store.SCORE_RANGE)[0] is False
+    assert verdicts.check("accuracy", 0.35, steady, "here", 1 / 408, limits=verdicts.SCORE_RANGE)[0] is False
 
 
 def test_every_committed_step_time_gate_passes_its_own_mean_and_fails_a_50_percent_slowdown():
@@ -97,8 +97,8 @@ def test_every_committed_step_time_gate_passes_its_own_mean_and_fails_a_50_perce
                for key, group in store.load(path)["figures"].items() if "step_time_ms" in group]
     assert len({name for name, _, _ in figures}) >= 2, "the committed step-time baselines are missing"
     for name, key, figure in figures:
-        assert store.check("step_time_ms", figure.mean, figure, key, upper_only=True)[0] is True, (name, key)
-        assert store.check("step_time_ms", 1.5 * figure.mean, figure, key, upper_only=True)[0] is False, (name, key)
+        assert verdicts.check("step_time_ms", figure.mean, figure, key, upper_only=True)[0] is True, (name, key)
+        assert verdicts.check("step_time_ms", 1.5 * figure.mean, figure, key, upper_only=True)[0] is False, (name, key)
 
 
 def test_every_committed_block_baseline_passes_its_own_sessions_and_fails_them_much_slower():
@@ -112,9 +112,9 @@ def test_every_committed_block_baseline_passes_its_own_sessions_and_fails_them_m
         assert len(sessions) >= store.MIN_SESSIONS + 1, (name, key)
         for i, held_out in enumerate(sessions):
             others = {"sessions_ms": sessions[:i] + sessions[i + 1:]}
-            assert store.check_blocks("step_time_ms", held_out, others, key)[0] is True, (name, key, i)
+            assert verdicts.check_blocks("step_time_ms", held_out, others, key)[0] is True, (name, key, i)
             slowed = [[1.5 * v for v in process] for process in held_out]
-            assert store.check_blocks("step_time_ms", slowed, others, key)[0] is False, (name, key, i)
+            assert verdicts.check_blocks("step_time_ms", slowed, others, key)[0] is False, (name, key, i)
 
 
 def baselines_dir():
@@ -243,14 +243,14 @@ def test_a_band_that_holds_a_collapse_score_is_no_gate_against_collapse():
     assert collapse["accuracy"] == {0: pytest.approx(129 / 408), 1: pytest.approx(279 / 408)}
     f1 = Figure.of([0.8201, 0.8195, 0.8196, 0.8197, 0.8132])
     accuracy = Figure.of([0.7108, 0.7181, 0.7206, 0.7132, 0.7083])
-    passed, message = store.check("f1", 0.8122, f1, "here", 1 / 408, limits=store.SCORE_RANGE,
+    passed, message = verdicts.check("f1", 0.8122, f1, "here", 1 / 408, limits=verdicts.SCORE_RANGE,
                                   collapse=collapse["f1"])
     assert passed is None and "0.8122, the score of predicting label 1" in message and "--seeds" in message
-    assert store.check("accuracy", 279 / 408, accuracy, "here", 1 / 408, limits=store.SCORE_RANGE,
+    assert verdicts.check("accuracy", 279 / 408, accuracy, "here", 1 / 408, limits=verdicts.SCORE_RANGE,
                        collapse=collapse["accuracy"])[0] is False  # accuracy still fails the collapse
     three = Figure.of([0.5596, 0.5704, 0.5379])  # RTE's fix, 3 seeds: t(0.995, 2) = 9.92 makes the band wide
     rte = metrics.constant_scores(TASKS["rte"], [0] * 146 + [1] * 131)
-    assert store.check("accuracy", 0.5, three, "here", 1 / 277, limits=store.SCORE_RANGE,
+    assert verdicts.check("accuracy", 0.5, three, "here", 1 / 277, limits=verdicts.SCORE_RANGE,
                        collapse=rte["accuracy"])[0] is None
 
 

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from bench import blocks, store
+from bench import blocks, store, verdicts
 
 
 def processes(rng, count, passes, mean=400.0, between=0.02, within=0.04, shift=0.0):
@@ -153,14 +153,14 @@ def test_a_group_of_one_process_sessions_reads_as_sessions():
 
 def test_the_block_gate_waits_for_enough_sessions_and_judges_the_faster_of_two_timings():
     group = {"sessions_ms": [[[400.0, 401.0, 399.0]], [[405.0, 404.0, 406.0]]]}
-    passed, message, _ = store.check_blocks("step_time_ms", [[600.0] * 3], group, "here")
+    passed, message, _ = verdicts.check_blocks("step_time_ms", [[600.0] * 3], group, "here")
     assert passed is None and "needs 3" in message
     group["sessions_ms"].append([[398.0, 399.0, 397.0]])
     calls = []
-    passed, message, verdict = store.check_blocks("step_time_ms", [[600.0] * 3], group, "here",
+    passed, message, verdict = verdicts.check_blocks("step_time_ms", [[600.0] * 3], group, "here",
                                                   confirm=lambda: calls.append(1) or [[401.0, 400.0, 402.0]])
     assert calls == [1] and passed is True and "timed again" in message and not verdict["slower"]
-    passed, message, verdict = store.check_blocks("step_time_ms", [[600.0] * 3], group, "here",
+    passed, message, verdict = verdicts.check_blocks("step_time_ms", [[600.0] * 3], group, "here",
                                                   confirm=lambda: [[590.0, 600.0, 610.0]])
     assert passed is False and verdict["slower"] and verdict["ratio"] > 1.4
 

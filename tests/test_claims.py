@@ -3,7 +3,7 @@ margin one example short, a collapsed fix inside a band) are caught."""
 
 from types import SimpleNamespace
 
-from bench import claims, store
+from bench import claims, verdicts
 from bench.options import TIERS, WINNER
 from bench.store import Figure
 
@@ -46,11 +46,11 @@ def test_a_fix_that_did_not_learn_fails_even_when_it_is_ahead():
 
 def test_a_band_of_collapsed_runs_is_no_gate_and_a_learned_band_excludes_a_collapse():
     collapsed = {"accuracy": Figure.of([0.3162, 0.3162]).to_dict(), "collapsed": ["all-negative", "all-negative"]}
-    passed, message = store.check_quality("accuracy", 0.6838, collapsed, "here", resolution=1 / PAIRS)
+    passed, message = verdicts.check_quality("accuracy", 0.6838, collapsed, "here", resolution=1 / PAIRS)
     assert passed is None and "every stored run collapsed (all-negative)" in message
     # the CI tier's fix here: 5 seeds, none collapsed; a collapsed run (0.6838) is outside its band
     fix = {"accuracy": Figure.of([0.7108, 0.7181, 0.7206, 0.7132, 0.7083]).to_dict(), "collapsed": [None] * 5}
-    passed, message = store.check_quality("accuracy", MAJORITY, fix, "here", resolution=1 / PAIRS)
+    passed, message = verdicts.check_quality("accuracy", MAJORITY, fix, "here", resolution=1 / PAIRS)
     assert passed is False and "OUTSIDE" in message
 
 

@@ -81,7 +81,7 @@ def test_a_benchmark_of_no_known_kind_is_left_out_and_a_newer_schema_is_refused(
 
 def test_every_field_the_suite_writes_is_a_field_of_its_record():
     """The writers' building blocks: peak memory (every kind), a fine-tune's speed, a bench's rates, perf fields."""
-    from bench.suite import fit_fields, perf_fields
+    from bench.records import fit_fields, perf_fields
     from finetune import steptime
 
     common = {f.name for f in dataclasses.fields(contract.Record)}

@@ -55,6 +55,26 @@ def test_the_record_is_this_tree_over_the_reference_with_an_interval():
     assert entry["ratio"] == pytest.approx(1.10, abs=0.005)
     assert 1.0 < entry["low"] < entry["ratio"] < entry["high"]
     assert entry["commit"] == "a" * 12 and entry["rev"] == "v1" and entry["blocks_ms"] == theirs
+    assert entry["processes_test"]["slower"] and "paired ratio 1.10" in entry["described"]
+
+
+def test_the_pairs_cancel_a_load_that_moves_from_minute_to_minute():
+    """The host's load changes from round to round (x1.0, x1.4, x0.8, ...) and falls on both passes of a pair:
+    the paired ratio holds 1.10 tightly where the processes' means, each over loads of its own, spread widely."""
+    from bench import blocks, reference, workers
+
+    count, rounds = 3, 5
+    order = list(workers.pass_order(count, rounds))
+    load = [1.0, 1.4, 0.8, 1.3, 0.9, 1.5, 0.7, 1.2, 1.0, 1.45, 0.75, 1.1, 1.35, 0.85, 1.0]
+    ours, theirs = [[] for _ in range(count)], [[] for _ in range(count)]
+    for k, process in enumerate(order):  # pass k of each side, adjacent in time: the same load
+        ours[process].append(110.0 * load[k])
+        theirs[process].append(100.0 * load[k])
+    assert [round(v / 100.0, 2) for v in workers.in_time_order(theirs)] == load
+    ratio, low, high = reference.paired(ours, theirs)
+    assert ratio == pytest.approx(1.10) and high - low < 1e-6
+    welch = blocks.ab_test(blocks.process_means(theirs), blocks.process_means(ours))
+    assert welch.high / welch.low > 1.05  # the processes' own loads: a wide interval for the same 10%
 
 
 def test_a_revision_git_cannot_resolve_is_one_line_naming_the_flag():
@@ -112,3 +132,13 @@ def test_the_reference_starts_from_the_environment_the_session_started_with(monk
     monkeypatch.setenv("FINETUNE_SET_AFTER_START", "1")
     env = workers.initial_environment()
     assert "FINETUNE_SET_AFTER_START" not in env and "PATH" in env
+
+
+def test_the_pass_order_is_lazy_for_a_session_that_may_time_any_number_of_passes():
+    """Processes asks for 10**9 rounds: a list of them would take all the memory there is."""
+    import itertools
+
+    from bench import workers
+
+    assert list(itertools.islice(workers.pass_order(3, 10 ** 9), 7)) == [0, 1, 2, 2, 1, 0, 0]
+    assert workers.in_time_order([[1.0, 6.0], [2.0, 5.0], [3.0, 4.0]]) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import report, store
+from bench import report, store, verdicts
 from bench.store import Figure
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -179,7 +179,7 @@ def test_quality_rows_show_the_stored_baseline_band(tmp_path, capsys):
     store.write_atomic(path, store.merged(None, {}, groups))
     assert run_report(capsys, GPU, "--out", tmp_path / "out", "--baselines", tmp_path / "baselines")[0] == 0
     rows = {(r["loss"], r["optimizer"]): r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
-    band = store.band(accuracy)
+    band = verdicts.band(accuracy)
     bands = {key: dict(part.split(" ", 1) for part in row["bands"].split("; ")) for key, row in rows.items()}
     assert bands["from_logits", "linear-decay"]["accuracy"] == f"[{band.low:.4f}, {band.high:.4f}] n=5 in"
     assert bands["string", "linear-decay"]["accuracy"].endswith("n=5 **OUT**")  # 0.7525, far below
@@ -237,7 +237,7 @@ def test_performance_variants_fine_tunes_are_judged_by_their_recipes_band(tmp_pa
     assert run_report(capsys, with_performance_benchmarks(tmp_path), "--out", tmp_path / "out",
                       "--baselines", tmp_path / "baselines")[0] == 0
     rows = {r["variant"]: r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
-    band = store.band(accuracy)
+    band = verdicts.band(accuracy)
     assert (rows["xla"]["loss"], rows["xla"]["optimizer"]) == ("from_logits", "linear-decay")  # the default recipe
     assert rows["xla"]["scores (the task's GLUE metrics)"].startswith("accuracy 0.6000")
     assert rows["xla"]["bands"].startswith(f"accuracy [{band.low:.4f}, {band.high:.4f}] n=5 **OUT**")
