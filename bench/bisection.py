@@ -15,7 +15,6 @@ skipped.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 

@@ -89,13 +89,14 @@ def suite(pytestconfig) -> Suite:
 def peak_memory(request, suite):
     """Every benchmark's peak host memory (and GPU memory where TensorFlow has GPUs), in its extra_info; then
     Keras' state is cleared."""
-    scope = memory.reset()
+    backend = suite.engine.array_backend
+    scope = memory.reset(backend)
     yield
     benchmark = (getattr(request.node, "funcargs", None) or {}).get("benchmark")  # None once pytest.exit ran
     if benchmark is not None:
-        benchmark.extra_info.update(memory.peak(scope))
-        if "kind" in benchmark.extra_info or not benchmark.extra_info.keys() <= {"peak_rss_mb", "rss_scope",
-                                                                                  "peak_gpu_memory_mb"}:
+        benchmark.extra_info.update(memory.peak(scope, backend))
+        if "kind" in benchmark.extra_info or not benchmark.extra_info.keys() <= {
+                "peak_rss_mb", "rss_scope", "peak_gpu_memory_mb", "gpu_memory_scope"}:
             contract.validate(benchmark.extra_info)  # what the test wrote reads back whole, as its kind
     # The next benchmark starts without this one's models: a session builds dozens (GPU memory, host RSS).
     suite.clear_session()

@@ -38,7 +38,8 @@ class Record:
     engine: str = "tf-keras"  # tf-keras (the course's; files before engines), or keras3-<backend>
     peak_rss_mb: float | None = None  # the process's peak resident set during the benchmark (bench/conftest.py)
     rss_scope: str | None = None  # window, or process where the kernel cannot reset the peak
-    peak_gpu_memory_mb: float | None = None  # TensorFlow's peak GPU memory, on GPU hosts
+    peak_gpu_memory_mb: float | None = None  # the engine's array library's peak GPU memory, on GPU hosts
+    gpu_memory_scope: str | None = None  # process where that peak cannot be reset (JAX); else the benchmark's
     gate: dict | None = None  # each compared figure: passed, failed or "skipped: <why>"
 
     def to_extra_info(self) -> dict:

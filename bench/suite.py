@@ -1,7 +1,7 @@
 """The benchmark session: its options, model, data and baselines, built once; the runs cached for the claims, the
-summary and --update-baselines; what runs here and what skips, with why; and the session's judgements, each figure
-against the stored group it has (this runner's nights, the committed baseline). The records are bench/records.py's,
-the judgements' rules bench/verdicts.py's, the store bench/store.py's, the baseline update bench/update.py's, the
+summary and --update-baselines; what runs here and what skips, with why. Its judgements, each figure against the
+stored group it has, are bench/judged.py's (StoredFigures); the records are bench/records.py's, the judgements' rules
+bench/verdicts.py's, the store bench/store.py's, the baseline update bench/update.py's, the
 cost estimate bench/plan.py's; the engine (finetune/engines) does everything framework-specific.
 """
 
@@ -14,10 +14,11 @@ import sys
 
 import pytest
 
-from bench import contract, gate, records, reference, store, verdicts, workers
+from bench import contract, gate, records, reference, store, workers
 from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, Options
+from bench.judged import StoredFigures
 from bench.store import BASELINE_DIR
-from finetune import FinetuneError, RunConfig, calibration, data, engines, environment, metrics, perf, runtime, steptime
+from finetune import FinetuneError, RunConfig, data, models, engines, environment, metrics, perf, runtime, steptime
 from finetune.hardware import Host
 from finetune.result import Result
 from finetune.tasks import METRIC_RANGE, TASKS
@@ -28,7 +29,7 @@ def fail_clearly(err: FinetuneError):
     pytest.exit(f"finetune: {err}", returncode=4)
 
 
-class Suite:
+class Suite(StoredFigures):
     def __init__(self, options: Options, invocation: list[str]):
         self.options = options
         self.command = "pytest " + shlex.join(invocation)
@@ -89,6 +90,7 @@ class Suite:
     # --- runs ----------------------------------------------------------------------------------------
     def quality(self, loss: str, optimizer: str, seed: int) -> Result:
         """The fine-tune of one variant and seed, run once per session and shared by the tests."""
+        self.skip_without_quality()
         key = (loss, optimizer, seed)
         if key not in self.quality_results:
             try:
@@ -100,6 +102,12 @@ class Suite:
             except FinetuneError as err:
                 fail_clearly(err)
         return self.quality_results[key]
+
+    def skip_without_quality(self) -> None:
+        """A model of random weights standing in for a trained one (bert-base-random) has step times only."""
+        why = models.no_quality(self.options.model)
+        if why:
+            pytest.skip(why)
 
     def reported(self, key, label: str) -> tuple:
         """The progress callback of the fine-tune `key` (bench.plan's), where the session reports progress."""
@@ -257,6 +265,7 @@ class Suite:
     def variant_quality(self, variant: str, seed: int) -> Result:
         """A performance variant's fine-tune of the tier's length (`best` resolved for this host), run once per
         session: test_variant_quality judges its quality, test_faster_than_the_course its time."""
+        self.skip_without_quality()
         name = perf.variant_name(variant, self.perf_kind())
         key = (name, seed)
         if key not in self.variant_results:
@@ -293,87 +302,6 @@ class Suite:
                 labels = self.prepared().tokenized[self.task.eval_splits[0]]["label"]
                 self._collapse = metrics.constant_scores(self.task, labels)
         return self._collapse
-
-    # --- baselines -----------------------------------------------------------------------------------
-    def compare(self, test_id: str, name: str, value: float, key: str, confirm=None, **kwargs) -> tuple:
-        """The verdict on `value` against its stored band; with `confirm` (a step time: upper bound only), a value
-        above the bound is timed once more before it fails (verdicts.check_confirmed). Only a baseline of this
-        host's fingerprint is a gate: with none, the comparison is skipped, naming the machines that have one."""
-        if self.options.update:
-            verdict = (None, f"{name} {value:.4g} recorded for the baseline update ({key})")
-        elif self.baseline is None:
-            verdict = (None, self.missing_baseline(name, key))
-        else:
-            where = f"{self.options.model} on {self.hardware_key}, {key}"
-            if confirm is None:
-                group = (self.baseline.get("figures") or {}).get(key)
-                verdict = verdicts.check_quality(name, value, group, where, create=self.create_command(), **kwargs)
-            else:
-                verdict = verdicts.check_confirmed(name, value, store.figure_of(self.baseline, key, name), where, confirm,
-                                                create=self.create_command())
-        self.verdicts.append((test_id, *verdict))
-        return verdict
-
-    def compare_step(self, test_id: str, blocks_ms: list, key: str, confirm) -> tuple:
-        """A step time's verdict: its blocks (per process, passes as ms/step) against stored sessions
-        (verdicts.check_blocks): this runner's own nights where --history holds enough of them (bench.history.
-        baseline_group), else the committed baseline's sessions, else the band of older baselines (compare). A
-        calibration that drifted from the baseline's is named in the message; it never turns a failure into a skip
-        (the calibration does not track the step: docs/gates.md). Returns (passed, message, statistics or None)."""
-        group = ((self.baseline or {}).get("figures") or {}).get(key)
-        source = f"{self.options.model} on {self.hardware_key}, {key}"
-        nights, why_not = self.history_group(key)
-        if nights is not None:
-            group, source = nights, f"{source}; this runner's history: {nights['provenance']['described']}"
-        if self.options.update or (nights is None and (self.baseline is None or not store.stored_sessions(group))):
-            def mean(processes) -> float:
-                return sum(map(sum, processes)) / sum(map(len, processes))
-
-            passed, message = self.compare(test_id, "step_time_ms", mean(blocks_ms), key,
-                                           confirm=lambda: mean(confirm()))
-            if why_not and passed is None:
-                message = f"{message}; {why_not}"
-                self.verdicts[-1] = (test_id, passed, message)
-            return passed, message, None
-        passed, message, statistics_ = verdicts.check_blocks("step_time_ms", blocks_ms, group, source, confirm)
-        warning = None if nights is not None else self.calibration_warning()
-        if warning:
-            message = f"{message} [note: {warning}]"
-        self.verdicts.append((test_id, passed, message))
-        return passed, message, statistics_
-
-    def history_group(self, key: str) -> tuple:
-        """(a step-time group of this runner's nights under --history, or None; why none, or "")."""
-        if self.options.history is None:
-            return None, ""
-        from bench import history
-
-        return history.baseline_group(self.options.history, self.hardware_key, key,
-                                      self.engine.versions())
-
-    def missing_baseline(self, name: str, key: str) -> str:
-        here = f"{self.hardware_key}: {self.host.describe(runtime.device_kind('auto'))}"
-        others = "; ".join(f"{other} ({described})" for other, described in self.other_baselines) or "none"
-        nights = "" if self.options.history is not None or not key.startswith("step_time/") else (
-            "; or keep this runner's nights with --history DIR: its step time is gated from the 3rd")
-        return (f"no baseline for {name} ({key}) on this machine ({here}); baselines of other machines are never a "
-                f"gate: {others}. Create one here with: {self.create_command()}{nights}")
-
-    def create_command(self) -> str:
-        """The command that measures this session's missing baselines here."""
-        engine = "".join(f"{flag} " for flag in self.engine.flags())
-        return f"python3 dev.py bench --tier {self.options.tier.name} {engine}--update-baselines --seeds 5"
-
-    @property
-    def calibration(self) -> dict:
-        """The calibration workload (finetune.calibration), timed once, on first use: the session's start."""
-        if self._calibration is None:
-            self._calibration = calibration.measure(runtime.device_kind("auto"))
-        return self._calibration
-
-    def calibration_warning(self) -> str | None:
-        stored = ((self.baseline or {}).get("calibration")) or None
-        return calibration.drift(self.calibration, stored)
 
     def provenance(self) -> dict:
         return {"command": self.command, "versions": self.engine.versions(), "hardware": environment.hardware(),

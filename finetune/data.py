@@ -1,5 +1,6 @@
 """Data as in the course: load the splits, tokenize sentence pairs, pad per batch with
-DataCollatorWithPadding through `to_tf_dataset`; and the other paddings of finetune.perf (PADDINGS).
+DataCollatorWithPadding through `to_tf_dataset`; and the other paddings of finetune.perf (PADDINGS). For engines
+without TensorFlow, the same batches as numpy arrays (numpy_batches).
 """
 
 from __future__ import annotations
@@ -78,16 +79,10 @@ def prepare(config) -> PreparedData:
     return PreparedData(task, model, tokenizer, tokenized, source)
 
 
-def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None,
-                shuffle_train: bool = True, padding: str = "dynamic", seed: int = 0, eval_split: str | None = None):
-    """(train, validation) tf.data pipelines, padded per batch; only the training set is shuffled. The validation
-    pipeline is of `eval_split` (default: the task's headline validation split).
-
-    padding (see finetune/perf.py): dynamic and multiple pad each batch to its longest pair, rounded up to
-    `pad_to_multiple_of`; fixed pads every batch to the longest pair of the data (rounded up likewise);
-    bucket batches rows of similar length (shuffled with `seed`, reshuffled each epoch) and pads each batch
-    like dynamic. The validation set keeps its order: bucket pads it like multiple (or dynamic).
-    """
+def collator_for(prepared: PreparedData, padding: str = "dynamic", pad_to_multiple_of: int | None = None):
+    """A factory of the course's DataCollatorWithPadding for `padding` (finetune/perf.py PADDINGS): a bad padding
+    is one line. dynamic, multiple and bucket pad each batch to its longest pair, rounded up to `pad_to_multiple_of`;
+    fixed pads every batch to the longest pair of the data (rounded up likewise)."""
     from transformers import DataCollatorWithPadding
 
     if padding not in PADDINGS:
@@ -98,13 +93,26 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
     if padding == "fixed":
         fixed = {"padding": "max_length", "max_length": _round_up(longest_row(prepared), pad_to_multiple_of)}
 
-    def collator(return_tensors="tf"):
+    def collator(return_tensors: str):
         return DataCollatorWithPadding(tokenizer=prepared.tokenizer, return_tensors=return_tensors,
                                        pad_to_multiple_of=pad_to_multiple_of, **fixed)
 
+    return collator
+
+
+def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None,
+                shuffle_train: bool = True, padding: str = "dynamic", seed: int = 0, eval_split: str | None = None):
+    """(train, validation) tf.data pipelines, padded per batch; only the training set is shuffled. The validation
+    pipeline is of `eval_split` (default: the task's headline validation split).
+
+    padding: see collator_for; bucket batches rows of similar length (shuffled with `seed`, reshuffled each epoch)
+    and pads each batch like dynamic. The validation set keeps its order: bucket pads it like multiple (or dynamic).
+    """
+    collator = collator_for(prepared, padding, pad_to_multiple_of)
+
     def convert(split: str, shuffle: bool):
         return prepared.tokenized[split].to_tf_dataset(
-            columns=MODEL_INPUTS, label_cols=["label"], shuffle=shuffle, collate_fn=collator(), batch_size=batch_size
+            columns=MODEL_INPUTS, label_cols=["label"], shuffle=shuffle, collate_fn=collator("tf"), batch_size=batch_size
         )
 
     if padding == "bucket":
@@ -112,6 +120,58 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
     else:
         train = convert("train", shuffle_train)
     return train, convert(eval_split or prepared.eval_split, False)
+
+
+def numpy_batches(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None,
+                  shuffle_train: bool = True, padding: str = "dynamic", seed: int = 0, eval_split: str | None = None):
+    """(train, validation) as NumpyBatches, for engines without TensorFlow: the same token ids, collator and padding
+    as tf_datasets, batches of the same rows where nothing is shuffled; shuffled rows (a new order each epoch) are
+    drawn from numpy's generator seeded with `seed`, not tf.data's."""
+    collator = collator_for(prepared, padding, pad_to_multiple_of)("np")
+    train = NumpyBatches(prepared.tokenized["train"], collator, batch_size, shuffle=shuffle_train, seed=seed,
+                         group_by_length=padding == "bucket")
+    return train, NumpyBatches(prepared.tokenized[eval_split or prepared.eval_split], collator, batch_size)
+
+
+class NumpyBatches:
+    """One split as padded numpy batches ({input: int64 matrix}, labels), indexable (keras.utils.PyDataset's
+    protocol: len, [i], and new_epoch() where a PyDataset has on_epoch_end). Shuffled: rows in a new random order
+    each epoch, cut into batches, as to_tf_dataset(shuffle=True) does; group_by_length: length_grouped_batches."""
+
+    def __init__(self, split, collator, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 group_by_length: bool = False):
+        self._lengths = [len(ids) for ids in split["input_ids"]]
+        self._columns = {name: split[name] for name in MODEL_INPUTS}
+        self._labels = labels_of(split)
+        self._collator, self._batch_size, self._group = collator, batch_size, group_by_length
+        self._rng = np.random.default_rng(seed) if shuffle else None  # one generator: each epoch draws the next order
+        self.new_epoch()
+
+    def new_epoch(self) -> None:
+        if self._group:
+            self._order = length_grouped_batches(self._lengths, self._batch_size, self._rng)
+            return
+        rows = self._rng.permutation(len(self._lengths)) if self._rng is not None else np.arange(len(self._lengths))
+        self._order = [rows[i:i + self._batch_size] for i in range(0, len(rows), self._batch_size)]
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, index: int) -> tuple:
+        rows = self._order[index]
+        return pad_rows(self._columns, rows, self._collator), self._labels[rows]
+
+
+def labels_of(split) -> np.ndarray:
+    """A split's labels: float32 scores for a regression (STS-B), else int64 class ids."""
+    scores = split.features["label"].dtype.startswith("float")
+    return np.asarray(split["label"], dtype=np.float32 if scores else np.int64)
+
+
+def pad_rows(columns: dict, rows, collator) -> dict:
+    """The model inputs of `rows`, padded by the (numpy) collator into int64 matrices."""
+    padded = collator([{name: columns[name][i] for name in MODEL_INPUTS} for i in rows])
+    return {name: np.asarray(padded[name]).astype(np.int64) for name in MODEL_INPUTS}
 
 
 def _round_up(length: int, multiple: int | None) -> int:
@@ -142,24 +202,25 @@ def length_grouped_batches(lengths, batch_size: int, rng: np.random.Generator | 
 
 
 def bucketed(split: datasets.Dataset, collator, batch_size: int, shuffle: bool, seed: int):
-    """A tf.data pipeline of length-grouped batches, each padded by `collator` (numpy), new order each epoch."""
+    """A tf.data pipeline of length-grouped batches (NumpyBatches), each padded by `collator` (numpy), a new order
+    each epoch."""
     import tensorflow as tf
 
-    lengths = [len(ids) for ids in split["input_ids"]]
-    columns = {name: split[name] for name in MODEL_INPUTS}
-    scores = split.features["label"].dtype.startswith("float")  # a regression's labels (STS-B)
-    labels = np.asarray(split["label"], dtype=np.float32 if scores else np.int64)
-    rng = np.random.default_rng(seed) if shuffle else None  # one generator: each epoch draws the next order
+    grouped = NumpyBatches(split, collator, batch_size, shuffle=shuffle, seed=seed, group_by_length=True)
+    scores = grouped[0][1].dtype == np.float32
 
-    def batches():
-        for rows in length_grouped_batches(lengths, batch_size, rng):
-            padded = collator([{name: columns[name][i] for name in MODEL_INPUTS} for i in rows])
-            yield {name: padded[name].astype(np.int64) for name in MODEL_INPUTS}, labels[rows]
+    calls = []
+
+    def batches():  # each iteration (an epoch) of the pipeline draws the next order
+        if calls:
+            grouped.new_epoch()
+        calls.append(1)
+        for index in range(len(grouped)):
+            yield grouped[index]
 
     # The same element spec as to_tf_dataset's, so the model sees the same signature as the course's.
     matrix = tf.TensorSpec(shape=(None, None), dtype=tf.int64)
     dataset = tf.data.Dataset.from_generator(
         batches, output_signature=({name: matrix for name in MODEL_INPUTS},
                                    tf.TensorSpec((None,), tf.float32 if scores else tf.int64)))
-    num_batches = -(-len(lengths) // batch_size)
-    return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(grouped))).prefetch(tf.data.AUTOTUNE)

@@ -130,8 +130,8 @@ class GpuInfo:
 @dataclass(frozen=True)
 class Host:
     cpu: CpuInfo
-    gpus: tuple = ()  # GpuInfo, one per GPU TensorFlow can use
-    cuda: str | None = None  # TensorFlow's build (tf.sysconfig.get_build_info)
+    gpus: tuple = ()  # GpuInfo, one per GPU TensorFlow can use (nvidia-smi's where TensorFlow is not installed)
+    cuda: str | None = None  # TensorFlow's build (tf.sysconfig.get_build_info); else the driver's, "driver 13.0"
     cudnn: str | None = None
 
     # --- capabilities --------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ class Host:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         cpu = CpuInfo.parse(text, arch=platform.machine(), cores=cores, memory_gb=_memory_gb(),
                             isa_cap=os.environ.get("ONEDNN_MAX_CPU_ISA") or None)
-        gpus, cuda, cudnn = _tensorflow_gpus()
+        gpus, cuda, cudnn = _gpus()
         return cls(cpu, gpus, cuda, cudnn)
 
 
@@ -236,6 +236,53 @@ def _memory_gb() -> float | None:
         return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _gpus() -> tuple:
+    """(GPUs, CUDA, cuDNN): TensorFlow's view where it is installed; else nvidia-smi's (Keras 3 on JAX or torch),
+    which initialises no CUDA context in this process (JAX would take 75% of each GPU's memory)."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return nvidia_smi_gpus(_nvidia_smi("--query-gpu=name,compute_cap,memory.total", "--format=csv,noheader,nounits"),
+                               _nvidia_smi())
+    return _tensorflow_gpus()
+
+
+def nvidia_smi_gpus(table: str, banner: str) -> tuple:
+    """(GPUs, "driver <its CUDA version>", None) from nvidia-smi's query table ("NVIDIA H200, 9.0, 143771") and its
+    banner ("... CUDA Version: 13.0 ..."); ((), None, None) without either."""
+    gpus = []
+    for line in table.splitlines():
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != 3 or not fields[0]:
+            continue
+        name, capability, memory = fields
+        try:
+            major, minor = (int(part) for part in capability.split("."))
+            compute = (major, minor)
+        except ValueError:
+            compute = None
+        try:
+            memory_mb = int(float(memory))
+        except ValueError:
+            memory_mb = None
+        gpus.append(GpuInfo(name, compute, memory_mb))
+    if not gpus:
+        return (), None, None
+    found = re.search(r"CUDA Version:\s*([0-9.]+)", banner)
+    return tuple(gpus), f"driver {found.group(1)}" if found else None, None
+
+
+def _nvidia_smi(*arguments: str) -> str:
+    """nvidia-smi's output, or "" where it is missing or fails."""
+    if not shutil.which("nvidia-smi"):
+        return ""
+    try:
+        return subprocess.run(["nvidia-smi", *arguments], capture_output=True, text=True, timeout=10,
+                              check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 def _tensorflow_gpus() -> tuple:
@@ -262,11 +309,8 @@ def _tensorflow_gpus() -> tuple:
 
 def _nvidia_smi_memory_mb() -> list:
     """Each GPU's total memory in MiB; TensorFlow reports only what it has allocated."""
-    if not shutil.which("nvidia-smi"):
-        return []
+    out = _nvidia_smi("--query-gpu=memory.total", "--format=csv,noheader,nounits")
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
         return [int(float(line)) for line in out.split() if line.strip()]
-    except (OSError, subprocess.SubprocessError, ValueError):
+    except ValueError:
         return []

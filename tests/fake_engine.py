@@ -59,6 +59,7 @@ def loss_and_gradient(w, x, y, loss: str):
 class FakeEngine(Engine):
     name = "fake"
     chooses_device = False
+    array_backend = "numpy"  # its calibration matmul (finetune/calibration.py BLOCKS_OF) and no GPU memory
 
     def callback_base(self) -> type:
         return Callback

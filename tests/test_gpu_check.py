@@ -1,5 +1,5 @@
 """bench/gpu_check.py, the GPU check without TensorFlow, run here on JAX's CPU with TensorFlow made unimportable: the
-step-time table it writes, and the quality run from the bundled MiniLM's folder (a few rows)."""
+suite's own records of the step time (the contract every runner writes), and the report that renders them."""
 
 import importlib.util
 import json
@@ -10,33 +10,32 @@ from pathlib import Path
 
 import pytest
 
+from bench import contract
+
 ROOT = Path(__file__).resolve().parent.parent
-NO_TENSORFLOW = ("import sys, runpy; sys.modules['tensorflow'] = None; sys.argv = ['bench/gpu_check.py'] + sys.argv[1:]; "
-                 "runpy.run_path('bench/gpu_check.py', run_name='__main__')")
 
 
 @pytest.mark.skipif(not (importlib.util.find_spec("keras_hub") and importlib.util.find_spec("jax")),
-                    reason="the keras3 extra is not installed: FINETUNE_EXTRAS=report,keras3 python3 dev.py test")
-def test_the_gpu_check_measures_without_tensorflow(real_glue_dir, tmp_path):
-    from finetune.models import bundled_model_dir
-
-    out = tmp_path / "jax.json"
-    env = {**{k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}, "JAX_PLATFORMS": "cpu"}
+                    reason="Keras 3, keras-hub and JAX are not installed: "
+                           "FINETUNE_EXTRAS=keras3-jax python3 dev.py test tests/test_gpu_check.py")
+def test_the_gpu_check_runs_the_suite_without_tensorflow_and_reports_it(generated_glue_dir, tmp_path):
+    wheels = tmp_path / "wheels"  # nothing to carry here: every package is installed
+    wheels.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "no_tensorflow")}
     done = subprocess.run(
-        [sys.executable, "-c", NO_TENSORFLOW, "measure", "--backend", "jax", "--config", "tiny", "--steps", "2",
-         "--length", "16", "--json", str(out), "--weights", bundled_model_dir(), "--glue-dir", real_glue_dir,
-         "--max-train-samples", "16", "--max-eval-samples", "24"],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text())
-    assert result["tensorflow_imported"] is False and result["device"]["platform"] == "cpu"
-    rows = {(r["batch_size"], r["precision"]): r for r in result["step_time"]}
-    assert set(rows) == {(8, "float32"), (32, "float32"), (8, "mixed_bfloat16"), (32, "mixed_bfloat16")}
-    for (batch, _), row in rows.items():
-        assert row["steps_timed"] == 2 and row["length"] == 16 and row["ms_per_step"] > 0
-        assert row["examples_per_s"] == pytest.approx(batch * 1000 / row["ms_per_step"])
-    quality = result["quality"]
-    assert quality["train_rows"] == 16 and quality["eval_rows"] == 24 and 0 <= quality["accuracy"] <= 1
+        [sys.executable, "bench/gpu_check.py", "run", "--wheels", str(wheels), "--out", str(tmp_path / "out"),
+         "--backends", "jax", "--model", "tiny", "--tier", "ci", "--platform", "cpu", "--",
+         "-k", "test_variant_step_time and course", "--glue-dir", str(generated_glue_dir), "--progress", "off", "-q"],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    document = json.loads((tmp_path / "out" / "jax.json").read_text())
+    [step] = [b["extra_info"] for b in document["benchmarks"]]
+    record = contract.validate(step)  # reads back whole, as its kind
+    assert (step["schema"], step["kind"], step["engine"], step["device"]) == (contract.SCHEMA, "variant_step_time",
+                                                                             "keras3-jax", "cpu")
+    assert record.flops_per_step > 0 and step["precision"] == "fp32"
+    report = (tmp_path / "out" / "report" / "report.md").read_text()
+    assert "keras3-jax" in report and "tiny" in report
 
 
 def test_the_gpu_check_refuses_a_missing_wheels_folder_in_one_line(tmp_path):
@@ -46,3 +45,22 @@ def test_the_gpu_check_refuses_a_missing_wheels_folder_in_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"gpu_check: --wheels {tmp_path / 'none'}: no such folder; make it where PyPI is reachable: "
         f"python bench/gpu_check.py wheels {tmp_path / 'none'}"]
+
+
+def test_an_unusable_gpu_is_one_line_not_a_cpu_run(generated_glue_dir):
+    """JAX_PLATFORMS=cuda (as the GPU check sets it) where JAX has no CUDA: one line and a non-zero exit."""
+    if not importlib.util.find_spec("jax"):
+        pytest.skip("JAX is not installed: FINETUNE_EXTRAS=keras3-jax python3 dev.py test tests/test_gpu_check.py")
+    try:
+        import jax
+
+        jax.devices("gpu")
+        pytest.skip("this machine's JAX has a GPU")
+    except RuntimeError:
+        pass
+    env = {**os.environ, "JAX_PLATFORMS": "cuda", "PYTHONPATH": str(ROOT / "tests" / "no_tensorflow")}
+    done = subprocess.run([sys.executable, "-m", "finetune", "--engine", "keras3", "--backend", "jax", "--model",
+                           "tiny", "--glue-dir", str(generated_glue_dir)], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: JAX_PLATFORMS=cuda: JAX cannot use the GPU")

@@ -1,4 +1,6 @@
-"""The keras3 engine (finetune/engines/keras3.py): its configuration, its baseline keys, and a tiny fine-tune on JAX."""
+"""The keras3 engine (finetune/engines/keras3.py): its configuration, its baseline keys, and with TensorFlow made
+unimportable (tests/no_tensorflow): a tiny fine-tune on JAX (data-parallel) and on torch, and a tiny
+`pytest bench/ --engine keras3 --backend jax` session."""
 
 import importlib.util
 import json
@@ -15,6 +17,20 @@ from finetune import FinetuneError, RunConfig
 from finetune.hardware import Host
 
 ROOT = Path(__file__).resolve().parent.parent
+NEEDS_JAX = pytest.mark.skipif(not (importlib.util.find_spec("keras_hub") and importlib.util.find_spec("jax")),
+                               reason="Keras 3, keras-hub and JAX are not installed: "
+                                      "FINETUNE_EXTRAS=keras3-jax python3 dev.py test tests/test_keras3.py")
+NEEDS_TORCH = pytest.mark.skipif(not (importlib.util.find_spec("keras_hub") and importlib.util.find_spec("torch")),
+                                 reason="Keras 3, keras-hub and torch are not installed: "
+                                        "FINETUNE_EXTRAS=keras3-torch python3 dev.py test tests/test_keras3.py")
+
+
+def without_tensorflow(**more) -> dict:
+    """The environment of a child process in which `import tensorflow` fails (tests/no_tensorflow/sitecustomize.py),
+    Keras 3's backend left to the command line."""
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "tests" / "no_tensorflow"), env.get("PYTHONPATH")]))
+    return {**env, **more}
 
 
 def test_keras3_needs_a_backend_and_tf_keras_takes_none():
@@ -42,23 +58,40 @@ def test_an_engine_is_in_the_quality_key_and_tf_keras_keeps_the_old_keys():
     assert list(store.quality_groups([no_engine], {})) == ["quality/mrpc/string/adam/epochs=1/train=64/batch=8"]
 
 
-@pytest.mark.skipif(not (importlib.util.find_spec("keras_hub") and importlib.util.find_spec("jax")),
-                    reason="the keras3 extra is not installed: FINETUNE_EXTRAS=report,keras3 python3 dev.py test")
-def test_a_tiny_fine_tune_on_keras3_with_jax(generated_glue_dir, tmp_path):
-    """A fresh process (Keras 3 fixes its backend at import): the recipe runs, the result names its engine, and the
-    schedule spans the epoch's steps."""
+@NEEDS_JAX
+def test_a_tiny_fine_tune_on_keras3_with_jax_data_parallel(generated_glue_dir, tmp_path):
+    """A fresh process (Keras 3 fixes its backend at import), JAX given two host devices: the recipe runs with the
+    mirrored variant (keras.distribution.DataParallel), the result names its engine, and the schedule spans the
+    epoch's steps."""
     out = tmp_path / "k3.json"
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env = without_tensorflow(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     done = subprocess.run(
         [sys.executable, "-m", "finetune", "--engine", "keras3", "--backend", "jax", "--model", "tiny", "--epochs", "1",
-         "--glue-dir", generated_glue_dir, "--json", str(out)],
+         "--perf", "mirrored", "--glue-dir", generated_glue_dir, "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert (result["config"]["engine"], result["config"]["backend"]) == ("keras3", "jax")
+    assert result["config"]["perf"]["distribute"] == "mirrored"
     assert result["num_train_steps"] == 5 and result["fit"]["steps"] == 5 and len(result["step_losses"]) == 5
     assert result["num_eval_examples"] == 12 and 0 <= result["accuracy"] <= 1
     assert result["versions"]["keras-hub"] and result["versions"]["jax"] and "keras" in result["versions"]
+    assert result["calibration"]["backend"] == "jax" and result["calibration"]["fp32_gflops"] > 0
+
+
+@NEEDS_TORCH
+def test_a_tiny_fine_tune_on_keras3_with_torch(generated_glue_dir, tmp_path):
+    """The torch backend: the course's recipe, eager (no XLA), its calibration through torch."""
+    out = tmp_path / "k3-torch.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "finetune", "--engine", "keras3", "--backend", "torch", "--model", "tiny", "--epochs",
+         "2", "--glue-dir", generated_glue_dir, "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, env=without_tensorflow(), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert (result["config"]["backend"], result["config"]["perf"]["jit_compile"]) == ("torch", False)
+    assert result["num_train_steps"] == 10 and len(result["step_losses"]) == 10 and len(result["epoch_losses"]) == 2
+    assert result["calibration"]["backend"] == "torch" and result["versions"]["torch"]
 
 
 def test_jax_runs_every_variant_compiled_and_in_lengths_of_eight():
@@ -80,15 +113,15 @@ def test_jax_runs_every_variant_compiled_and_in_lengths_of_eight():
 
 @pytest.fixture(scope="module")
 def keras3_bench_run(generated_glue_dir, tmp_path_factory):
-    """`pytest bench/ --engine keras3 --backend jax` with the tiny model on 40 generated pairs, JAX given two host devices (so that the
-    data-parallel variant runs): the course's recipes, the gated step time in its timing processes, and three
-    performance variants."""
+    """`pytest bench/ --engine keras3 --backend jax` with the tiny model on 40 generated pairs: the course's recipes,
+    the gated step time in its timing processes, and three performance variants (mirrored: skipped by the CI
+    tier, which names --tier full)."""
     if not (importlib.util.find_spec("keras_hub") and importlib.util.find_spec("jax")):
-        pytest.skip("the keras3 extra is not installed: FINETUNE_EXTRAS=report,keras3 python3 dev.py test")
+        pytest.skip("Keras 3, keras-hub and JAX are not installed: "
+                    "FINETUNE_EXTRAS=keras3-jax python3 dev.py test tests/test_keras3.py")
     out = tmp_path_factory.mktemp("keras3") / "bench.json"
-    # JAX on the CPU, split in 2 devices (DataParallel): a CUDA build of JAX on a GPU runner would place it there
-    env = {**{k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"},
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    # JAX on the CPU: a CUDA build of JAX on a GPU runner would place it there
+    env = without_tensorflow(JAX_PLATFORMS="cpu")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_quality.py::test_quality", "bench/test_step_time.py",
          "bench/test_performance.py::test_variant_step_time[seed0-course]",
@@ -119,4 +152,4 @@ def test_pytest_bench_runs_on_keras3_and_every_record_names_its_engine(keras3_be
         assert variants["bf16-bucket"]["precision"] == "bf16"
     else:
         assert "bf16-bucket" not in variants and "bf16-bucket: mixed_bfloat16" in stdout
-    assert variants["mirrored"]["replicas"] == 2 and variants["mirrored"]["perf_distribute"] == "mirrored"
+    assert "mirrored" not in variants and "mirrored: tier ci times the variants course, bucket" in stdout

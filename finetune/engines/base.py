@@ -31,6 +31,7 @@ class Engine:
     backends: ClassVar[tuple] = ()  # the --backend values it takes; () for none
     chooses_device: ClassVar[bool] = True  # False: the backend places ops itself (no --device cpu|gpu of its own)
     speed_targets: ClassVar[bool] = False  # perf.BEST_BY_HOST's speed targets were measured on this engine
+    array_backend: ClassVar[str] = "tensorflow"  # whose arrays time the calibration and hold GPU memory (memory.py)
 
     def __init__(self, backend: str | None = None):
         self.validate(backend)

@@ -17,7 +17,9 @@ the tf-keras engine; the model is keras-hub's BertBackbone converted from the ch
 Performance variants (finetune/perf.py) as Keras 3 has them (`effective`, `unsupported`): padding as the tf-keras
 engine's; precision as Keras 3's dtype policy around the model's build; XLA as jit_compile (always on JAX);
 distribute mirrored as keras.distribution.DataParallel over every device (JAX only: Keras 3's distribution API).
-Keras 3 fixes its backend when it is first imported (KERAS_BACKEND): one backend per process.
+Keras 3 fixes its backend when it is first imported (KERAS_BACKEND): one backend per process. Its batches are
+finetune.data's numpy ones (numpy_batches) in a keras.utils.PyDataset, on every backend: TensorFlow is not needed
+on JAX or torch.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from finetune.engines import ENGINES
 from finetune.engines.base import Engine, Trained
 from finetune.errors import FinetuneError
 from finetune.hardware import Host
-from finetune.models import TINY_CONFIG
 from finetune.perf import PerfConfig, unsupported_precision
 from finetune.steptime import Described
 from finetune.recipes import PEAK_LEARNING_RATE
@@ -53,9 +54,14 @@ class Keras3(Engine):
     backends = ENGINES["keras3"].backends
     chooses_device = False  # Keras 3 places ops where its backend does
 
+    @property
+    def array_backend(self) -> str:
+        return self.backend
+
     def prepare_process(self) -> None:
         os.environ["KERAS_BACKEND"] = self.backend  # Keras 3 fixes its backend at its first import
         keras_for(self.backend)  # missing Keras 3 or keras-hub: one line, before anything runs
+        check_accelerator(self.backend)
 
     def versions(self) -> dict:
         from finetune import environment
@@ -67,7 +73,7 @@ class Keras3(Engine):
 
     def clear_session(self) -> None:
         keras_for(self.backend).backend.clear_session()
-        if "tf_keras" in sys.modules:  # a tf-keras model of the session (the calibration's TensorFlow aside)
+        if sys.modules.get("tf_keras") is not None:  # a tf-keras model of the session (None: made unimportable)
             sys.modules["tf_keras"].backend.clear_session()
 
     def train(self, config, prepared, verbose, callbacks: tuple) -> Trained:
@@ -87,6 +93,32 @@ class Keras3(Engine):
 
     def unsupported(self, perf: PerfConfig) -> str | None:
         return unsupported(effective(perf, self.backend), self.backend)
+
+
+GPU_PLATFORMS = ("cuda", "gpu", "rocm")
+
+
+def check_accelerator(backend: str) -> None:
+    """Where JAX_PLATFORMS (jax) or KERAS_TORCH_DEVICE (torch) asks for the GPU, one line when it is not usable:
+    never a silent fall back to the CPU."""
+    platforms = [p.strip() for p in os.environ.get("JAX_PLATFORMS", "").split(",") if p.strip()]
+    if backend == "jax" and platforms and all(p in GPU_PLATFORMS for p in platforms):
+        import jax
+
+        try:
+            jax.devices()
+        except Exception as err:  # noqa: BLE001  (RuntimeError, or jax 0.10's AssertionError for a missing plugin)
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else err.__class__.__name__
+            raise FinetuneError(f"JAX_PLATFORMS={os.environ['JAX_PLATFORMS']}: JAX cannot use the GPU ({first}); "
+                                "install jax with its CUDA plugin (pip install 'jax[cuda13]') and check the driver "
+                                "(nvidia-smi), or leave JAX_PLATFORMS unset to run on the CPU") from None
+    if backend == "torch" and os.environ.get("KERAS_TORCH_DEVICE", "").startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise FinetuneError(f"KERAS_TORCH_DEVICE={os.environ['KERAS_TORCH_DEVICE']}: torch {torch.__version__} "
+                                "sees no usable CUDA device (torch.cuda.is_available() is False); install a CUDA build "
+                                "of torch and check the driver (nvidia-smi), or leave KERAS_TORCH_DEVICE unset")
 
 
 def device_kind(backend: str) -> str:
@@ -192,10 +224,11 @@ def build_model(config, prepared, num_train_steps: int):
     import keras_hub
 
     if prepared.model.source == "random":
-        backbone = keras_hub.models.BertBackbone(  # models.TINY_CONFIG, as keras-hub names it
-            vocabulary_size=len(prepared.tokenizer), num_layers=TINY_CONFIG["num_hidden_layers"],
-            num_heads=TINY_CONFIG["num_attention_heads"], hidden_dim=TINY_CONFIG["hidden_size"],
-            intermediate_dim=TINY_CONFIG["intermediate_size"])
+        found = models.random_architecture(prepared.model, len(prepared.tokenizer))  # as keras-hub names it
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=found["vocab_size"], num_layers=found["num_hidden_layers"],
+            num_heads=found["num_attention_heads"], hidden_dim=found["hidden_size"],
+            intermediate_dim=found["intermediate_size"])
     else:
         try:
             backbone = keras_hub.models.BertBackbone.from_preset(str(prepared.model.location))
@@ -221,23 +254,53 @@ def build_model(config, prepared, num_train_steps: int):
 
 
 def datasets(config, prepared, split: str | None = None, shuffle_train: bool = True):
-    """(train, validation) as keras-hub's inputs: token_ids, segment_ids, padding_mask; padded as config.perf runs
-    on its backend."""
-    import tensorflow as tf
+    """(train, validation) as keras.utils.PyDataset over finetune.data's numpy batches (no TensorFlow), with
+    keras-hub's input names: token_ids, segment_ids, padding_mask; padded as config.perf runs on its backend."""
+    train, evaluation = numpy_batches(config, prepared, split, shuffle_train)
+    return py_dataset(config.backend, train), py_dataset(config.backend, evaluation)
 
+
+def numpy_batches(config, prepared, split: str | None = None, shuffle_train: bool = True):
+    """(train, validation) as finetune.data.NumpyBatches, padded as config.perf runs on its backend."""
     perf = effective(config.perf, config.backend)
-    train, evaluation = data.tf_datasets(prepared, config.batch_size, seed=config.seed, eval_split=split,
-                                         shuffle_train=shuffle_train, **perf.data_options())
+    return data.numpy_batches(prepared, config.batch_size, seed=config.seed, eval_split=split,
+                              shuffle_train=shuffle_train, **perf.data_options())
 
-    def renamed(features, labels):
-        return ({"token_ids": features["input_ids"], "segment_ids": features["token_type_ids"],
-                 "padding_mask": tf.cast(features["attention_mask"], tf.bool)}, labels)
 
-    return train.map(renamed), evaluation.map(renamed)
+def keras_inputs(features: dict) -> dict:
+    """finetune.data's model inputs under keras-hub's names."""
+    return {"token_ids": features["input_ids"], "segment_ids": features["token_type_ids"],
+            "padding_mask": features["attention_mask"].astype(bool)}
+
+
+def py_dataset(backend: str, batches):
+    """`batches` (len, [i] -> (features, labels), and new_epoch() where it reshuffles) as a keras.utils.PyDataset:
+    read in fit()'s own thread (workers=1, no multiprocessing), a new order after each epoch.
+
+    It is given to Keras' own Model.fit and Model.predict (`keras.Model.fit(model, ...)`): keras-hub's PipelineModel
+    overrides them to convert every input that is not tf.data or grain, a PyDataset included, through tf.data or
+    grain (keras_hub/src/utils/pipeline_model.py), to map a preprocessor over it; this model has none."""
+    keras = keras_for(backend)
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return len(batches)
+
+        def __getitem__(self, index):
+            features, labels = batches[index]
+            return keras_inputs(features), labels
+
+        def on_epoch_end(self):
+            if hasattr(batches, "new_epoch"):
+                batches.new_epoch()
+
+    return Batches()
 
 
 def predict(model, eval_ds, task) -> np.ndarray:
-    logits = np.asarray(model.predict(eval_ds, verbose=0))
+    import keras  # imported already, on the run's backend (keras_for)
+
+    logits = np.asarray(keras.Model.predict(model, eval_ds, verbose=0))  # Keras' own predict(): see py_dataset
     return logits[:, 0].astype(np.float64) if task.is_regression else np.argmax(logits, axis=-1)
 
 
@@ -250,7 +313,8 @@ def train(config, prepared, verbose, callbacks: tuple):
         model = build_model(config, prepared, num_train_steps)
         timer = timer_for(config.backend)
         loaded = time.perf_counter()
-        model.fit(train_ds, epochs=config.epochs, callbacks=[timer, *callbacks], verbose=verbose)
+        keras_for(config.backend).Model.fit(model, train_ds, epochs=config.epochs, callbacks=[timer, *callbacks],
+                                            verbose=verbose)  # Keras' own fit(): see py_dataset
         trained = time.perf_counter()
         predictions = predict(model, eval_ds, prepared.task)
         others = {split: predict(model, datasets(config, prepared, split)[1], prepared.task)
@@ -294,15 +358,15 @@ class StepBench(Described):
         check_device(config)
         self.config = dataclasses.replace(config, perf=effective(config.perf, config.backend))
         with configured(self.config) as replicas:
-            train_ds, _ = datasets(self.config, prepared, shuffle_train=False)
-            self._dataset = train_ds.take(num_batches).cache()
-            self.batches = [(x, y) for x, y in self._dataset]  # materialised (and cached) before timing
+            train, _ = numpy_batches(self.config, prepared, shuffle_train=False)
+            self.batches = [train[i] for i in range(min(num_batches, len(train)))]  # padded before timing
+            self._dataset = py_dataset(self.config.backend, self.batches)
             # a schedule far longer than the timed steps: the learning rate stays near its peak, as early in a run
             self.model = build_model(self.config, prepared, num_train_steps=1000 * len(self.batches))
         self.replicas = replicas
         self.rows = sum(int(y.shape[0]) for _, y in self.batches)
-        self.shapes = sorted({tuple(x["token_ids"].shape) for x, _ in self.batches})
-        masks = [np.asarray(x["padding_mask"]) for x, _ in self.batches]
+        self.shapes = sorted({tuple(x["input_ids"].shape) for x, _ in self.batches})
+        masks = [x["attention_mask"] for x, _ in self.batches]
         self.tokens_per_batch = float(np.mean([m.sum() for m in masks]))
         self.padded_tokens_per_batch = float(np.mean([m.size for m in masks]))
         architecture = flops.Architecture.from_config(
@@ -328,8 +392,7 @@ class StepBench(Described):
 
         try:
             with configured(self.config):
-                self.model.fit(self._dataset.repeat(), steps_per_epoch=len(self.batches), epochs=10 ** 9, verbose=0,
-                               callbacks=[Passes()])
+                keras.Model.fit(self.model, self._dataset, epochs=10 ** 9, verbose=0, callbacks=[Passes()])
         except _Stop:
             pass
         except Exception as err:  # noqa: BLE001  (handed to the caller, in its thread)

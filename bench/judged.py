@@ -1,0 +1,94 @@
+"""The session's figures judged against the stored groups they have: this runner's nights (--history), else the
+committed baseline of this host's fingerprint, else nothing (a skip naming the machines that have one). The rules are
+bench/verdicts.py's; this is the part of the session (bench/suite.py's Suite) that knows which group a figure meets
+and keeps each verdict for the summary.
+"""
+
+from __future__ import annotations
+
+from bench import store, verdicts
+from finetune import calibration, runtime
+
+
+class StoredFigures:
+    """Suite's judgements (a mixin: it reads the session's options, baseline, fingerprint, engine and verdicts)."""
+
+    def compare(self, test_id: str, name: str, value: float, key: str, confirm=None, **kwargs) -> tuple:
+        """The verdict on `value` against its stored band; with `confirm` (a step time: upper bound only), a value
+        above the bound is timed once more before it fails (verdicts.check_confirmed). Only a baseline of this
+        host's fingerprint is a gate: with none, the comparison is skipped, naming the machines that have one."""
+        if self.options.update:
+            verdict = (None, f"{name} {value:.4g} recorded for the baseline update ({key})")
+        elif self.baseline is None:
+            verdict = (None, self.missing_baseline(name, key))
+        else:
+            where = f"{self.options.model} on {self.hardware_key}, {key}"
+            if confirm is None:
+                group = (self.baseline.get("figures") or {}).get(key)
+                verdict = verdicts.check_quality(name, value, group, where, create=self.create_command(), **kwargs)
+            else:
+                verdict = verdicts.check_confirmed(name, value, store.figure_of(self.baseline, key, name), where, confirm,
+                                                create=self.create_command())
+        self.verdicts.append((test_id, *verdict))
+        return verdict
+
+    def compare_step(self, test_id: str, blocks_ms: list, key: str, confirm) -> tuple:
+        """A step time's verdict: its blocks (per process, passes as ms/step) against stored sessions
+        (verdicts.check_blocks): this runner's own nights where --history holds enough of them (bench.history.
+        baseline_group), else the committed baseline's sessions, else the band of older baselines (compare). A
+        calibration that drifted from the baseline's is named in the message; it never turns a failure into a skip
+        (the calibration does not track the step: docs/gates.md). Returns (passed, message, statistics or None)."""
+        group = ((self.baseline or {}).get("figures") or {}).get(key)
+        source = f"{self.options.model} on {self.hardware_key}, {key}"
+        nights, why_not = self.history_group(key)
+        if nights is not None:
+            group, source = nights, f"{source}; this runner's history: {nights['provenance']['described']}"
+        if self.options.update or (nights is None and (self.baseline is None or not store.stored_sessions(group))):
+            def mean(processes) -> float:
+                return sum(map(sum, processes)) / sum(map(len, processes))
+
+            passed, message = self.compare(test_id, "step_time_ms", mean(blocks_ms), key,
+                                           confirm=lambda: mean(confirm()))
+            if why_not and passed is None:
+                message = f"{message}; {why_not}"
+                self.verdicts[-1] = (test_id, passed, message)
+            return passed, message, None
+        passed, message, statistics_ = verdicts.check_blocks("step_time_ms", blocks_ms, group, source, confirm)
+        warning = None if nights is not None else self.calibration_warning()
+        if warning:
+            message = f"{message} [note: {warning}]"
+        self.verdicts.append((test_id, passed, message))
+        return passed, message, statistics_
+
+    def history_group(self, key: str) -> tuple:
+        """(a step-time group of this runner's nights under --history, or None; why none, or "")."""
+        if self.options.history is None:
+            return None, ""
+        from bench import history
+
+        return history.baseline_group(self.options.history, self.hardware_key, key,
+                                      self.engine.versions())
+
+    def missing_baseline(self, name: str, key: str) -> str:
+        here = f"{self.hardware_key}: {self.host.describe(runtime.device_kind('auto'))}"
+        others = "; ".join(f"{other} ({described})" for other, described in self.other_baselines) or "none"
+        nights = "" if self.options.history is not None or not key.startswith("step_time/") else (
+            "; or keep this runner's nights with --history DIR: its step time is gated from the 3rd")
+        return (f"no baseline for {name} ({key}) on this machine ({here}); baselines of other machines are never a "
+                f"gate: {others}. Create one here with: {self.create_command()}{nights}")
+
+    def create_command(self) -> str:
+        """The command that measures this session's missing baselines here."""
+        engine = "".join(f"{flag} " for flag in self.engine.flags())
+        return f"python3 dev.py bench --tier {self.options.tier.name} {engine}--update-baselines --seeds 5"
+
+    @property
+    def calibration(self) -> dict:
+        """The calibration workload (finetune.calibration), timed once, on first use: the session's start."""
+        if self._calibration is None:
+            self._calibration = calibration.measure(self.engine.device_kind(), backend=self.engine.array_backend)
+        return self._calibration
+
+    def calibration_warning(self) -> str | None:
+        stored = ((self.baseline or {}).get("calibration")) or None
+        return calibration.drift(self.calibration, stored)
