@@ -96,7 +96,9 @@ def run(args, pytest_args: list[str]) -> int:
     written, failed = [], []
     for backend in args.backends:
         out = args.out / f"{backend}.json"
-        command = [sys.executable, "-m", "pytest", "bench/", "--engine", "keras3", "--backend", backend, "--model",
+        named = any(a.startswith("bench/") for a in pytest_args)  # tests named: those, not all of bench/
+        command = [sys.executable, "-m", "pytest", *([] if named else ["bench/"]), "--engine", "keras3", "--backend",
+                   backend, "--model",
                    args.model, "--tier", args.tier, "--benchmark-json", str(out), "-p", "no:cacheprovider", "-rs",
                    *pytest_args]
         print(f"gpu_check: {' '.join(command[1:])}", flush=True)

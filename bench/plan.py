@@ -105,7 +105,9 @@ def fine_tunes_of(name: str, params: dict, suite) -> list:
     if name == "test_course_claims":
         return [("recipe", recipe, seed) for recipe in RECIPES]
     if name == "test_faster_than_the_course":
-        return [] if suite.variant_skip("best") else [("recipe", WINNER, seed), ("variant", suite.best_variant, seed)]
+        if suite.variant_skip("best") or suite.best_fine_tune_skip():
+            return []
+        return [("recipe", WINNER, seed), ("variant", suite.best_variant, seed)]
     if name == "test_variant_quality":
         variant = params["variant"]
         return [] if suite.variant_quality_skip(variant) else [("variant", suite.resolved_variant(variant), seed)]

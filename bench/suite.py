@@ -200,11 +200,21 @@ class Suite(StoredFigures):
         a precision this host cannot run."""
         return self.options.tier.times_variant(name, self.best_variant) or self.variant_skip(name)
 
+    def best_fine_tune_skip(self) -> str | None:
+        """Why this session does not fine-tune the host's best variant: a tier that fine-tunes it only for a claim."""
+        row = self.best_choice()
+        if row.target is not None or self.options.tier.best_without_claim:
+            return None
+        return (f"tier {self.options.tier.name} fine-tunes the best variant ({row.variant}) only where it carries a "
+                f"speed claim, and {row.needs} has none ({row.evidence}): --tier full checks its quality and time")
+
     def variant_quality_skip(self, name: str) -> str | None:
         """Why test_variant_quality does not fine-tune the variant `name` in this session."""
         if self.options.update:
             return "--update-baselines measures the course's configuration; variants are compared, not stored"
         best = self.best_choice().variant
+        if name in ("best", best) and self.best_fine_tune_skip():
+            return self.best_fine_tune_skip()
         tier = self.options.tier.name
         if tier not in PERF_QUALITY_TIERS and name != best:
             return (f"tier {tier}: a fine-tune per variant runs in tiers {PERF_QUALITY_TIERS}; "

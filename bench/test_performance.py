@@ -60,6 +60,8 @@ def test_faster_than_the_course(benchmark, suite, seed):
     target for this kind of host, the quality half is asserted and the speed half is a skip that says so."""
     choice = suite.best_choice()
     _skip_unsupported(suite, "best")
+    if suite.best_fine_tune_skip():
+        pytest.skip(suite.best_fine_tune_skip())
     benchmark.group = f"faster than the course {suite.options.model}"
     course, best = benchmark.pedantic(lambda: (suite.quality(*WINNER, seed), suite.variant_quality("best", seed)),
                                       rounds=1, iterations=1)

@@ -119,24 +119,25 @@ def keras3_bench_run(generated_glue_dir, tmp_path_factory):
     if not (importlib.util.find_spec("keras_hub") and importlib.util.find_spec("jax")):
         pytest.skip("Keras 3, keras-hub and JAX are not installed: "
                     "FINETUNE_EXTRAS=keras3-jax python3 dev.py test tests/test_keras3.py")
-    out = tmp_path_factory.mktemp("keras3") / "bench.json"
-    # JAX on the CPU: a CUDA build of JAX on a GPU runner would place it there
-    env = without_tensorflow(JAX_PLATFORMS="cpu")
+    out = tmp_path_factory.mktemp("keras3")
+    (out / "wheels").mkdir()  # nothing to carry here: every package is installed
+    # through the GPU check (bench/gpu_check.py), on JAX's CPU (--platform cpu: JAX_PLATFORMS=cpu)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench/test_quality.py::test_quality", "bench/test_step_time.py",
+        [sys.executable, "bench/gpu_check.py", "run", "--wheels", str(out / "wheels"), "--out", str(out / "out"),
+         "--backends", "jax", "--model", "tiny", "--tier", "ci", "--platform", "cpu", "--",
+         "bench/test_quality.py::test_quality", "bench/test_step_time.py",
          "bench/test_performance.py::test_variant_step_time[seed0-course]",
          "bench/test_performance.py::test_variant_step_time[seed0-bf16-bucket]",
          "bench/test_performance.py::test_variant_step_time[seed0-mirrored]",
-         "--engine", "keras3", "--backend", "jax", "--model", "tiny", "--tier", "ci",
-         "--glue-dir", str(generated_glue_dir), "-p", "no:cacheprovider", "-rs", "--tb=short", "--durations=0", f"--benchmark-json={out}", "-q", "--progress", "off"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+         "--glue-dir", str(generated_glue_dir), "--tb=short", "-q", "--progress", "off"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env=without_tensorflow())
     failures = done.stdout.find("= FAILURES =")
     assert done.returncode == 0, done.stdout[failures:failures + 4000] + done.stdout[-2000:] + done.stderr[-2000:]
-    return json.loads(out.read_text()), done.stdout
+    return json.loads((out / "out" / "jax.json").read_text()), done.stdout, out / "out"
 
 
 def test_pytest_bench_runs_on_keras3_and_every_record_names_its_engine(keras3_bench_run):
-    document, stdout = keras3_bench_run
+    document, stdout, _ = keras3_bench_run
     infos = {b["name"]: b["extra_info"] for b in document["benchmarks"]}
     assert all(info["engine"] == "keras3-jax" for info in infos.values()), {n: i.get("engine") for n, i in infos.items()}
     quality = [info for info in infos.values() if info["kind"] == "quality"]
@@ -153,3 +154,17 @@ def test_pytest_bench_runs_on_keras3_and_every_record_names_its_engine(keras3_be
     else:
         assert "bf16-bucket" not in variants and "bf16-bucket: mixed_bfloat16" in stdout
     assert "mirrored" not in variants and "mirrored: tier ci times the variants course, bucket" in stdout
+
+
+def test_the_gpu_check_ran_that_session_and_its_report_renders_it(keras3_bench_run):
+    """bench/gpu_check.py (the GPU check, here with --platform cpu) wrote the suite's own contract, which reads back
+    whole, and bench.report rendered it."""
+    from bench import contract
+
+    document, stdout, out = keras3_bench_run
+    for benchmark in document["benchmarks"]:
+        record = contract.validate(benchmark["extra_info"])
+        assert record.engine == "keras3-jax" and benchmark["extra_info"]["schema"] == contract.SCHEMA
+    report = (out / "report" / "report.md").read_text()
+    assert "keras3-jax" in report and "tiny" in report
+    assert f"gpu_check: {out / 'jax.json'} and {out / 'report'}" in stdout

@@ -129,6 +129,9 @@ def device_kind(backend: str) -> str:
 
         return "gpu" if jax.default_backend() in ("gpu", "cuda", "rocm") else "cpu"
     if backend == "torch":
+        chosen = os.environ.get("KERAS_TORCH_DEVICE")  # Keras 3's torch backend places everything there
+        if chosen:
+            return "gpu" if chosen.startswith("cuda") else "cpu"
         import torch
 
         return "gpu" if torch.cuda.is_available() else "cpu"
