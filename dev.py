@@ -106,7 +106,8 @@ def main(argv: list[str]) -> int:
     if "GLUE_DIR" not in env and shared_glue.is_dir():
         env["GLUE_DIR"] = str(shared_glue)
     args = argv[1:]
-    named = any(not a.startswith("-") and (ROOT / a.split("::")[0]).exists() for a in args)  # test files given
+    folders = tuple(f"{folder}/" for folder in SUITES.values())  # an option's value (--history DIR) is no test path
+    named = any(a.startswith(folders) and (ROOT / a.split("::")[0]).exists() for a in args)  # test files given
     folder = [] if named else [SUITES[argv[0]]]
     return subprocess.call([str(python), "-m", "pytest", *folder, *engine_args(argv[0], args), *args], cwd=ROOT,
                            env=env)

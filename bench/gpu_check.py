@@ -70,13 +70,14 @@ def wheels(folder: Path) -> int:
 
 def install(wheel_folder: Path, site: Path) -> int:
     found = sorted(wheel_folder.glob("*.whl"))
-    if not found or (site / ".installed").exists():
-        return 0
+    listed = "\n".join(p.name for p in found) + "\n"
+    if not found or ((site / ".installed").exists() and (site / ".installed").read_text() == listed):
+        return 0  # nothing to carry, or these very wheels installed already
     done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index",
                            "--no-deps", "--target", str(site), *map(str, found)])
     if done.returncode:
         return fail(f"installing the wheels of {wheel_folder} into {site} failed (pip's message above)")
-    (site / ".installed").write_text("\n".join(p.name for p in found) + "\n")
+    (site / ".installed").write_text(listed)
     return 0
 
 
