@@ -8,6 +8,7 @@ import pytest
 
 from bench import plan, progress
 from bench.options import RECIPES, TIERS, WINNER
+from bench.suite import Suite
 
 
 @dataclass
@@ -16,11 +17,17 @@ class FakeSuite:
     tier: str = "ci"
     unsupported: set = field(default_factory=set)  # variants this host cannot run
     best_variant: str = "bf16-bucket"
+    claim: float | None = 0.85  # the best variant's speed target on this host (None: no claim, as on AVX2)
     no_gpu: bool = True
 
     @property
     def options(self):
-        return SimpleNamespace(tier=TIERS[self.tier])
+        return SimpleNamespace(tier=TIERS[self.tier], update=False)
+
+    def best_choice(self):
+        return SimpleNamespace(variant=self.best_variant, target=self.claim, needs="this CPU", evidence="measured")
+
+    best_fine_tune_skip = Suite.best_fine_tune_skip  # the Suite's own rules, on this fake host
 
     def variant_skip(self, name):
         name = self.resolved_variant(name)
@@ -29,10 +36,7 @@ class FakeSuite:
     def variant_step_skip(self, name):
         return self.options.tier.times_variant(name, self.best_variant) or self.variant_skip(name)
 
-    def variant_quality_skip(self, name):
-        if self.tier != "full" and self.resolved_variant(name) != self.best_variant:
-            return "ci tier: best variant only"
-        return self.variant_skip(name)
+    variant_quality_skip = Suite.variant_quality_skip
 
     def resolved_variant(self, name):
         return self.best_variant if name == "best" else name
@@ -90,6 +94,15 @@ def test_skipped_work_is_left_out_of_the_plan():
     assert bf16 and all(w.seconds == 0 for w in bf16)
     gpu = [w for w in made.works if "gpu" in w.nodeid]
     assert gpu[0].seconds == 0 and [w for w in made.works if "cpu" in w.nodeid][0].seconds > 0
+
+
+def test_the_ci_tier_fine_tunes_the_best_variant_only_where_it_has_a_speed_claim():
+    made = plan.plan(session_items(), FakeSuite(claim=None), COSTS)
+    assert ("variant", "bf16-bucket", 0) not in made.fine_tune_names and made.fine_tunes == 4  # the 4 recipes
+    skip = FakeSuite(claim=None).variant_quality_skip("best")
+    assert "only where it carries a speed claim" in skip and "--tier full" in skip
+    full = plan.plan(session_items(), FakeSuite(tier="full", claim=None), COSTS)
+    assert full.fine_tune_names[("variant", "bf16-bucket", 0)] == 2  # the full tier fine-tunes it all the same
 
 
 def test_every_seed_is_its_own_fine_tune():
