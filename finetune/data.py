@@ -123,43 +123,62 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
 
 
 def numpy_batches(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None,
-                  shuffle_train: bool = True, padding: str = "dynamic", seed: int = 0, eval_split: str | None = None):
+                  shuffle_train: bool = True, padding: str = "dynamic", seed: int = 0, eval_split: str | None = None,
+                  shard: tuple | None = None):
     """(train, validation) as NumpyBatches, for engines without TensorFlow: the same token ids, collator and padding
     as tf_datasets, batches of the same rows where nothing is shuffled; shuffled rows (a new order each epoch) are
-    drawn from numpy's generator seeded with `seed`, not tf.data's."""
+    drawn from numpy's generator seeded with `seed`, not tf.data's. shard: (worker, workers): the training batches
+    are that worker's part of each global batch (NumpyBatches); the validation set stays whole."""
     collator = collator_for(prepared, padding, pad_to_multiple_of)("np")
     train = NumpyBatches(prepared.tokenized["train"], collator, batch_size, shuffle=shuffle_train, seed=seed,
-                         group_by_length=padding == "bucket")
+                         group_by_length=padding == "bucket", shard=shard)
     return train, NumpyBatches(prepared.tokenized[eval_split or prepared.eval_split], collator, batch_size)
 
 
 class NumpyBatches:
     """One split as padded numpy batches ({input: int64 matrix}, labels), indexable (keras.utils.PyDataset's
     protocol: len, [i], and new_epoch() where a PyDataset has on_epoch_end). Shuffled: rows in a new random order
-    each epoch, cut into batches, as to_tf_dataset(shuffle=True) does; group_by_length: length_grouped_batches."""
+    each epoch, cut into batches, as to_tf_dataset(shuffle=True) does; group_by_length: length_grouped_batches.
+
+    shard=(worker, workers): every worker draws the same global batches (the same seed) and keeps its contiguous
+    part of each, padded as the whole global batch is: the workers' parts together are the one-process batch, row
+    for row and shape for shape (JAX's global arrays need one shape in every process). Every batch must split
+    evenly: a short last batch that does not is one error line."""
 
     def __init__(self, split, collator, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 group_by_length: bool = False):
+                 group_by_length: bool = False, shard: tuple | None = None):
         self._lengths = [len(ids) for ids in split["input_ids"]]
         self._columns = {name: split[name] for name in MODEL_INPUTS}
         self._labels = labels_of(split)
         self._collator, self._batch_size, self._group = collator, batch_size, group_by_length
+        self._shard = shard
         self._rng = np.random.default_rng(seed) if shuffle else None  # one generator: each epoch draws the next order
         self.new_epoch()
 
     def new_epoch(self) -> None:
         if self._group:
             self._order = length_grouped_batches(self._lengths, self._batch_size, self._rng)
-            return
-        rows = self._rng.permutation(len(self._lengths)) if self._rng is not None else np.arange(len(self._lengths))
-        self._order = [rows[i:i + self._batch_size] for i in range(0, len(rows), self._batch_size)]
+        else:
+            rows = self._rng.permutation(len(self._lengths)) if self._rng is not None else np.arange(len(self._lengths))
+            self._order = [rows[i:i + self._batch_size] for i in range(0, len(rows), self._batch_size)]
+        if self._shard is not None:
+            workers = self._shard[1]
+            uneven = sorted({len(rows) for rows in self._order if len(rows) % workers})
+            if uneven:
+                raise FinetuneError(f"a batch of {uneven[0]} rows does not split over {workers} workers: pass a "
+                                    f"--batch-size and --max-train-samples that are multiples of {workers}")
 
     def __len__(self) -> int:
         return len(self._order)
 
     def __getitem__(self, index: int) -> tuple:
         rows = self._order[index]
-        return pad_rows(self._columns, rows, self._collator), self._labels[rows]
+        features, labels = pad_rows(self._columns, rows, self._collator), self._labels[rows]
+        if self._shard is None:
+            return features, labels
+        worker, workers = self._shard
+        part = slice(worker * len(rows) // workers, (worker + 1) * len(rows) // workers)
+        return {name: matrix[part] for name, matrix in features.items()}, labels[part]
 
 
 def labels_of(split) -> np.ndarray:
@@ -204,9 +223,14 @@ def length_grouped_batches(lengths, batch_size: int, rng: np.random.Generator | 
 def bucketed(split: datasets.Dataset, collator, batch_size: int, shuffle: bool, seed: int):
     """A tf.data pipeline of length-grouped batches (NumpyBatches), each padded by `collator` (numpy), a new order
     each epoch."""
+    grouped = NumpyBatches(split, collator, batch_size, shuffle=shuffle, seed=seed, group_by_length=True)
+    return tf_pipeline(grouped)
+
+
+def tf_pipeline(grouped: NumpyBatches):
+    """NumpyBatches as a tf.data pipeline: each iteration (an epoch) draws the next order."""
     import tensorflow as tf
 
-    grouped = NumpyBatches(split, collator, batch_size, shuffle=shuffle, seed=seed, group_by_length=True)
     scores = grouped[0][1].dtype == np.float32
 
     calls = []

@@ -16,7 +16,10 @@
                capability 8.0 or newer); mixed_float16 (GPUs only: CPUs have no fast float16 matmul).
                Variables stay float32; the loss is computed on logits cast to float32.
   distribute   none, or mirrored: data-parallel tf.distribute.MirroredStrategy over every device of the
-               run's kind (all GPUs, or all logical CPUs).
+               run's kind (all GPUs, or all logical CPUs); or multi-worker: data-parallel over the processes of
+               a world that bench.launch (or a cluster scheduler) starts (finetune/cluster.py): tf-keras's
+               MultiWorkerMirroredStrategy, keras3-jax's DataParallel over jax.distributed; each worker computes
+               its contiguous part of every global batch (NumpyBatches' shard).
 
 Global batch. RunConfig.batch_size is always the global batch: the rows one optimizer step consumes, so the
 learning-rate schedule and the number of steps per epoch do not depend on the number of devices. The course's
@@ -38,7 +41,7 @@ from finetune.hardware import Host
 
 PADDINGS = ("dynamic", "multiple", "bucket", "fixed")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-DISTRIBUTES = ("none", "mirrored")
+DISTRIBUTES = ("none", "mirrored", "multi-worker")
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class PerfConfig:
                                 "or fixed (dynamic padding is the course's, without rounding)")
         if not isinstance(self.jit_compile, bool):
             raise FinetuneError(f"jit_compile must be True or False, got {self.jit_compile!r}")
-        if self.jit_compile and self.distribute == "mirrored":
+        if self.jit_compile and self.distribute != "none":
             # tf-keras: "merge_call called while defining a new graph" when the XLA-compiled step meets the
             # strategy's cross-replica merge (an open tf-keras issue); refused rather than crashing mid-run.
             raise FinetuneError("--jit-compile with --distribute mirrored is broken in tf-keras (merge_call inside "

@@ -39,6 +39,25 @@ def replica_devices(device: str) -> list[str]:
     return [found.name for found in tf.config.list_logical_devices(kind.upper())]
 
 
+# Each collective waits at most this long for its peers: a worker that vanished on another host is then an error
+# on the others, not a hang (on one host bench.launch stops them sooner).
+COLLECTIVE_TIMEOUT_S = 600
+
+
+@functools.cache
+def multi_worker_strategy():
+    """The process's one MultiWorkerMirroredStrategy over the world in TF_CONFIG (finetune/cluster.py): RING
+    collectives on CPUs, NCCL on GPUs. TensorFlow configures collective ops once, before its first op, so the
+    engine makes it when the process starts (TfKeras.prepare_process), before the calibration's ops."""
+    import tensorflow as tf
+
+    collectives = tf.distribute.experimental.CommunicationImplementation
+    gpus = bool(tf.config.list_physical_devices("GPU"))
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=collectives.NCCL if gpus else collectives.RING, timeout_seconds=COLLECTIVE_TIMEOUT_S)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+
+
 @functools.cache
 def mirrored_strategy(devices: tuple):
     """One MirroredStrategy per set of devices for the whole process. TensorFlow keeps collective ops' state
@@ -70,8 +89,8 @@ def configured(seed: int, device: str = "auto", precision: str | None = None, di
 
     precision: set Keras' global mixed-precision policy for the block (layers take it when they are built)
     and restore the previous policy on exit; None leaves the policy alone.
-    distribute="mirrored": build inside a MirroredStrategy over every device of the kind, yielded to the block
-    (otherwise None is yielded).
+    distribute="mirrored": build inside a MirroredStrategy over every device of the kind, yielded to the block;
+    "multi-worker": inside the process's MultiWorkerMirroredStrategy (otherwise None is yielded).
     host: the described machine whose capabilities decide which precisions run (default: this one).
     """
     import tf_keras as keras
@@ -81,9 +100,10 @@ def configured(seed: int, device: str = "auto", precision: str | None = None, di
         if problem:
             raise FinetuneError(f"--precision {problem}")
     keras.utils.set_random_seed(seed)
-    if distribute not in ("mirrored", "none"):
+    if distribute not in perf.DISTRIBUTES:
         raise FinetuneError(f"unknown distribute {distribute!r}: choose one of {', '.join(perf.DISTRIBUTES)}")
-    strategy = mirrored_strategy(tuple(replica_devices(device))) if distribute == "mirrored" else None
+    strategy = {"mirrored": lambda: mirrored_strategy(tuple(replica_devices(device))),
+                "multi-worker": multi_worker_strategy, "none": lambda: None}[distribute]()
     previous_policy = keras.mixed_precision.global_policy()
     if precision is not None:
         keras.mixed_precision.set_global_policy(precision)

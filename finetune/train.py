@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from finetune import calibration as calibrate
-from finetune import data, engines, environment, memory, metrics
+from finetune import cluster, data, engines, environment, memory, metrics
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
 from finetune.result import Result
@@ -32,6 +32,7 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         raise ValueError("prepared data belongs to another model or task")
 
     engine = engines.get(config.engine, config.backend)
+    cluster.check(config.perf.distribute, cluster.World.from_env())
     if calibration == MEASURE:
         calibration = calibrate.measure(engine.device_kind(config.device if config.device != "auto" else None),
                                         backend=engine.array_backend)

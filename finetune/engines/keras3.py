@@ -62,6 +62,14 @@ class Keras3(Engine):
         os.environ["KERAS_BACKEND"] = self.backend  # Keras 3 fixes its backend at its first import
         keras_for(self.backend)  # missing Keras 3 or keras-hub: one line, before anything runs
         check_accelerator(self.backend)
+        from finetune import cluster
+
+        world = cluster.World.from_env()
+        if world.distributed:
+            problem = unsupported(PerfConfig(distribute="multi-worker"), self.backend)
+            if problem:
+                raise FinetuneError(problem)
+            keras_for(self.backend).distribution.initialize()  # jax.distributed, from KERAS_DISTRIBUTION_*
 
     def versions(self) -> dict:
         from finetune import environment
@@ -162,6 +170,10 @@ def unsupported(perf: PerfConfig, backend: str) -> str | None:
     if perf.distribute == "mirrored" and backend != "jax":
         return (f"keras3-{backend}: Keras 3's data-parallel API (keras.distribution.DataParallel) runs on JAX only; "
                 "--backend jax")
+    if perf.distribute == "multi-worker" and backend != "jax":
+        why = {"tensorflow": "Keras 3 does not train under MultiWorkerMirroredStrategy (keras-team/keras#20585)",
+               "torch": "Keras 3 has no multi-process API on torch"}.get(backend, "no multi-process API")
+        return f"keras3-{backend}: {why}; multi-worker runs on --engine tf-keras or --engine keras3 --backend jax"
     if perf.jit_compile and backend == "torch":
         return "keras3-torch: jit_compile is torch.compile there, not XLA; the torch backend runs eagerly"
     return None
@@ -189,13 +201,15 @@ def configured(config):
     try:
         keras.utils.set_random_seed(config.seed)
         keras.config.set_dtype_policy(perf.precision)
-        if perf.distribute == "mirrored":
+        if perf.distribute in ("mirrored", "multi-worker"):  # every process's devices (jax.devices() is global)
             devices = replica_devices(config.backend)
             replicas = len(devices)
             if config.batch_size % replicas:
                 raise FinetuneError(f"--batch-size {config.batch_size} does not split over {replicas} replicas: "
                                     f"pass a multiple of {replicas}")
-            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+            parallel = keras.distribution.DataParallel(devices=devices)
+            parallel.auto_shard_dataset = False  # a worker's batches are its own part already (numpy_batches)
+            keras.distribution.set_distribution(parallel)
         yield replicas
     finally:
         keras.config.set_dtype_policy(policy)
@@ -264,10 +278,15 @@ def datasets(config, prepared, split: str | None = None, shuffle_train: bool = T
 
 
 def numpy_batches(config, prepared, split: str | None = None, shuffle_train: bool = True):
-    """(train, validation) as finetune.data.NumpyBatches, padded as config.perf runs on its backend."""
+    """(train, validation) as finetune.data.NumpyBatches, padded as config.perf runs on its backend; multi-worker:
+    this worker's part of each global batch (Keras 3 makes the global array from each process's part)."""
+    from finetune import cluster
+
     perf = effective(config.perf, config.backend)
+    world = cluster.World.from_env()
+    shard = (world.index, world.workers) if perf.distribute == "multi-worker" else None
     return data.numpy_batches(prepared, config.batch_size, seed=config.seed, eval_split=split,
-                              shuffle_train=shuffle_train, **perf.data_options())
+                              shuffle_train=shuffle_train, shard=shard, **perf.data_options())
 
 
 def keras_inputs(features: dict) -> dict:
@@ -319,10 +338,24 @@ def train(config, prepared, verbose, callbacks: tuple):
         keras_for(config.backend).Model.fit(model, train_ds, epochs=config.epochs, callbacks=[timer, *callbacks],
                                             verbose=verbose)  # Keras' own fit(): see py_dataset
         trained = time.perf_counter()
+        if effective(config.perf, config.backend).distribute == "multi-worker":
+            model = local_copy(config, prepared, model, num_train_steps)
         predictions = predict(model, eval_ds, prepared.task)
         others = {split: predict(model, datasets(config, prepared, split)[1], prepared.task)
                   for split in prepared.task.eval_splits[1:]}
     return Trained(timer, predictions, others, num_train_steps, loaded, trained, time.perf_counter())
+
+
+def local_copy(config, prepared, model, num_train_steps: int):
+    """The trained model as one process's own: its weights spread over every worker's devices cannot be read back
+    in one (jax: "spans non-addressable devices"), so each worker predicts the whole validation set with a model
+    built outside the distribution, holding its local copy of the replicated weights (the chief's is reported)."""
+    keras = keras_for(config.backend)
+    weights = [np.asarray(variable.value.addressable_data(0)) for variable in model.weights]
+    keras.distribution.set_distribution(None)  # restored by `configured`
+    single = build_model(config, prepared, num_train_steps)
+    single.set_weights(weights)
+    return single
 
 
 def check_device(config) -> None:

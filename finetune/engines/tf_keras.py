@@ -28,6 +28,12 @@ class TfKeras(Engine):
             raise FinetuneError(f"--backend {backend} is for --engine keras3; tf-keras runs on TensorFlow: "
                                 "leave --backend out, or pass --engine keras3")
 
+    def prepare_process(self) -> None:
+        from finetune import cluster
+
+        if cluster.World.from_env().distributed:
+            runtime.multi_worker_strategy()  # before TensorFlow's first op: collectives are configured once
+
     def callback_base(self) -> type:
         import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
         import tf_keras
@@ -45,9 +51,10 @@ class TfKeras(Engine):
         with session(config, prepared) as run:
             timer = step_timer()
             loaded = time.perf_counter()
-            run.model.fit(run.train_ds, epochs=config.epochs, callbacks=[timer, *callbacks], verbose=verbose)
+            run.model.fit(run.train_ds, epochs=config.epochs, steps_per_epoch=run.steps_per_epoch,
+                          callbacks=[timer, *callbacks], verbose=verbose)
             trained = time.perf_counter()
-            predictions = predict(run.model, run.eval_ds, prepared.task)
+            predictions = predict(run.model, run.eval_ds, prepared.task, local=run.steps_per_epoch is not None)
             # the other validation splits (MNLI: validation_mismatched), through the same padding
             others = {split: predict(run.model, data.tf_datasets(prepared, config.batch_size, shuffle_train=False,
                                                                  eval_split=split, **config.perf.data_options())[1],
@@ -83,6 +90,10 @@ def build_model(config, prepared, num_train_steps: int):
     xla = {"jit_compile": True} if config.perf.jit_compile else {}  # the course's compile() call otherwise
     optimizer = OPTIMIZERS[config.optimizer](num_train_steps, jit_compile=optimizer_jit_compile(config))
     model.compile(optimizer=optimizer, loss=loss, **xla)
+    if config.perf.distribute == "multi-worker":
+        # fit()'s logs: tf-keras's "auto" sums the workers' values of metrics that are synchronised already, so
+        # the loss read 2x on 2 workers; the first (local) replica's value is the world's
+        model.distribute_reduction_method = "first"
     return model
 
 
@@ -102,6 +113,7 @@ class Session:
     eval_ds: object
     model: object
     num_train_steps: int
+    steps_per_epoch: int | None = None  # given to fit() where train_ds has no length (multi-worker's DatasetCreator)
 
 
 @contextlib.contextmanager
@@ -117,13 +129,40 @@ def session(config, prepared, shuffle_train: bool = True, host=None):
         perf.check_global_batch(config.batch_size, strategy)
         train_ds, eval_ds = data.tf_datasets(prepared, config.batch_size, shuffle_train=shuffle_train,
                                              seed=config.seed, **config.perf.data_options())
-        num_train_steps = len(train_ds) * config.epochs
-        yield Session(strategy, train_ds, eval_ds, build_model(config, prepared, num_train_steps), num_train_steps)
+        steps_per_epoch = None
+        if config.perf.distribute == "multi-worker":
+            train_ds, steps_per_epoch = worker_dataset(config, prepared, shuffle_train)
+        num_train_steps = (steps_per_epoch or len(train_ds)) * config.epochs
+        yield Session(strategy, train_ds, eval_ds, build_model(config, prepared, num_train_steps), num_train_steps,
+                      steps_per_epoch)
 
 
-def predict(model, eval_ds, task) -> np.ndarray:
-    """The model's predictions: argmax of the logits (a class id), or the one output of a regression (a score)."""
-    logits = model.predict(eval_ds, verbose=0)["logits"]
+def worker_dataset(config, prepared, shuffle_train: bool):
+    """This worker's part of every global batch (data.NumpyBatches' shard), given to fit() through a
+    DatasetCreator: tf.distribute then neither shards nor rebatches it (its AUTO sharding would make every worker
+    read every row and drop the others'). Returns (the creator, steps per epoch)."""
+    import tf_keras
+
+    from finetune import cluster, data
+
+    world = cluster.World.from_env()
+    options = config.perf.data_options()
+    collator = data.collator_for(prepared, options["padding"], options["pad_to_multiple_of"])("np")
+    batches = data.NumpyBatches(prepared.tokenized["train"], collator, config.batch_size, shuffle=shuffle_train,
+                                seed=config.seed, group_by_length=options["padding"] == "bucket",
+                                shard=(world.index, world.workers))
+    creator = tf_keras.utils.experimental.DatasetCreator(lambda context: data.tf_pipeline(batches).repeat())
+    return creator, len(batches)
+
+
+def predict(model, eval_ds, task, local: bool = False) -> np.ndarray:
+    """The model's predictions: argmax of the logits (a class id), or the one output of a regression (a score).
+    local: every batch through the model in this process (a multi-worker run: each worker predicts the whole
+    validation set with its copy of the weights, no collectives; the chief's are the ones reported)."""
+    if local:
+        logits = np.concatenate([model(features, training=False)["logits"].numpy() for features, _ in eval_ds])
+    else:
+        logits = model.predict(eval_ds, verbose=0)["logits"]
     return logits[:, 0].astype(np.float64) if task.is_regression else np.argmax(logits, axis=-1)
 
 
