@@ -81,8 +81,9 @@ def main(argv=None) -> int:
             max_eval_samples=args.max_eval_samples, glue_dir=args.glue_dir, device=args.device,
             warmup_steps=args.warmup_steps, perf=perf_config(args), engine=args.engine, backend=args.backend,
         )
-        from finetune import engines
+        from finetune import cluster, engines
 
+        cluster.check(config.perf.distribute, cluster.World.from_env())  # before a strategy waits on its peers
         engines.get(config.engine, config.backend).prepare_process()  # before anything imports its framework
         from finetune.train import MEASURE, finetune
 

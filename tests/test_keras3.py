@@ -58,25 +58,51 @@ def test_an_engine_is_in_the_quality_key_and_tf_keras_keeps_the_old_keys():
     assert list(store.quality_groups([no_engine], {})) == ["quality/mrpc/string/adam/epochs=1/train=64/batch=8"]
 
 
-@NEEDS_JAX
-def test_a_tiny_fine_tune_on_keras3_with_jax_data_parallel(generated_glue_dir, tmp_path):
-    """A fresh process (Keras 3 fixes its backend at import), JAX given two host devices: the recipe runs with the
-    mirrored variant (keras.distribution.DataParallel), the result names its engine, and the schedule spans the
-    epoch's steps."""
-    out = tmp_path / "k3.json"
+JAX_TINY = ["-m", "finetune", "--engine", "keras3", "--backend", "jax", "--model", "tiny", "--epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def jax_data_parallel(generated_glue_dir, tmp_path_factory):
+    """A tiny fine-tune in one process whose JAX has two host devices, with the mirrored variant
+    (keras.distribution.DataParallel): each device computes half of every global batch."""
+    out = tmp_path_factory.mktemp("k3") / "k3.json"
     env = without_tensorflow(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
-    done = subprocess.run(
-        [sys.executable, "-m", "finetune", "--engine", "keras3", "--backend", "jax", "--model", "tiny", "--epochs", "1",
-         "--perf", "mirrored", "--glue-dir", generated_glue_dir, "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run([sys.executable, *JAX_TINY, "--perf", "mirrored", "--glue-dir", generated_glue_dir,
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+@NEEDS_JAX
+def test_a_tiny_fine_tune_on_keras3_with_jax_data_parallel(jax_data_parallel):
+    """A fresh process (Keras 3 fixes its backend at import): the recipe runs with the mirrored variant, the result
+    names its engine, and the schedule spans the epoch's steps."""
+    result = jax_data_parallel
     assert (result["config"]["engine"], result["config"]["backend"]) == ("keras3", "jax")
     assert result["config"]["perf"]["distribute"] == "mirrored"
     assert result["num_train_steps"] == 5 and result["fit"]["steps"] == 5 and len(result["step_losses"]) == 5
     assert result["num_eval_examples"] == 12 and 0 <= result["accuracy"] <= 1
     assert result["versions"]["keras-hub"] and result["versions"]["jax"] and "keras" in result["versions"]
     assert result["calibration"]["backend"] == "jax" and result["calibration"]["fp32_gflops"] > 0
+
+
+@NEEDS_JAX
+def test_two_jax_workers_train_as_one_process_with_two_devices(jax_data_parallel, generated_glue_dir, tmp_path):
+    """bench.launch's 2 workers (jax.distributed, one CPU device each, each fed its half of every global batch)
+    against one process whose 2 devices split the same global batches: one program over the same global arrays,
+    dropout included, so the per-step losses agree to float rounding (measured: within 1e-5) and the predictions
+    are the same. A worker reading every row, or its half twice, or not all-reducing, moves them by far more."""
+    out = tmp_path / "two.json"
+    done = subprocess.run([sys.executable, "-m", "bench.launch", "--workers", "2", "--timeout", "500", "--",
+                           sys.executable, *JAX_TINY, "--distribute", "multi-worker", "--glue-dir", generated_glue_dir,
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          env=without_tensorflow(JAX_PLATFORMS="cpu"), timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    two = json.loads(out.read_text())
+    assert two["config"]["perf"]["distribute"] == "multi-worker"
+    assert two["num_train_steps"] == jax_data_parallel["num_train_steps"] == 5  # the global batch is the recipe's
+    assert two["step_losses"] == pytest.approx(jax_data_parallel["step_losses"], abs=1e-4)
+    assert two["accuracy"] == jax_data_parallel["accuracy"] and two["num_eval_examples"] == 12
 
 
 @NEEDS_TORCH
