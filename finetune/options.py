@@ -212,8 +212,9 @@ OPTIONS = (
            action=argparse.BooleanOptionalAction, cli=SAME),
     Option("--precision", "{choices} (mixed_float16 needs a GPU; mixed_bfloat16 a CPU with AVX512_BF16/AMX or an "
                           "Ampere+ GPU)", noun="precision", cli=Surface(None, PRECISIONS)),
-    Option("--distribute", "{choices}: data-parallel over every device of the kind; --batch-size stays the global "
-                           "batch, split over the replicas", noun="distribute", cli=Surface(None, DISTRIBUTES)),
+    Option("--distribute", "{choices}: data-parallel over every device of the kind (mirrored) or over the workers "
+                           "of python -m bench.launch (multi-worker, docs/multi-worker.md); --batch-size stays the "
+                           "global batch, split over the replicas", noun="distribute", cli=Surface(None, DISTRIBUTES)),
     # pytest only (bench/options.py Options.from_pytest reads them)
     Option("--seeds", "seeds (repeats) per benchmark: 0..N-1", type=Whole(1, 3), metavar="N",
            pytest=Surface(1, help=DEFAULT)),
