@@ -8,7 +8,7 @@ Locally it picks free localhost ports, starts N processes with the world's varia
 TF_CONFIG for tf-keras's MultiWorkerMirroredStrategy, KERAS_DISTRIBUTION_* for keras3-jax's jax.distributed),
 prints the chief's output as it comes and every other worker's lines prefixed `[worker i]`, and returns the
 chief's exit status. A worker that exits with a failure, or dies, stops the others: SIGTERM, then SIGKILL after
-GRACE_S, so the launcher returns within POLL_S + 2 * GRACE_S of the death (STOP_BOUND_S), with one line naming
+GRACE_S, so the launcher returns within STOP_BOUND_S of the death, with one line naming
 the worker and its status; collectives that wait on a vanished peer would otherwise hang. --timeout bounds the
 whole run the same way (a hang is a failure, exit 124).
 
@@ -20,6 +20,7 @@ on Kubernetes the TFJob operator sets TF_CONFIG itself: run the command directly
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -117,16 +118,8 @@ class Worker:
 
     def stop(self, sig) -> None:
         if self.process.poll() is None:
-            with _ignore_gone():
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
                 os.killpg(self.process.pid, sig)  # the worker and whatever it started (pytest's timing processes)
-
-
-class _ignore_gone:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        return kind is ProcessLookupError
 
 
 def describe_status(status: int) -> str:

@@ -92,8 +92,6 @@ def main(argv=None) -> int:
     except FinetuneError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from finetune import cluster
-
     if not cluster.World.from_env().chief:
         return 0  # the chief alone writes and prints the result
     text = result.to_json()
