@@ -269,8 +269,6 @@ def test_a_truncated_baseline_stops_pytest_bench_with_one_line():
     import subprocess
     import sys
 
-    from finetune import environment
-
     path = store.path_for(baselines_dir(), "tiny", environment.hardware_key())
     assert not path.exists(), f"{path} is in the way"
     path.write_text('{"figures": {', encoding="utf-8")
