@@ -4,6 +4,7 @@ baseline update at the end of the session.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import os
@@ -15,7 +16,7 @@ import pytest
 from bench import contract, nights, plan, progress, update
 from bench.options import Options
 from bench.suite import Suite, invocation_args
-from finetune import FinetuneError, memory, metrics
+from finetune import FinetuneError, cluster, memory, metrics
 
 SUITE = pytest.StashKey[Suite]()
 NIGHT_TMP = pytest.StashKey[Path]()  # the JSON asked of pytest-benchmark for --history alone
@@ -23,8 +24,14 @@ SESSION = pytest.StashKey[pytest.Session]()
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "multi_worker: runs on every worker of a world (bench.launch); the only "
+                                       "tests such a session runs")
     try:
         options = Options.from_pytest(config)
+        world = cluster.World.from_env()
+        if not world.chief:  # the chief alone writes results: no JSON, night or baseline from the others
+            config.option.benchmark_json = None
+            options = dataclasses.replace(options, history=None, update=False)
         from finetune import engines
 
         # before anything imports the engine's framework (Keras 3 fixes its backend at import); its missing
@@ -51,10 +58,17 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("batch_size", sizes, ids=[f"batch{b}" for b in sizes])
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """The gated step times first (a stable sort: the rest keep their order), so they are measured in a process
-    no fine-tune has run in yet, as their baselines are (`-k test_step_time --update-baselines`)."""
+    no fine-tune has run in yet, as their baselines are (`-k test_step_time --update-baselines`). On several
+    workers only the multi_worker tests run: the others would run once per worker, each alone."""
     items.sort(key=lambda item: item.module.__name__ != "bench.test_step_time")
+    suite = config.stash.get(SUITE, None)
+    if suite is not None and suite.world.distributed:
+        alone = [item for item in items if item.get_closest_marker("multi_worker") is None]
+        if alone:
+            config.hook.pytest_deselected(items=alone)
+            items[:] = [item for item in items if item.get_closest_marker("multi_worker") is not None]
 
 
 def pytest_report_header(config):

@@ -202,7 +202,42 @@ class Faster(Record, PerfFields):
     comparison: str | None = None  # how the two were timed
 
 
-KINDS = {cls.KIND: cls for cls in (Quality, VariantQuality, StepTime, VariantStepTime, Scaling, Faster)}
+@dataclass(frozen=True, kw_only=True)
+class WorldFields:
+    """The world a multi-worker benchmark ran in (finetune/cluster.py, under bench.launch or a scheduler)."""
+
+    workers: int = REQUIRED()
+    replicas_per_worker: int = 1
+    collective: str | None = None  # the all-reduce's implementation: RING or NCCL (tf-keras), gloo (keras3-jax)
+    hosts: int | None = None  # distinct hosts among the workers' addresses
+    speed_claim: str | None = None  # why no speed is claimed (workers sharing one host's cores), or null
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiWorkerStepTime(VariantStepTime, WorldFields):
+    """The course's step on several workers at the recipe's global batch (each steps on its part), timed on the
+    chief; beside it, the same global batch in the chief's one process and the all-reduce of one step's gradients."""
+
+    KIND: ClassVar[str] = "multi_worker_step_time"
+    TEST: ClassVar[str] = "test_multi_worker_step_time"
+    worker_batch_size: int  # this worker's rows of each global batch
+    single_process_step_time_ms: float | None = None  # the same global batch and rows, one process, no collectives
+    scaling_efficiency: float | None = None  # single / (workers x multi-worker): 1 is perfect, 1/workers is none
+    allreduce_ms: float | None = None  # one all-reduce of every gradient (the model's trainable weights), alone
+    allreduce_share: float | None = None  # allreduce_ms / step_time_ms
+    allreduce_how: str | None = None  # how it was measured, or why it was not
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiWorkerQuality(VariantQuality, WorldFields):
+    """The course's fix fine-tuned by several workers: judged against the one-process fix's band."""
+
+    KIND: ClassVar[str] = "multi_worker_quality"
+    TEST: ClassVar[str] = "test_multi_worker_quality"
+
+
+KINDS = {cls.KIND: cls for cls in (Quality, VariantQuality, StepTime, VariantStepTime, Scaling, Faster,
+                                   MultiWorkerStepTime, MultiWorkerQuality)}
 
 
 def migrate(info: dict) -> dict:

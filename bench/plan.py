@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from bench import multi_worker
 from bench.options import QUALITY_BATCH_SIZE, RECIPES, WINNER
 
 # The cost model, fitted to sessions measured here (docs/running.md): a training step of the course's
@@ -111,6 +112,8 @@ def fine_tunes_of(name: str, params: dict, suite) -> list:
     if name == "test_variant_quality":
         variant = params["variant"]
         return [] if suite.variant_quality_skip(variant) else [("variant", suite.resolved_variant(variant), seed)]
+    if name == "test_multi_worker_quality":
+        return [] if multi_worker.skip(suite) else [("multi-worker", WINNER, seed)]
     return []
 
 
@@ -134,6 +137,8 @@ def timed_seconds(name: str, params: dict, suite, costs: Costs) -> float:
     if name == "test_mirrored_scaling":
         replicas = suite.scaling_replicas()
         return 0.0 if replicas < 2 else 2 * costs.passes_s(2 * tier.variant_batches * replicas)
+    if name == "test_multi_worker_step_time":  # the multi-worker passes and as many of one process
+        return 0.0 if multi_worker.skip(suite) else 2 * costs.passes_s((tier.step_passes + 1) * tier.step_batches)
     return 0.0
 
 

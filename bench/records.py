@@ -125,3 +125,39 @@ def scaling(ctx: Context, single, mirrored, passes: dict) -> contract.Scaling:
                              kind=contract.Scaling, single_device_step_time_ms=single_ms,
                              per_replica_batch=mirrored.config.batch_size // mirrored.replicas,
                              scaling_efficiency=efficiency)
+
+
+def world_fields(world, collective: str | None, replicas_per_worker: int) -> dict:
+    """The world a multi-worker benchmark ran in; no speed claim where the workers share one host's cores."""
+    known = len(world.addresses) == world.workers  # a Keras 3 world may name its coordinator alone: hosts unknown
+    hosts = len({address.rsplit(":", 1)[0] for address in world.addresses}) if known else None
+    claim = None
+    if hosts == 1:
+        claim = (f"none: the {world.workers} workers share one host's cores, so they can add no speed; the figure "
+                 "is the overhead of the collectives and of one host's cores divided")
+    return {"workers": world.workers, "replicas_per_worker": replicas_per_worker, "collective": collective,
+            "hosts": hosts, "speed_claim": claim}
+
+
+def multi_worker_step_time(ctx: Context, world, bench, step_time_ms: float, steps: int, single_ms: float | None,
+                           allreduce: tuple, pass_times_s: list) -> contract.MultiWorkerStepTime:
+    """The chief's record of the multi-worker step time: this worker's part of each global batch, the one-process
+    figure at the same global batch beside it, and the all-reduce timed alone (allreduce: (ms or None, how))."""
+    allreduce_ms, how = allreduce
+    efficiency = None if single_ms is None else single_ms / (world.workers * step_time_ms)
+    return variant_step_time(
+        ctx, "multi-worker", bench, step_time_ms, steps, kind=contract.MultiWorkerStepTime,
+        **world_fields(world, bench.collective, bench.replicas // world.workers),
+        worker_batch_size=bench.config.batch_size // world.workers,
+        single_process_step_time_ms=single_ms, scaling_efficiency=efficiency, allreduce_ms=allreduce_ms,
+        allreduce_share=None if allreduce_ms is None else allreduce_ms / step_time_ms, allreduce_how=how,
+        pass_times_s=list(pass_times_s))
+
+
+def multi_worker_quality(ctx: Context, world, collective: str | None, r: Result) -> contract.MultiWorkerQuality:
+    c = r.config
+    return contract.MultiWorkerQuality(
+        **common(ctx, c), **fit_fields(r), variant="multi-worker", loss=c["loss"], optimizer=c["optimizer"],
+        accuracy=r.accuracy, f1=r.f1, scores=r.scores, collapsed=r.collapsed, majority_accuracy=r.majority_accuracy,
+        max_train_samples=c["max_train_samples"], num_eval_examples=r.num_eval_examples,
+        **world_fields(world, collective, 1))

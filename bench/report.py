@@ -95,9 +95,9 @@ def step_rows(runs: list[Run]) -> list[StepRow]:
     calibrations = {run.name: run.calibration for run in runs}
     groups: dict = {}
     for run in runs:
-        for r in records(run, contract.StepTime, contract.VariantStepTime):
+        for r in records(run, contract.StepTime, contract.VariantStepTime, contract.MultiWorkerStepTime):
             key = (run.name, hardware_of(run, r.device), r.device_name, r.model, r.device, r.batch_size, r.precision,
-                   getattr(r, "variant", None), r.task, r.engine)
+                   variant_label(r), r.task, r.engine)
             groups.setdefault(key, []).append(r)
     tasks = {key[-2] for key in groups}
     engines = {key[-1] for key in groups}
@@ -257,8 +257,17 @@ def load_baseline(path: Path) -> dict | None:
 
 
 def quality_records(run: Run) -> list:
-    """The loss x optimizer fine-tunes (variant "-"), then the performance variants' fine-tunes, alike."""
-    return records(run, contract.Quality) + records(run, contract.VariantQuality)
+    """The loss x optimizer fine-tunes (variant "-"), then the performance variants' fine-tunes and the fix on
+    several workers, alike."""
+    return (records(run, contract.Quality) + records(run, contract.VariantQuality)
+            + records(run, contract.MultiWorkerQuality))
+
+
+def variant_label(r) -> str | None:
+    """A record's variant as the report names it: a multi-worker one with its workers (multi-worker x2)."""
+    variant = getattr(r, "variant", None)
+    workers = getattr(r, "workers", None)
+    return f"{variant} x{workers}" if variant and workers else variant
 
 
 def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
@@ -278,7 +287,7 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
                 for name, value in scores.items())
             table.append([
                 *([run.name] if len(runs) > 1 else []), run.hardware_key, r.engine, r.task or "mrpc", r.model,
-                getattr(r, "variant", "-"), r.loss, r.optimizer, str(r.epochs),
+                variant_label(r) or "-", r.loss, r.optimizer, str(r.epochs),
                 "all" if r.max_train_samples is None else str(r.max_train_samples), "" if r.seed is None else str(r.seed),
                 metrics.scores_text(r.scores, r.accuracy, r.f1), collapsed, bands, gate_text(r),
                 "n/a" if r.step_time_ms is None else f"{r.step_time_ms:.0f}",
@@ -328,6 +337,24 @@ def faster_table(runs: list[Run]) -> list[list[str]]:
             table.append([*([run.name] if len(runs) > 1 else []), hardware_of(run, r.device), r.engine,
                           r.device_name or r.device, r.variant, f"{r.course_step_time_ms:.1f}", f"{r.step_time_ms:.1f}",
                           f"{r.course_step_time_ms / r.step_time_ms:.2f}x", r.comparison or ""])
+    return table
+
+
+def multi_worker_table(runs: list[Run]) -> list[list[str]]:
+    """bench/test_multi_worker.py's step times: the world, the one-process figure beside it, the all-reduce."""
+    def ms(value):
+        return "n/a" if value is None else f"{value:.1f}"
+
+    table = []
+    for run in runs:
+        for r in records(run, contract.MultiWorkerStepTime):
+            table.append([*([run.name] if len(runs) > 1 else []), hardware_of(run, r.device), r.engine, r.model,
+                          f"{r.workers} x {r.replicas_per_worker}", str(r.hosts or "?"), r.collective or "n/a",
+                          f"{r.batch_size} ({r.worker_batch_size} a worker)", ms(r.step_time_ms),
+                          ms(r.single_process_step_time_ms),
+                          "n/a" if r.scaling_efficiency is None else f"{r.scaling_efficiency:.2f}",
+                          "n/a" if r.allreduce_ms is None else f"{r.allreduce_ms:.1f} ({r.allreduce_share:.0%})",
+                          r.speed_claim or "-"])
     return table
 
 
@@ -384,6 +411,17 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
                   ""]
         lines += markdown_table([*by_file, "hardware", "engine", "device", "variant", "course ms/step", "variant ms/step",
                                  "speed-up", "how"], faster)
+        lines += [""]
+    several = multi_worker_table(runs)
+    if several:
+        lines += ["### Several workers", "",
+                  "bench/test_multi_worker.py under bench.launch or a scheduler: the course's step at the recipe's "
+                  "global batch over every worker, timed on the chief; one process at the same global batch and "
+                  "rows beside it; scaling efficiency = one process / (workers x several); the all-reduce of one "
+                  "step's gradients timed alone, and its share of the step.", ""]
+        lines += markdown_table([*by_file, "hardware", "engine", "model", "workers x replicas", "hosts", "collective",
+                                 "global batch", "ms/step", "one process ms/step", "scaling efficiency",
+                                 "all-reduce ms (share)", "speed claim"], several)
         lines += [""]
     lines += ["", "## Quality", "", "Bands: the stored baseline's prediction interval (bench.store) for this "
               "model, hardware and loss x optimizer, widened by one validation example where extra_info records "

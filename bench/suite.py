@@ -18,7 +18,8 @@ from bench import contract, gate, records, reference, store, workers
 from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, Options
 from bench.judged import StoredFigures
 from bench.store import BASELINE_DIR
-from finetune import FinetuneError, RunConfig, data, models, engines, environment, metrics, perf, runtime, steptime
+from finetune import (FinetuneError, RunConfig, cluster, data, models, engines, environment, metrics, perf,
+                      runtime, steptime)
 from finetune.hardware import Host
 from finetune.result import Result
 from finetune.tasks import METRIC_RANGE, TASKS
@@ -36,6 +37,7 @@ class Suite(StoredFigures):
         self.host = Host.here()
         self.hardware_key = environment.hardware_key()  # the fingerprint (finetune.hardware)
         self.engine = engines.get(options.engine, options.backend)  # finetune/engines: the harness never branches on it
+        self.world = cluster.World.from_env()  # the workers of this session (bench.launch), read once here
         if options.reference:
             reference.resolve(options.reference)  # a revision git cannot resolve: one line, before any test runs
         directory = options.baselines or BASELINE_DIR
@@ -176,6 +178,12 @@ class Suite(StoredFigures):
 
     def scaling_record(self, single, mirrored, passes: dict) -> contract.Scaling:
         return records.scaling(self.context, single, mirrored, passes)
+
+    def multi_worker_step_record(self, world, bench, step_ms, steps, single_ms, allreduce, passes):
+        return records.multi_worker_step_time(self.context, world, bench, step_ms, steps, single_ms, allreduce, passes)
+
+    def multi_worker_quality_record(self, world, r: Result) -> contract.MultiWorkerQuality:
+        return records.multi_worker_quality(self.context, world, self.engine.collective(), r)
 
     # --- what runs here (the tests skip with these reasons; bench.plan leaves the same out of its estimate) ---
     def step_skip(self, device: str) -> str | None:

@@ -51,11 +51,17 @@ def multi_worker_strategy():
     engine makes it when the process starts (TfKeras.prepare_process), before the calibration's ops."""
     import tensorflow as tf
 
-    collectives = tf.distribute.experimental.CommunicationImplementation
-    gpus = bool(tf.config.list_physical_devices("GPU"))
-    options = tf.distribute.experimental.CommunicationOptions(
-        implementation=collectives.NCCL if gpus else collectives.RING, timeout_seconds=COLLECTIVE_TIMEOUT_S)
+    implementation = getattr(tf.distribute.experimental.CommunicationImplementation, multi_worker_collective())
+    options = tf.distribute.experimental.CommunicationOptions(implementation=implementation,
+                                                              timeout_seconds=COLLECTIVE_TIMEOUT_S)
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+
+
+def multi_worker_collective() -> str:
+    """The all-reduce implementation of multi_worker_strategy(): NCCL where TensorFlow sees a GPU, else RING."""
+    import tensorflow as tf
+
+    return "NCCL" if tf.config.list_physical_devices("GPU") else "RING"
 
 
 @functools.cache

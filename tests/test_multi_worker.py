@@ -74,3 +74,33 @@ def test_a_world_and_a_distribution_that_do_not_fit_are_one_line(world, says, ge
     done = subprocess.run(finetune(generated_glue_dir, tmp_path / "x.json", *more), cwd=ROOT, capture_output=True,
                           text=True, timeout=300, env=env)
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(f"error: {says}")
+
+
+def test_pytest_bench_under_the_launcher_runs_the_multi_worker_benchmarks_and_the_chief_writes(generated_glue_dir,
+                                                                                                 tmp_path):
+    """`python -m bench.launch --workers 2 -- pytest bench/`: every single-process test is deselected on both
+    workers, the two multi-worker benchmarks run, and the chief alone writes the JSON, whose records carry the world
+    (2 workers of 1 replica on one host, RING), the one-process figure beside the step time, the all-reduce timed
+    alone, and no speed claim (the workers share this host's cores)."""
+    out = tmp_path / "mw.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.launch", "--workers", "2", "--timeout", "500", "--", sys.executable, "-m",
+         "pytest", "bench/", "--model", "tiny", "--tier", "ci", "--glue-dir", generated_glue_dir, "-p",
+         "no:cacheprovider", "-q", "-rs", f"--benchmark-json={out}", "--progress", "off"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if "Wrote benchmark data" in line] == [f"Wrote benchmark data in: {out}"]
+    assert any(line.startswith("[worker 1] ") and "deselected" in line for line in lines)  # the other wrote nothing
+    infos = {b["extra_info"]["kind"]: b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
+    assert set(infos) == {"multi_worker_step_time", "multi_worker_quality"}
+    step, quality = infos["multi_worker_step_time"], infos["multi_worker_quality"]
+    for info in (step, quality):
+        assert (info["workers"], info["replicas_per_worker"], info["hosts"], info["collective"]) == (2, 1, 1, "RING")
+        assert info["speed_claim"].startswith("none: the 2 workers share one host's cores")
+    assert step["batch_size"] == 8 and step["worker_batch_size"] == 4 and step["rows"] == 20  # 40 rows, halved
+    assert step["single_process_step_time_ms"] > 0 and step["allreduce_ms"] > 0
+    assert step["scaling_efficiency"] == pytest.approx(
+        step["single_process_step_time_ms"] / (2 * step["step_time_ms"]))
+    assert quality["variant"] == "multi-worker" and 0 <= quality["accuracy"] <= 1
+    assert "none: the 2 workers share one host's cores" in done.stdout  # the step time's skip says why

@@ -108,6 +108,10 @@ class Engine:
         """Why this engine cannot run `perf` (None: it can)."""
         return None
 
+    def collective(self) -> str | None:
+        """The all-reduce implementation of this engine's multi-worker runs (None: it has none)."""
+        return None
+
     def flags(self) -> list[str]:
         """The command-line flags that choose this engine (`python -m finetune`, `pytest bench/`, bench/block.py);
         the default engine passes none (the A/B mode runs block.py against revisions from before engines)."""

@@ -102,6 +102,12 @@ class Keras3(Engine):
     def unsupported(self, perf: PerfConfig) -> str | None:
         return unsupported(effective(perf, self.backend), self.backend)
 
+    def collective(self) -> str | None:
+        if unsupported(PerfConfig(distribute="multi-worker"), self.backend):
+            return None
+        # jax.distributed's CPU collectives are gloo's (JAX's default since 0.5.1); on GPUs, NCCL's
+        return "gloo" if device_kind(self.backend) == "cpu" else "NCCL"
+
 
 GPU_PLATFORMS = ("cuda", "gpu", "rocm")
 
@@ -400,6 +406,8 @@ class StepBench(Described):
             # a schedule far longer than the timed steps: the learning rate stays near its peak, as early in a run
             self.model = build_model(self.config, prepared, num_train_steps=1000 * len(self.batches))
         self.replicas = replicas
+        self.collective = (Keras3(self.config.backend).collective()
+                           if self.config.perf.distribute == "multi-worker" else None)
         self.rows = sum(int(y.shape[0]) for _, y in self.batches)
         self.shapes = sorted({tuple(x["input_ids"].shape) for x, _ in self.batches})
         masks = [x["attention_mask"] for x, _ in self.batches]
@@ -454,6 +462,14 @@ class StepBench(Described):
             self._requests.put(None)
             self._thread.join(timeout=60)
             self._thread = None
+
+
+    def allreduce_ms(self, rounds: int = 5) -> tuple:
+        """(None, why): on JAX the gradients' all-reduce is inside the one jitted step XLA compiles, not an op
+        that can be timed apart from it."""
+        if self.collective is None:
+            return None, "no collectives: one process"
+        return None, "not measured: on keras3-jax the all-reduce is fused into the jitted training step"
 
     def traces(self) -> None:
         """Keras 3 keeps no tracing count (JAX compiles once per batch shape: self.shapes)."""

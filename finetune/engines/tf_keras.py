@@ -65,6 +65,9 @@ class TfKeras(Engine):
     def step_bench(self, config, prepared, batches: int):
         return StepBench(config, prepared, batches)
 
+    def collective(self) -> str | None:
+        return runtime.multi_worker_collective()
+
     def flags(self) -> list[str]:
         return []  # the default: what revisions from before engines take (bench/block.py under the A/B mode)
 
@@ -143,16 +146,23 @@ def worker_dataset(config, prepared, shuffle_train: bool):
     read every row and drop the others'). Returns (the creator, steps per epoch)."""
     import tf_keras
 
+    from finetune import data
+
+    batches = worker_batches(config, prepared, shuffle_train)
+    creator = tf_keras.utils.experimental.DatasetCreator(lambda context: data.tf_pipeline(batches).repeat())
+    return creator, len(batches)
+
+
+def worker_batches(config, prepared, shuffle_train: bool):
+    """This worker's part of every global batch of the training split, as data.NumpyBatches."""
     from finetune import cluster, data
 
     world = cluster.World.from_env()
     options = config.perf.data_options()
     collator = data.collator_for(prepared, options["padding"], options["pad_to_multiple_of"])("np")
-    batches = data.NumpyBatches(prepared.tokenized["train"], collator, config.batch_size, shuffle=shuffle_train,
-                                seed=config.seed, group_by_length=options["padding"] == "bucket",
-                                shard=(world.index, world.workers))
-    creator = tf_keras.utils.experimental.DatasetCreator(lambda context: data.tf_pipeline(batches).repeat())
-    return creator, len(batches)
+    return data.NumpyBatches(prepared.tokenized["train"], collator, config.batch_size, shuffle=shuffle_train,
+                             seed=config.seed, group_by_length=options["padding"] == "bucket",
+                             shard=(world.index, world.workers))
 
 
 def predict(model, eval_ds, task, local: bool = False) -> np.ndarray:
@@ -173,17 +183,25 @@ class StepBench(Described):
     for every step: set-up that fit() does not pay and that made prepared-batch figures bimodal.)"""
 
     def __init__(self, config, prepared, num_batches: int):
+        from finetune import data
+
         self.config = config
         with session(config, prepared, shuffle_train=False) as run:
-            cached = run.train_ds.take(num_batches).cache()
+            multi_worker = config.perf.distribute == "multi-worker"
+            train_ds = data.tf_pipeline(worker_batches(config, prepared, False)) if multi_worker else run.train_ds
+            cached = train_ds.take(num_batches).cache()
             self.batches = [(x, y) for x, y in cached]  # materialised (and cached) before timing
             self.model = run.model
             repeated = cached.repeat()
-            if run.strategy is not None:
+            if multi_worker:  # this worker's own part of each global batch: no auto-sharding, no rebatching
+                repeated = run.strategy.distribute_datasets_from_function(lambda context: repeated)
+            elif run.strategy is not None:
                 repeated = run.strategy.experimental_distribute_dataset(repeated)
             self._iterator = iter(repeated)
             self._train_function = self.model.make_train_function()
         strategy = run.strategy
+        self._strategy = strategy
+        self.collective = runtime.multi_worker_collective() if multi_worker else None
         self._placement = runtime.placement(config.device, strategy)
         self.replicas = 1 if strategy is None else strategy.num_replicas_in_sync
         self.rows = sum(int(y.shape[0]) for _, y in self.batches)
@@ -212,6 +230,34 @@ class StepBench(Described):
 
     def close(self) -> None:
         """Nothing runs between passes here (the keras3 engine's StepBench ends its fit())."""
+
+    def allreduce_ms(self, rounds: int = 5) -> tuple:
+        """(ms, how) of one all-reduce of every gradient, timed alone: a sum over the workers of tensors shaped as
+        the model's trainable weights, packed as tf-keras' optimizer packs them (the replica context's
+        all_reduce of the list). (None, why) without a multi-worker strategy."""
+        import tensorflow as tf
+
+        if self.collective is None:
+            return None, "no collectives: one process"
+        strategy = self._strategy
+        with strategy.scope():
+            gradients = [tf.zeros_like(v) for v in self.model.trainable_variables]
+
+        @tf.function
+        def reduce():
+            def replica():
+                summed = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+                return tf.add_n([tf.reduce_sum(g) for g in summed])  # one scalar: the values are read back
+            return strategy.run(replica)
+
+        float(reduce())  # traced, and the collective's group set up
+        started = time.perf_counter()
+        for _ in range(rounds):
+            float(reduce())
+        ms = 1000.0 * (time.perf_counter() - started) / rounds
+        size = sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
+        return ms, (f"{self.collective} all-reduce of {size:,} float32 gradients ({4 * size / 2 ** 20:.0f} MiB), "
+                    f"mean of {rounds} after one untimed")
 
     def traces(self) -> int | None:
         """How often Keras' train function has been traced (None before the first step)."""
