@@ -21,6 +21,24 @@ def skip_if_ungated(gate: dict) -> None:
         pytest.skip("; ".join(dict.fromkeys(outcome.removeprefix("skipped: ") for outcome in gate.values())))
 
 
+def in_the_fix_band(benchmark, suite, nodeid: str, result, who: str, must_learn: bool = True) -> None:
+    """A fine-tune that is not one of the course's recipes (a performance variant, the fix on several workers):
+    it must learn (where `must_learn`), and land in the band of the fix, the recipe it trains with. The gate's
+    outcome goes into the record; a comparison with no baseline is a visible skip."""
+    from finetune import metrics
+
+    from bench.options import WINNER
+
+    assert metrics.learned(*metrics.state(result)) or not must_learn, (
+        f"{who} did not learn: {metrics.scores_text(result.scores, result.accuracy, result.f1)} "
+        f"[{metrics.verdict(*metrics.state(result))}]")
+    verdicts = suite.compare_scores(nodeid, result, suite.quality_key(*WINNER))
+    benchmark.extra_info["gate"] = gate_of(verdicts)
+    failures = [f"{who}: {message}" for _, (passed, message) in verdicts if passed is False]
+    assert not failures, "; ".join(failures)
+    skip_if_ungated(benchmark.extra_info["gate"])
+
+
 def slowed(timed, fraction: float):
     """`timed` (a zero-argument callable returning its own seconds, e.g. StepBench.timed_pass) made `fraction`
     slower: after each call, sleep that fraction of its duration and return the longer time."""

@@ -12,9 +12,8 @@ import pytest
 
 import finetune  # noqa: F401
 from bench import multi_worker
-from bench.gate import gate_of, skip_if_ungated
-from bench.options import QUALITY_BATCH_SIZE, WINNER
-from finetune import metrics
+from bench.gate import in_the_fix_band
+from bench.options import QUALITY_BATCH_SIZE
 
 pytestmark = pytest.mark.multi_worker
 
@@ -75,11 +74,5 @@ def test_multi_worker_quality(benchmark, suite, seed, request):
     benchmark.group = f"quality on several workers {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(multi_worker.quality, args=(suite, seed), rounds=1, iterations=1)
     benchmark.extra_info.update(suite.multi_worker_quality_record(suite.world, result).to_extra_info())
-    assert metrics.learned(*metrics.state(result)) or not multi_worker.must_learn(suite), (
-        f"{suite.world.workers} workers did not learn: {metrics.scores_text(result.scores, result.accuracy, result.f1)} "
-        f"[{metrics.verdict(*metrics.state(result))}]")
-    verdicts = suite.compare_scores(request.node.nodeid, result, suite.quality_key(*WINNER))
-    benchmark.extra_info["gate"] = gate_of(verdicts)
-    failures = [f"{suite.world.workers} workers: {message}" for _, (passed, message) in verdicts if passed is False]
-    assert not failures, "; ".join(failures)
-    skip_if_ungated(benchmark.extra_info["gate"])
+    in_the_fix_band(benchmark, suite, request.node.nodeid, result, f"{suite.world.workers} workers",
+                    must_learn=multi_worker.must_learn(suite))

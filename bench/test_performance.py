@@ -14,7 +14,7 @@ record of bench.contract (its `kind` tells readers what it measured).
 import pytest
 
 import finetune  # noqa: F401
-from bench.gate import gate_of, skip_if_ungated
+from bench.gate import in_the_fix_band
 from bench.options import QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
 from finetune import metrics
 from finetune.perf import VARIANTS
@@ -115,11 +115,4 @@ def test_variant_quality(benchmark, suite, variant, seed, request):
     benchmark.group = f"quality of performance variants {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(suite.variant_quality, args=(variant, seed), rounds=1, iterations=1)
     benchmark.extra_info.update(suite.variant_quality_record(variant, result).to_extra_info())
-    assert metrics.learned(*metrics.state(result)), (
-        f"{variant} did not learn: {metrics.scores_text(result.scores, result.accuracy, result.f1)} "
-        f"[{metrics.verdict(*metrics.state(result))}]")
-    verdicts = suite.compare_scores(request.node.nodeid, result, suite.quality_key(*WINNER))
-    benchmark.extra_info["gate"] = gate_of(verdicts)
-    failures = [f"{variant}: {message}" for _, (passed, message) in verdicts if passed is False]
-    assert not failures, "; ".join(failures)
-    skip_if_ungated(benchmark.extra_info["gate"])
+    in_the_fix_band(benchmark, suite, request.node.nodeid, result, variant)
