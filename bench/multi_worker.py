@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.options import WINNER
+from bench.options import QUALITY_BATCH_SIZE, WINNER
 from finetune import FinetuneError, RunConfig, perf, runtime
 from finetune.result import Result
 from finetune.train import finetune
@@ -24,8 +24,8 @@ def skip(suite) -> str | None:
     problem = suite.engine.unsupported(perf.PerfConfig(distribute="multi-worker"))
     if problem:
         return problem
-    if suite.options.tier.step_batches * 8 % suite.world.workers:
-        return f"{suite.world.workers} workers do not divide the global batch of 8"
+    if QUALITY_BATCH_SIZE % suite.world.workers:
+        return f"{suite.world.workers} workers do not divide the recipe's global batch of {QUALITY_BATCH_SIZE}"
     return None
 
 

@@ -463,7 +463,6 @@ class StepBench(Described):
             self._thread.join(timeout=60)
             self._thread = None
 
-
     def allreduce_ms(self, rounds: int = 5) -> tuple:
         """(None, why): on JAX the gradients' all-reduce is inside the one jitted step XLA compiles, not an op
         that can be timed apart from it."""
