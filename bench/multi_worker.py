@@ -61,13 +61,6 @@ def quality(suite, seed: int) -> Result:
         fail_clearly(err)
 
 
-def local(world) -> bool:
-    """Every worker on one host (the launcher's localhost world): they share its cores. A world that names its
-    coordinator alone (KERAS_DISTRIBUTION_* without TF_CONFIG) is not known to be local."""
-    return (len(world.addresses) == world.workers
-            and len({address.rsplit(":", 1)[0] for address in world.addresses}) == 1)
-
-
 def turn_marker(world) -> Path:
     """A file that tells a local world's other workers that the chief's one-process timing has ended. A peer
     waiting in a collective polls for it at full speed (RING over gRPC), taking a core from the chief's one

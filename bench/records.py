@@ -129,8 +129,7 @@ def scaling(ctx: Context, single, mirrored, passes: dict) -> contract.Scaling:
 
 def world_fields(world, collective: str | None, replicas_per_worker: int) -> dict:
     """The world a multi-worker benchmark ran in; no speed claim where the workers share one host's cores."""
-    known = len(world.addresses) == world.workers  # a Keras 3 world may name its coordinator alone: hosts unknown
-    hosts = len({address.rsplit(":", 1)[0] for address in world.addresses}) if known else None
+    hosts = world.hosts
     claim = None
     if hosts == 1:
         claim = (f"none: the {world.workers} workers share one host's cores, so they can add no speed; the figure "

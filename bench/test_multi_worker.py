@@ -53,7 +53,7 @@ def test_multi_worker_step_time(benchmark, suite, seed):
             single.close()
             marker.touch()
         assert single.rows == bench.rows * world.workers, "one process and the workers timed other rows"
-    elif multi_worker.local(world):
+    elif world.hosts == 1:  # the others' hosts unknown (None) or several: no core is shared with the chief
         multi_worker.wait_for_the_chief(marker)
     record = suite.multi_worker_step_record(world, bench, step_ms, tier.step_passes * len(bench.batches),
                                             single_ms, allreduce, benchmark.stats.stats.data)
@@ -62,9 +62,9 @@ def test_multi_worker_step_time(benchmark, suite, seed):
         f"worker {world.index} stepped on {bench.rows} rows, not its part of {len(rows.tokenized['train'])}")
     assert record.replicas_per_worker >= 1 and record.workers == world.workers
     if record.speed_claim:
-        single = "the chief's" if single_ms is None else f"{single_ms:.0f} ms"
-        pytest.skip(f"multi-worker step time {step_ms:.0f} ms against one process's {single} at the same global "
-                    f"batch: {record.speed_claim}")
+        single = "(timed on the chief)" if single_ms is None else f"{single_ms:.0f} ms"
+        pytest.skip(f"multi-worker step time {step_ms:.0f} ms, one process {single} at the same global batch: "
+                    f"{record.speed_claim}")
 
 
 def test_multi_worker_quality(benchmark, suite, seed, request):

@@ -42,6 +42,14 @@ class World:
     def distributed(self) -> bool:
         return self.workers > 1
 
+    @property
+    def hosts(self) -> int | None:
+        """How many hosts the workers are on; None where the world names its coordinator alone (Keras 3's
+        variables without TF_CONFIG), so the others' hosts are unknown."""
+        if len(self.addresses) != self.workers:
+            return None
+        return len({address.rsplit(":", 1)[0] for address in self.addresses})
+
     def describe(self) -> str:
         return f"worker {self.index} of {self.workers} ({self.source})" if self.distributed else "one process"
 

@@ -155,3 +155,16 @@ def test_the_workers_parts_of_a_global_batch_are_the_one_process_batch():
 def test_a_batch_that_does_not_split_over_the_workers_is_one_line():
     with pytest.raises(FinetuneError, match="a batch of 3 rows does not split over 2 workers"):
         NumpyBatches(split_of([3, 4, 5, 6, 7, 8, 9]), Collator(), 4, shard=(0, 2))  # batches of 4 and 3
+
+
+def test_a_world_knows_its_hosts_only_where_it_names_every_worker():
+    """The multi-worker benchmarks claim no speed, and let the others sleep while the chief times alone, on one
+    host only: a world's hosts are counted from every worker's address, and unknown from a coordinator alone."""
+    local = cluster.World.from_env(cluster.environment_for(["127.0.0.1:5000", "127.0.0.1:5001"], 1))
+    assert local.hosts == 1
+    spread = cluster.from_tf_config(json.dumps({"cluster": {"worker": ["a:1", "b:1", "a:2"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    assert spread.hosts == 2
+    keras_only = {name: value for name, value in cluster.environment_for(["a:1", "b:1"], 0).items()
+                  if name != "TF_CONFIG"}
+    assert cluster.World.from_env(keras_only).hosts is None and cluster.World().hosts is None
