@@ -12,7 +12,7 @@ import numpy as np
 
 from finetune import environment, glue_tsv, models
 from finetune.errors import FinetuneError
-from finetune.perf import PADDINGS  # what each padding does: finetune/perf.py
+from finetune.perf import BUCKET_COUNT, GROUPED_PADDINGS, PADDINGS  # what each padding does: finetune/perf.py
 from finetune.tasks import TASKS, TaskSpec
 
 MODEL_INPUTS = ["attention_mask", "input_ids", "token_type_ids"]
@@ -89,6 +89,8 @@ def collator_for(prepared: PreparedData, padding: str = "dynamic", pad_to_multip
         raise FinetuneError(f"unknown padding {padding!r}: choose one of {', '.join(PADDINGS)}")
     if padding == "multiple" and pad_to_multiple_of is None:
         raise FinetuneError("--padding multiple needs --pad-multiple N (e.g. 8)")
+    if padding == "buckets":
+        return bucket_collator(prepared, bucket_lengths(prepared, pad_to_multiple_of or 8))
     fixed = {}
     if padding == "fixed":
         fixed = {"padding": "max_length", "max_length": _round_up(longest_row(prepared), pad_to_multiple_of)}
@@ -100,13 +102,40 @@ def collator_for(prepared: PreparedData, padding: str = "dynamic", pad_to_multip
     return collator
 
 
+def bucket_lengths(prepared: PreparedData, multiple: int = 8, count: int = BUCKET_COUNT) -> tuple:
+    """The padded lengths of `buckets` padding: the training rows' length quantiles at 1/count, 2/count, ...,
+    rounded up to `multiple`, and last the longest pair of either split, so that every row of both fits."""
+    lengths = np.asarray([len(ids) for ids in prepared.tokenized["train"]["input_ids"]])
+    cuts = np.quantile(lengths, [i / count for i in range(1, count)]) if count > 1 else []
+    ends = {_round_up(int(np.ceil(cut)), multiple) for cut in cuts} | {_round_up(longest_row(prepared), multiple)}
+    return tuple(sorted(ends))
+
+
+def bucket_collator(prepared: PreparedData, lengths: tuple):
+    """A factory of collators that pad a batch to the shortest of `lengths` holding its longest row: the course's
+    DataCollatorWithPadding with padding="max_length" at that length."""
+    from transformers import DataCollatorWithPadding
+
+    def collator(return_tensors: str):
+        by_length = {length: DataCollatorWithPadding(tokenizer=prepared.tokenizer, return_tensors=return_tensors,
+                                                     padding="max_length", max_length=length) for length in lengths}
+
+        def pad(features):
+            longest = max(len(row["input_ids"]) for row in features)
+            return by_length[next(length for length in lengths if length >= longest)](features)
+
+        return pad
+
+    return collator
+
+
 def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None,
                 shuffle_train: bool = True, padding: str = "dynamic", seed: int = 0, eval_split: str | None = None):
     """(train, validation) tf.data pipelines, padded per batch; only the training set is shuffled. The validation
     pipeline is of `eval_split` (default: the task's headline validation split).
 
-    padding: see collator_for; bucket batches rows of similar length (shuffled with `seed`, reshuffled each epoch)
-    and pads each batch like dynamic. The validation set keeps its order: bucket pads it like multiple (or dynamic).
+    padding: see collator_for; bucket (and buckets) batches rows of similar length (shuffled with `seed`, reshuffled
+    each epoch) and pads each batch like dynamic (buckets: to its bucket's length). The validation set keeps its order: bucket pads it like multiple (or dynamic).
     """
     collator = collator_for(prepared, padding, pad_to_multiple_of)
 
@@ -115,7 +144,7 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
             columns=MODEL_INPUTS, label_cols=["label"], shuffle=shuffle, collate_fn=collator("tf"), batch_size=batch_size
         )
 
-    if padding == "bucket":
+    if padding in GROUPED_PADDINGS:
         train = bucketed(prepared.tokenized["train"], collator("np"), batch_size, shuffle_train, seed)
     else:
         train = convert("train", shuffle_train)
@@ -131,7 +160,7 @@ def numpy_batches(prepared: PreparedData, batch_size: int, pad_to_multiple_of: i
     are that worker's part of each global batch (NumpyBatches); the validation set stays whole."""
     collator = collator_for(prepared, padding, pad_to_multiple_of)("np")
     train = NumpyBatches(prepared.tokenized["train"], collator, batch_size, shuffle=shuffle_train, seed=seed,
-                         group_by_length=padding == "bucket", shard=shard)
+                         group_by_length=padding in GROUPED_PADDINGS, shard=shard)
     return train, NumpyBatches(prepared.tokenized[eval_split or prepared.eval_split], collator, batch_size)
 
 

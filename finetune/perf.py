@@ -10,6 +10,11 @@
                batches, cut into batches, batches shuffled), then padded per batch, rounded up to
                `pad_multiple` when given. Changes which rows share a batch, so it can change what is learned.
                fixed: every batch padded to the longest pair in the data (one shape, most padding).
+               buckets: batches grouped as bucket, each padded up to the shortest of BUCKET_COUNT fixed lengths that
+               holds it (data.bucket_lengths: quantiles of the training rows' lengths, rounded up to `pad_multiple`
+               or 8, the last the longest pair of the data); the validation set is padded the same way in its order.
+               So a training function sees at most BUCKET_COUNT + 1 shapes (the short last batch is one more) and
+               prediction at most BUCKET_COUNT + 1: what bounds XLA's compiles.
   jit_compile  XLA: model.compile(jit_compile=True). XLA compiles once per distinct input shape, so with
                dynamic padding it keeps recompiling; padding that limits the shapes is what makes it pay.
   precision    float32 (the course); mixed_bfloat16 (CPUs with AVX512_BF16 or AMX, GPUs of compute
@@ -39,7 +44,9 @@ from dataclasses import dataclass
 from finetune.errors import FinetuneError
 from finetune.hardware import Host
 
-PADDINGS = ("dynamic", "multiple", "bucket", "fixed")
+PADDINGS = ("dynamic", "multiple", "bucket", "fixed", "buckets")
+GROUPED_PADDINGS = ("bucket", "buckets")  # the paddings that group rows of similar length into batches
+BUCKET_COUNT = 4  # buckets: the fixed padded lengths (XLA compiles once per length and batch size)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTES = ("none", "mirrored", "multi-worker")
 
@@ -74,8 +81,13 @@ class PerfConfig:
     @property
     def changes_numerics(self) -> bool:
         """Other arithmetic (precision, XLA's fusions, replicas' reductions) or other batches (bucketing)."""
-        return (self.precision != "float32" or self.jit_compile or self.padding == "bucket"
+        return (self.precision != "float32" or self.jit_compile or self.groups_by_length
                 or self.distribute != "none")
+
+    @property
+    def groups_by_length(self) -> bool:
+        """Batches of rows of similar length (bucket, buckets): other batches than the course's."""
+        return self.padding in GROUPED_PADDINGS
 
     def data_options(self) -> dict:
         """The keyword arguments of data.tf_datasets that this variant sets."""
@@ -95,6 +107,8 @@ VARIANTS = {
     "xla": PerfConfig(jit_compile=True),
     "xla-bucket8": PerfConfig(padding="bucket", pad_multiple=8, jit_compile=True),
     "bf16": PerfConfig(precision="mixed_bfloat16"),
+    "buckets": PerfConfig(padding="buckets"),
+    "xla-buckets": PerfConfig(padding="buckets", jit_compile=True),
     "bf16-bucket": PerfConfig(padding="bucket", precision="mixed_bfloat16"),
     "bf16-xla-bucket8": PerfConfig(padding="bucket", pad_multiple=8, jit_compile=True, precision="mixed_bfloat16"),
     "fp16-xla-bucket8": PerfConfig(padding="bucket", pad_multiple=8, jit_compile=True, precision="mixed_float16"),

@@ -115,6 +115,23 @@ def test_bucketing_keeps_every_row_and_label_and_wastes_less_padding(tiny_prepar
     assert _waste(bucket) < 0.5 * _waste(dynamic), (_waste(bucket), _waste(dynamic))
 
 
+def test_fixed_buckets_bound_the_shapes_and_keep_every_row(tiny_prepared):
+    lengths = data.bucket_lengths(tiny_prepared, 8)
+    rows = [len(ids) for split in tiny_prepared.tokenized.values() for ids in split["input_ids"]]
+    assert 1 < len(lengths) <= perf.BUCKET_COUNT and all(n % 8 == 0 for n in lengths)
+    assert lengths[-1] >= max(rows) and lengths[-2] < max(rows)  # the last holds the longest pair; no more
+    train, validation = data.tf_datasets(tiny_prepared, 8, padding="buckets", seed=0)
+    assert set(_widths(train)) <= set(lengths) and set(_widths(validation)) <= set(lengths)
+    assert len(set(_widths(train))) > 1  # not one fixed length: the short batches are padded less
+    split = tiny_prepared.tokenized["train"]
+    every_row = sorted((tuple(ids), label) for ids, label in zip(split["input_ids"], split["label"]))
+    assert sorted(_rows(train)) == every_row  # nothing truncated or lost
+    for features, _ in train:  # each batch padded to the shortest bucket that holds its longest row
+        longest = int(features["attention_mask"].numpy().sum(axis=1).max())
+        assert features["input_ids"].shape[1] == min(n for n in lengths if n >= longest)
+    assert perf.VARIANTS["xla-buckets"].changes_numerics and perf.VARIANTS["buckets"].groups_by_length
+
+
 def test_length_grouped_batches_sort_within_windows_only():
     lengths = np.random.default_rng(1).integers(5, 100, size=203)
     batches = data.length_grouped_batches(lengths, 4, rng=None, window_batches=10)

@@ -161,7 +161,7 @@ def worker_batches(config, prepared, shuffle_train: bool):
     options = config.perf.data_options()
     collator = data.collator_for(prepared, options["padding"], options["pad_to_multiple_of"])("np")
     return data.NumpyBatches(prepared.tokenized["train"], collator, config.batch_size, shuffle=shuffle_train,
-                             seed=config.seed, group_by_length=options["padding"] == "bucket",
+                             seed=config.seed, group_by_length=config.perf.groups_by_length,
                              shard=(world.index, world.workers))
 
 
