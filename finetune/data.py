@@ -135,7 +135,8 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
     pipeline is of `eval_split` (default: the task's headline validation split).
 
     padding: see collator_for; bucket (and buckets) batches rows of similar length (shuffled with `seed`, reshuffled
-    each epoch) and pads each batch like dynamic (buckets: to its bucket's length). The validation set keeps its order: bucket pads it like multiple (or dynamic).
+    each epoch) and pads each batch like dynamic (buckets: to its bucket's length). The validation set keeps its order:
+    bucket pads it like multiple (or dynamic), buckets to the buckets' lengths.
     """
     collator = collator_for(prepared, padding, pad_to_multiple_of)
 
