@@ -159,3 +159,15 @@ def ab_test(a: list[float], b: list[float], alpha: float = ALPHA, min_effect: fl
     test = (f"Welch t-test on log ms/step of {len(a)} A and {len(b)} B processes; Mann-Whitney U = {u.statistic:g}, "
             f"p = {u.pvalue:.2g}")
     return _decide(statistics.fmean(lb) - statistics.fmean(la), se, df, alpha, min_effect, test)
+
+
+def paired_test(a: list[float], b: list[float], alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> Verdict:
+    """B against A timed side by side in the same replicates (bench.tune: replicate r's processes time both, passes
+    interleaved): a[r] and b[r] are replicate r's mean ms/step. The t-test is on the per-replicate log ratios, so
+    what a replicate shares (its processes' placement, the hour's load) cancels; needs two replicates or more."""
+    diffs = [math.log(y) - math.log(x) for x, y in zip(a, b)]
+    if len(diffs) < 2:
+        raise ValueError("a paired test needs at least two replicates")
+    se = statistics.stdev(diffs) / math.sqrt(len(diffs))
+    test = f"paired t-test on log ms/step over {len(diffs)} replicates"
+    return _decide(statistics.fmean(diffs), se, len(diffs) - 1, alpha, min_effect, test)

@@ -161,6 +161,7 @@ class VariantStepTime(StepTime, PerfFields):
     distinct_shapes: int | None = None
     traces: int | None = None
     xla_compiles: int | None = None
+    profile: dict | None = None  # --profile: one pass's ms per step by category (finetune.profile.summarize)
 
 
 @dataclass(frozen=True, kw_only=True)

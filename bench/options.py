@@ -58,12 +58,14 @@ class Tier:
     # it carries a speed claim (BEST_BY_HOST's target), keeping .ci/run's 40 minutes on the AVX2 host (3.4 min there)
     best_without_claim: bool = True
 
-    def times_variant(self, name: str, best: str) -> str | None:
-        """Why this tier does not time the performance variant `name` (`best`: this host's), or None."""
+    def times_variant(self, name: str, best: str | None) -> str | None:
+        """Why this tier does not time the performance variant `name` (`best`: this host's where it carries a speed
+        claim, else None: a tuned or unmeasured choice is timed by the full tier and by bench.tune), or None."""
         if self.step_variants is None or name in self.step_variants or name == best:
             return None
-        return (f"{name}: tier {self.name} times the variants {', '.join(self.step_variants)} and this host's best "
-                f"({best}), keeping .ci/run inside 40 minutes on the slowest host: --tier full times every variant")
+        also = f" and this host's best ({best})" if best else " (and a host's best where it carries a speed claim)"
+        return (f"{name}: tier {self.name} times the variants {', '.join(self.step_variants)}{also}, keeping "
+                ".ci/run inside 40 minutes on the slowest host: --tier full times every variant")
 
 
 # The CI tier's performance variants: the course, bucketing (the best on float32 CPUs) and bf16 with bucketing (the
@@ -117,6 +119,7 @@ class Options:
     history: Path | None = None  # the nights' folder (bench/nights.py), or None
     baselines: Path | None = None  # the stored baselines' folder (None: the repository's baselines/)
     reference: str | None = None  # a git revision timed beside the gated step time (bench/reference.py), or None
+    profile: bool = False  # --profile: each variant's step-time benchmark profiles one pass (finetune/profile.py)
 
     @property
     def engine_name(self) -> str:
@@ -144,7 +147,7 @@ class Options:
                    tuple(range(seeds)),
                    config.getoption("--device"), config.getoption("--update-baselines"),
                    config.getoption("--plant-slowdown"), engine, backend, config.getoption("--history"),
-                   config.getoption("--baselines"), config.getoption("--reference"))
+                   config.getoption("--baselines"), config.getoption("--reference"), config.getoption("--profile"))
 
     @property
     def train_rows(self) -> int | None:

@@ -12,10 +12,13 @@ of the recipe they train with, as bench/test_performance.py's gate does.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from scipy import stats as _stats
 
 from bench import contract, store, verdicts
 from bench.results import Run, differences, hardware_of, load_runs, records
@@ -146,11 +149,38 @@ def step_table(rows: list[StepRow], reference: StepRow | None, by_file: bool) ->
             "n/a" if achieved is None else f"{achieved / 1e12:.2f}",
             "n/a" if utilisation is None else f"{100 * utilisation:.1f}% of {peak.tflops:g} {peak.precision}",
             "reference" if row is reference else (
-                f"{reference.step_time_ms / row.step_time_ms:.3g}x"
-                if (row.task, row.batch_size) == (reference.task, reference.batch_size) else "other task or batch"),
+                speed_up(reference, row) if same_rows(row, reference) else "other task, batch or rows"),
             memory_text(row.peak_rss_mb, row.peak_gpu_memory_mb),
         ])
     return table
+
+
+def same_rows(row: StepRow, reference: StepRow) -> bool:
+    """Whether two rows' steps hold the same training rows: one task and batch size, and both the gated step
+    (the first rows) or both named variants (the length sample)."""
+    return ((row.task, row.batch_size, row.variant is None)
+            == (reference.task, reference.batch_size, reference.variant is None))
+
+
+def rate_spread(rates: tuple) -> float | None:
+    """The 90% t half-width, on the log scale, of a row's mean examples/s from its timed passes."""
+    if len(rates) < 2:
+        return None
+    logs = [math.log(v) for v in rates]
+    return float(_stats.t.ppf(0.95, len(logs) - 1)) * statistics.stdev(logs) / math.sqrt(len(logs))
+
+
+def speed_up(reference: StepRow, row: StepRow) -> str:
+    """reference ms/step / row ms/step, with a 90% interval from both rows' passes (their half-widths combined on
+    the log scale, around the figure); "indistinguishable" where it holds 1."""
+    ratio = reference.step_time_ms / row.step_time_ms
+    text = f"{ratio:.3g}x"
+    mine, theirs = rate_spread(row.pass_rates), rate_spread(reference.pass_rates)
+    if mine is None or theirs is None:
+        return text
+    half = math.hypot(mine, theirs)
+    low, high = ratio * math.exp(-half), ratio * math.exp(half)
+    return text + f" [{low:.3g}, {high:.3g}]" + (", indistinguishable" if low <= 1.0 <= high else "")
 
 
 def memory_text(rss_mb: float | None, gpu_mb: float | None) -> str:
@@ -328,6 +358,27 @@ def engine_table(runs: list[Run]) -> list[list[str]]:
     return table
 
 
+# --- where the time goes (--profile) ---------------------------------------------------------------------
+def profile_table(runs: list[Run]) -> list[list[str]]:
+    """Each profiled variant step (--profile): the profiled pass's ms/step, the threads' busy time, and each
+    category's ms per step with its share of the busy time (finetune.profile)."""
+    table = []
+    for run in runs:
+        for r in records(run, contract.VariantStepTime):
+            found = r.profile
+            if not found:
+                continue
+            if "unavailable" in found:
+                table.append([hardware_of(run, r.device), r.engine, r.variant, "n/a", "n/a", found["unavailable"]])
+                continue
+            busy = found["busy_ms"] or 1.0
+            parts = "; ".join(f"{label} {ms:.0f} ms ({100 * ms / busy:.0f}%)"
+                              for label, ms in found["categories"].items())
+            wall = "n/a" if found.get("wall_ms") is None else f"{found['wall_ms']:.1f}"
+            table.append([hardware_of(run, r.device), r.engine, r.variant, wall, f"{found['busy_ms']:.1f}", parts])
+    return table
+
+
 # --- faster than the course ---------------------------------------------------------------------------
 def faster_table(runs: list[Run]) -> list[list[str]]:
     """bench/test_performance.py's interleaved comparison of the best variant with the course's pipeline."""
@@ -392,7 +443,8 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
               "matmul measured in the same run; n/a where neither is known. Peak memory: the process's peak resident "
               "set during the benchmark (MB), and TensorFlow's peak GPU memory where there are GPUs.",
               f"Speed-up = reference ms/step / row ms/step, for rows of the reference's task and batch size only "
-              f"(other rows' steps hold other rows and lengths); reference: {reference.label if reference else 'none'}.",
+              "(other rows' steps hold other rows and lengths: the gated step times the first rows, the named "
+              f"variants a length sample); reference: {reference.label if reference else 'none'}.",
               ""]
     by_file = ["file"] if len(runs) > 1 else []
     lines += markdown_table([*by_file, "hardware", "engine", "device", "model", "task", "batch", "precision", "variant",
@@ -402,7 +454,22 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
     peaks = {(row.peak.tflops, row.peak.precision, row.peak.source) for row in steps if row.peak}
     lines += ["", *(f"- peak {tflops:g} TFLOP/s {precision}: {source}" for tflops, precision, source in sorted(peaks))]
     lines += ["", "Variant \"-\": the course's pipeline timed on prepared batches (bench/test_step_time.py, the gated "
-              "figure); named variants: bench/test_performance.py, each timed on the same first training rows.", ""]
+              "figure, on the first training rows); named variants: bench/test_performance.py, each timed on the same "
+              "rows, a sample that follows the task's lengths (finetune.steptime.length_sample; files from before "
+              "2026-12-03: the first rows). Speed-up intervals: "
+              "90%, from each row's timed passes; \"indistinguishable\" where the two rows' intervals overlap. These "
+              "are steady training steps on prepared batches; \"Faster than the course\" below is whole fine-tunes "
+              "(compiles, retraces and the input pipeline included): the two can disagree, and the second is what a "
+              "user waits for.", ""]
+    profiled = profile_table(runs)
+    if profiled:
+        lines += ["### Where the time goes", "",
+                  "One more pass of each variant's step-time benchmark under the framework's profiler (--profile; "
+                  "finetune/profile.py): every event's self time by category, per step. Busy = the threads' time, "
+                  "which on several cores exceeds the step's wall time; MFU is in the table above.", ""]
+        lines += markdown_table(["hardware", "engine", "variant", "profiled ms/step", "busy ms/step",
+                                 "by category"], profiled)
+        lines += [""]
     faster = faster_table(runs)
     if faster:
         lines += ["### Faster than the course", "",

@@ -13,9 +13,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from finetune import tuned
 from finetune.errors import FinetuneError
 
-BASELINE_DIR = Path(__file__).resolve().parent.parent / "baselines"
+BASELINE_DIR = tuned.BASELINE_DIR
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,7 @@ def step_group(blocks_ms: list[list[float]], stored: dict | None, provenance: di
 
 
 def path_for(directory: Path, model: str, hardware_key: str) -> Path:
-    safe_model = model.replace("/", "--")
-    return Path(directory) / f"{safe_model}__{hardware_key}.json"
+    return tuned.baseline_path(directory, model, hardware_key)  # one naming rule: finetune reads these files too
 
 
 def load(path: Path) -> dict | None:

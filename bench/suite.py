@@ -19,7 +19,7 @@ from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, Options
 from bench.judged import StoredFigures
 from bench.store import BASELINE_DIR
 from finetune import (FinetuneError, RunConfig, cluster, data, models, engines, environment, metrics, perf,
-                      runtime, steptime)
+                      runtime, steptime, tuned)
 from finetune.hardware import Host
 from finetune.result import Result
 from finetune.tasks import METRIC_RANGE, TASKS
@@ -40,7 +40,7 @@ class Suite(StoredFigures):
         self.world = cluster.World.from_env()  # the workers of this session (bench.launch), read once here
         if options.reference:
             reference.resolve(options.reference)  # a revision git cannot resolve: one line, before any test runs
-        directory = options.baselines or BASELINE_DIR
+        directory = self.baseline_dir = options.baselines or BASELINE_DIR
         self.baseline_path = store.path_for(directory, options.model, self.hardware_key)
         self.baseline = store.load(self.baseline_path)
         self.other_baselines = store.others(directory, options.model, self.hardware_key)
@@ -199,14 +199,15 @@ class Suite(StoredFigures):
 
     def variant_skip(self, name: str) -> str | None:
         """Why the performance variant `name` cannot run on this host (a precision it has no native support for)."""
-        problem = perf.unsupported_precision(perf.variant(name, self.perf_kind()).precision, self.perf_kind())
+        problem = perf.unsupported_precision(self.variant_config(name).precision, self.perf_kind())
         problem = problem or self.engine.unsupported(self.variant_config(name))
         return f"{name}: {problem}" if problem else None
 
     def variant_step_skip(self, name: str) -> str | None:
         """Why test_variant_step_time does not time the variant `name` in this session: not one of the tier's, or
         a precision this host cannot run."""
-        return self.options.tier.times_variant(name, self.best_variant) or self.variant_skip(name)
+        claimed = self.best_variant if self.best_choice().target is not None else None  # as best_fine_tune_skip
+        return self.options.tier.times_variant(name, claimed) or self.variant_skip(name)
 
     def best_fine_tune_skip(self) -> str | None:
         """Why this session does not fine-tune the host's best variant: a tier that fine-tunes it only for a claim."""
@@ -236,17 +237,19 @@ class Suite(StoredFigures):
     def best_choice(self) -> perf.BestChoice:
         """perf.BEST_BY_HOST's row for this host; its speed target was measured on tf-keras, so another engine has
         the same variant without a target (test_faster_than_the_course measures, and says, without a claim)."""
-        row = perf.best_choice(self.perf_kind())
+        row = tuned.best_choice(self.perf_kind(), self.options.model, self.options.task, QUALITY_BATCH_SIZE,
+                                self.engine.label, self.host, self.baseline_dir)
         if self.engine.speed_targets or row.target is None:
             return row
         return dataclasses.replace(row, target=None, evidence=f"{row.evidence}; measured on tf-keras: no speed claim "
                                                               f"for {self.options.engine_name} yet")
 
     def resolved_variant(self, name: str) -> str:
-        return perf.variant_name(name, self.perf_kind())
+        """A variant's name, `best` resolved for this machine (finetune.tuned: measured, else the rule)."""
+        return self.best_variant if name == "best" else perf.variant_name(name)
 
     def variant_config(self, name: str) -> perf.PerfConfig:
-        return perf.variant(name, self.perf_kind())
+        return perf.VARIANTS[self.resolved_variant(name)]
 
     def scaling_replicas(self) -> int:
         return self.engine.replicas(self.perf_device())
@@ -273,18 +276,36 @@ class Suite(StoredFigures):
         self.engine.clear_session()
 
     def perf_config(self, variant: str, seed: int, **changes) -> RunConfig:
-        return self.run_config(seed=seed, perf=perf.variant(variant, self.perf_kind()),
+        return self.run_config(seed=seed, perf=self.variant_config(variant),
                                **{"device": self.perf_device(), **changes})
 
     def first_rows(self, count: int) -> data.PreparedData:
         """The first `count` training rows only: every variant timed on the same examples."""
         return steptime.first_rows(self.prepared(), count)
 
+    def profile(self, bench) -> dict:
+        """One more pass of `bench` under the engine's profiler: ms per step by category (finetune.profile)."""
+        import tempfile
+        from pathlib import Path
+
+        from finetune import profile
+
+        with tempfile.TemporaryDirectory(prefix="profile-") as logdir:
+            try:
+                return profile.profile_pass(bench, self.engine, Path(logdir))
+            except FinetuneError as err:  # e.g. an engine without a profiler: said in the record and the report
+                return {"unavailable": str(err)}
+
+    def length_sample(self, count: int) -> data.PreparedData:
+        """`count` training rows that follow the task's lengths (steptime.length_sample): every variant timed on
+        the same examples, and ones that stand for the task (padding and bucketing pay by length)."""
+        return steptime.length_sample(self.prepared(), count, seed=0)
+
     def variant_quality(self, variant: str, seed: int) -> Result:
         """A performance variant's fine-tune of the tier's length (`best` resolved for this host), run once per
         session: test_variant_quality judges its quality, test_faster_than_the_course its time."""
         self.skip_without_quality()
-        name = perf.variant_name(variant, self.perf_kind())
+        name = self.resolved_variant(variant)
         key = (name, seed)
         if key not in self.variant_results:
             config = self.perf_config(name, seed, device="auto")

@@ -4,9 +4,10 @@ without losing quality (its quality is checked in every tier, every other varian
 
     pytest bench/test_performance.py --benchmark-json=perf.json [--tier ci] [-k faster_than_the_course]
 
-Every variant's step time is timed on the same examples: the first `variant_batches` x 8 training rows, all of
-them batched (bucketing regroups them into as many batches), in whole passes after one untimed pass (tracing,
-and an XLA compile per shape). "Faster than the course" compares whole fine-tunes instead, by fit()'s wall
+Every variant's step time is timed on the same examples: `variant_batches` x 8 training rows whose lengths follow
+the task's (finetune.steptime.length_sample, not the first rows: padding and bucketing pay by length), all of them
+batched (bucketing regroups them into as many batches), in whole passes after one untimed pass (tracing, and an
+XLA compile per shape). "Faster than the course" compares whole fine-tunes instead, by fit()'s wall
 time over every epoch: compiles and retraces included, as a user waits for them. Each benchmark writes one
 record of bench.contract (its `kind` tells readers what it measured).
 """
@@ -30,7 +31,7 @@ def _skip_unsupported(suite, name):
 
 def _bench(suite, name, seed, batches, batch_size=QUALITY_BATCH_SIZE):
     config = suite.perf_config(name, seed, batch_size=batch_size)
-    return suite.bench(config, suite.first_rows(batches * batch_size), batches)
+    return suite.bench(config, suite.length_sample(batches * batch_size), batches)
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -44,11 +45,12 @@ def test_variant_step_time(benchmark, suite, variant, seed):
         traced = bench.traces()
         benchmark.group = f"performance variants {suite.options.model} batch {QUALITY_BATCH_SIZE}"
         benchmark.pedantic(suite.timed(bench), rounds=tier.variant_passes, iterations=1)
+        profiled = suite.profile(bench) if suite.options.profile else None  # after timing: never in the figure
     finally:
         bench.close()
     step_time_ms = bench.ms_per_step(benchmark.stats.stats.data)
     record = suite.variant_step_record(variant, bench, step_time_ms, tier.variant_passes * len(bench.batches),
-                                       pass_times_s=list(benchmark.stats.stats.data))
+                                       pass_times_s=list(benchmark.stats.stats.data), profile=profiled)
     benchmark.extra_info.update(record.to_extra_info())
     assert bench.rows == tier.variant_batches * QUALITY_BATCH_SIZE, "not the same examples as the other variants"
     assert bench.traces() == traced, f"retraced while timed ({traced} -> {bench.traces()}): the warm-up missed a shape"

@@ -56,6 +56,12 @@ class Worker:
         self.ms.append(self._answer()["ms_per_step"])
         return self.ms[-1]
 
+    def ask(self, line: str) -> dict:
+        """Send one command line (bench/block.py's protocol, e.g. `pass xla-buckets`) and return its answer."""
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
     def close(self) -> None:
         if self.process.poll() is None:
             try:

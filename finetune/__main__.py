@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
+import tempfile
+from pathlib import Path
 
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from finetune import options
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
-from finetune.perf import best_choice, variant
+from finetune import profile, tuned
+from finetune.perf import VARIANTS, variant
 
 # The flags, from the one table of options (finetune/options.py), in the groups of --help.
-MAIN_FLAGS = ("--task", "--model", "--engine", "--backend", "--loss", "--optimizer", "--epochs", "--batch-size", "--seed",
-              "--max-train-samples", "--max-eval-samples", "--glue-dir", "--device", "--warmup-steps", "--json")
+MAIN_FLAGS = ("--task", "--model", "--engine", "--backend", "--loss", "--optimizer", "--epochs", "--batch-size",
+              "--seed", "--max-train-samples", "--max-eval-samples", "--glue-dir", "--device", "--warmup-steps",
+              "--json", "--profile")
 SPEED_FLAGS = ("--perf", "--padding", "--pad-multiple", "--jit-compile", "--precision", "--distribute")
 # --perf picks a row of finetune.perf.VARIANTS; each of the other speed flags, when given, overrides that field of it.
 PERF_FLAGS = tuple(options.BY_FLAG[flag].dest for flag in SPEED_FLAGS if flag != "--perf")
@@ -49,12 +54,22 @@ def device_kind(args) -> str:
     return runtime.device_kind(args.device)
 
 
+def best(args):
+    """What --perf best stands for in this run: the choice bench.tune stored for this machine, else the rule."""
+    from finetune import engines
+    from finetune.models import default_model
+
+    model = args.model or default_model()[0]
+    return tuned.best_choice(device_kind(args), model, args.task, args.batch_size,
+                             engines.get(args.engine, args.backend).label)
+
+
 def perf_choice(args) -> str:
     """Which variant --perf names, and for `best` why it is the one here."""
     if args.perf != "best":
         return args.perf
-    row = best_choice(device_kind(args))
-    return f"best = {row.variant} (for {row.needs})"
+    row = best(args)
+    return f"best = {row.variant} (for {row.needs}; {row.evidence})"
 
 
 def perf_config(args):
@@ -62,7 +77,8 @@ def perf_config(args):
     changes = {name: getattr(args, name) for name in PERF_FLAGS if getattr(args, name) is not None}
     if changes.get("padding") == "dynamic" and args.pad_multiple is None:
         changes["pad_multiple"] = None  # the course's padding, not the variant's rounding
-    return variant(args.perf, device_kind(args) if args.perf == "best" else "cpu").replace(**changes)
+    chosen = VARIANTS[best(args).variant] if args.perf == "best" else variant(args.perf)
+    return chosen.replace(**changes)
 
 
 def main(argv=None) -> int:
@@ -84,11 +100,18 @@ def main(argv=None) -> int:
         from finetune import cluster, engines
 
         cluster.check(config.perf.distribute, cluster.World.from_env())  # before a strategy waits on its peers
-        engines.get(config.engine, config.backend).prepare_process()  # before anything imports its framework
+        engine = engines.get(config.engine, config.backend)
+        engine.prepare_process()  # before anything imports its framework
         from finetune.train import MEASURE, finetune
 
-        with contextlib.redirect_stdout(sys.stderr):  # Keras' progress bar; stdout carries only the JSON
-            result = finetune(config, model_choice=choice, perf_choice=perf_choice(args), calibration=MEASURE)
+        with contextlib.redirect_stdout(sys.stderr), tempfile.TemporaryDirectory(prefix="profile-") as logdir:
+            profiled = (profile.callback(engine, Path(logdir), config.warmup_steps),) if args.profile else ()
+            result = finetune(config, model_choice=choice, perf_choice=perf_choice(args), calibration=MEASURE,
+                              callbacks=profiled)
+            if profiled:
+                result = dataclasses.replace(result, profile=profiled[0].summary)
+                print("profile: " + (profile.shares_text(result.profile) if result.profile else "the first epoch "
+                      f"ended before step {config.warmup_steps + 3}: nothing profiled"), file=sys.stderr)
     except FinetuneError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

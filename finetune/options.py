@@ -199,6 +199,10 @@ OPTIONS = (
     Option("--warmup-steps", "steps left out of the steady-state step time", type=Whole(0, 10), metavar="N",
            cli=Surface(RUN["warmup_steps"], help=DEFAULT)),
     Option("--json", "also write the result JSON here", type=Path, metavar="PATH", cli=SAME),
+    Option("--profile", "where a steady training step's time goes, from the framework's profiler (finetune/profile.py):"
+                        " ms per step by category (matmuls, softmax, layer norm and GELU, the optimizer, input); "
+                        "the CLI profiles 3 steps after the warm-up, pytest one pass of each variant's step-time "
+                        "benchmark", action="store_true", cli=Surface(False), pytest=Surface(False)),
     # speed (finetune/perf.py): --perf picks a row of VARIANTS; each flag after it, when given, overrides its field
     Option("--perf", "{choices}: a row of finetune.perf.VARIANTS; best: the fastest one this host supports "
                      "(finetune.perf.BEST_BY_HOST; the result's perf_choice says which and why). The flags below "

@@ -111,6 +111,7 @@ VARIANTS = {
     "xla-buckets": PerfConfig(padding="buckets", jit_compile=True),
     "bf16-bucket": PerfConfig(padding="bucket", precision="mixed_bfloat16"),
     "bf16-xla-bucket8": PerfConfig(padding="bucket", pad_multiple=8, jit_compile=True, precision="mixed_bfloat16"),
+    "bf16-xla-buckets": PerfConfig(padding="buckets", jit_compile=True, precision="mixed_bfloat16"),
     "fp16-xla-bucket8": PerfConfig(padding="bucket", pad_multiple=8, jit_compile=True, precision="mixed_float16"),
     "mirrored": PerfConfig(distribute="mirrored"),
 }

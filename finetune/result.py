@@ -34,6 +34,7 @@ class Result:
     task: str = "mrpc"
     scores: dict | None = None  # the task's GLUE metrics on the headline validation split (finetune.tasks)
     eval_scores: dict | None = None  # validation split -> its GLUE metrics (MNLI: matched and mismatched)
+    profile: dict | None = None  # --profile: ms per step by category of a few steady steps (finetune.profile)
 
     @property
     def headline(self) -> tuple[str, float]:

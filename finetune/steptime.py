@@ -6,9 +6,11 @@ The course's model, loss and optimizer, and its batches (dynamic padding, batch 
 the batches are the first training rows in file order, so every repeat and device times the same work.
 config.perf (finetune.perf) changes the padding, XLA, precision and distribution of the steps timed.
 
-Two variants are compared fairly on the same rows: `first_rows` cuts the training split, each bench
-batches all of it (bucketing regroups the rows, into as many batches), and `interleaved_passes` times whole
-passes over those batches, alternating the benches so the machine's load falls on each alike.
+Two variants are compared fairly on the same rows: `first_rows` cuts the training split (the gated step time's
+rows: its history must stay comparable), `length_sample` takes rows whose lengths follow the whole split's (what
+a variant's figure must stand for: padding and bucketing pay by length), each bench batches all of them
+(bucketing regroups the rows, into as many batches), and `interleaved_passes` times whole passes over those
+batches, alternating the benches so the machine's load falls on each alike.
 """
 
 from __future__ import annotations
@@ -59,6 +61,21 @@ def first_rows(prepared: data.PreparedData, count: int) -> data.PreparedData:
     train = prepared.tokenized["train"]
     cut = datasets.DatasetDict({**prepared.tokenized, "train": train.select(range(min(count, len(train))))})
     return dataclasses.replace(prepared, tokenized=cut)
+
+
+def length_sample(prepared: data.PreparedData, count: int, seed: int = 0) -> data.PreparedData:
+    """`prepared` with `count` training rows whose lengths follow the whole training split's: the rows at evenly
+    spaced quantiles of length (the i-th at the (i + 1/2) / count quantile), in a seeded random order, so that
+    batches mix lengths as fit()'s shuffled ones do. The first rows of a file are no such sample (MRPC's first
+    32 pairs are 8% longer than its mean), and padding and bucketing pay by length."""
+    train = prepared.tokenized["train"]
+    count = min(count, len(train))
+    lengths = np.array([len(ids) for ids in train["input_ids"]])
+    by_length = np.argsort(lengths, kind="stable")
+    picks = by_length[((np.arange(count) + 0.5) * len(train) / count).astype(int)]
+    picks = np.random.default_rng(seed).permutation(picks)
+    sample = datasets.DatasetDict({**prepared.tokenized, "train": train.select(picks.tolist())})
+    return dataclasses.replace(prepared, tokenized=sample)
 
 
 def interleaved_passes(benches: dict, rounds: int) -> dict:

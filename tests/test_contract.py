@@ -108,7 +108,8 @@ def test_the_report_of_two_old_files_renders_as_before_the_contract(tmp_path):
     rows, scores and bands columns, from when the suite ran every GLUE task; the step table's task column, the chart's
     sentence, and speed-ups only within the reference's task and batch size: the EPYC's batch-8 row against the
     H100 host's batch-32 CPU row is no longer a "7.84x"; the engine column, tf-keras for files from before engines, and
-    the Engines section)."""
+    the Engines section; a speed-up's 90% interval from the rows' passes, and the step table's legend on which rows
+    the gated step and the named variants time)."""
     from bench import report
 
     assert report.main([str(FIXTURES / "gpu_h100_bench.json"), str(FIXTURES / "cpu_epyc_bench.json"),

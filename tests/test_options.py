@@ -17,7 +17,7 @@ from finetune import FinetuneError, RunConfig, options
 from finetune import __main__ as cli
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ("--task", "--model", "--engine", "--backend", "--epochs", "--glue-dir", "--device")  # the flags of both surfaces
+SHARED = ("--task", "--model", "--engine", "--backend", "--epochs", "--glue-dir", "--device", "--profile")  # the flags of both surfaces
 PYTEST_CHOICES = {"--tier": tuple(TIERS), "--progress": MODES}  # as the root conftest fills them in
 
 

@@ -12,7 +12,7 @@ import finetune  # noqa: F401
 import tensorflow as tf
 import tf_keras as keras
 
-from finetune import FinetuneError, RunConfig, data, perf, runtime
+from finetune import FinetuneError, RunConfig, data, perf, runtime, steptime, tuned
 from finetune import __main__ as cli
 from finetune.recipes import LOSSES
 from finetune.engines.tf_keras import StepBench
@@ -61,8 +61,9 @@ def test_every_variant_builds_what_it_names(name, tiny_config, tiny_prepared):
 
 
 def test_best_is_a_named_variant_reachable_from_the_cli():
-    best = perf.best_choice(runtime.device_kind("auto")).variant
-    assert perf.variant("best", runtime.device_kind("auto")) == perf.VARIANTS[best]
+    rule = perf.best_choice(runtime.device_kind("auto")).variant
+    assert perf.variant("best", runtime.device_kind("auto")) == perf.VARIANTS[rule]
+    best = tuned.best_choice(runtime.device_kind("auto"), "minilm-l6").variant  # measured here, else the rule
     assert cli.perf_config(cli.parse_args(["--perf", "best"])) == perf.VARIANTS[best]
     assert cli.perf_config(cli.parse_args([])) == perf.COURSE == RunConfig().perf
     flags = ["--perf", "xla-bucket8", "--no-jit-compile", "--precision", "mixed_bfloat16"]
@@ -221,13 +222,13 @@ def test_variants_are_timed_on_the_same_rows(tiny_config, tiny_prepared):
 
 
 def test_the_cli_runs_the_best_variant(capsys, generated_glue_dir):
-    choice = perf.best_choice(runtime.device_kind("auto"))  # whichever this host has: every row runs on its host
+    choice = tuned.best_choice(runtime.device_kind("auto"), "tiny")  # whichever this host has: each runs here
     best = perf.VARIANTS[choice.variant]
     code = cli.main(["--model", "tiny", "--perf", "best", "--epochs", "1", "--max-train-samples", "16",
                      "--warmup-steps", "0", "--glue-dir", str(generated_glue_dir)])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["config"]["perf"] == dataclasses.asdict(best)
-    assert result["perf_choice"] == f"best = {choice.variant} (for {choice.needs})"
+    assert result["perf_choice"] == f"best = {choice.variant} (for {choice.needs}; {choice.evidence})"
     assert result["num_train_steps"] == 2 and len(result["step_losses"]) == 2
 
 
@@ -239,3 +240,18 @@ def test_the_cli_refuses_float16_on_cpu_in_one_line(capsys, generated_glue_dir):
     err = capsys.readouterr().err  # the data is loaded first: its progress bars come before the error
     assert code == 2 and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("error: --precision mixed_float16 needs a GPU")
+
+
+def test_a_length_sample_follows_the_splits_lengths_in_a_seeded_order(tiny_prepared):
+    """The rows at evenly spaced length quantiles (not the first rows), distinct, shuffled by the seed: what the
+    variant benchmarks and bench.tune time. A sample that took the first rows, or sorted ones, fails here."""
+    lengths = [len(ids) for ids in tiny_prepared.tokenized["train"]["input_ids"]]
+    sample = steptime.length_sample(tiny_prepared, 10, seed=0).tokenized["train"]
+    taken = [len(ids) for ids in sample["input_ids"]]
+    assert sorted(taken) == [sorted(lengths)[int((i + 0.5) * 4)] for i in range(10)]  # 40 rows: every 4th
+    assert len({tuple(ids) for ids in sample["input_ids"]}) == 10
+    assert taken != sorted(taken) and taken != lengths[:10]
+    again = steptime.length_sample(tiny_prepared, 10, seed=0).tokenized["train"]["input_ids"]
+    assert again == sample["input_ids"] and steptime.length_sample(tiny_prepared, 10, seed=1).tokenized[
+        "train"]["input_ids"] != sample["input_ids"]
+    assert len(steptime.length_sample(tiny_prepared, 99).tokenized["train"]) == 40  # at most the split

@@ -33,8 +33,7 @@ class FakeSuite:
         name = self.resolved_variant(name)
         return f"{name}: unsupported" if name in self.unsupported else None
 
-    def variant_step_skip(self, name):
-        return self.options.tier.times_variant(name, self.best_variant) or self.variant_skip(name)
+    variant_step_skip = Suite.variant_step_skip  # the host's best is timed in the CI tier where it has a claim
 
     variant_quality_skip = Suite.variant_quality_skip
 
@@ -278,7 +277,11 @@ def test_the_ci_tier_times_its_variants_and_the_hosts_best_and_plans_no_time_for
     assert ci.times_variant("xla", best="bf16-bucket").startswith("xla: tier ci times the variants course, bucket")
     assert "xla-bucket8" not in TIERS["ci"].step_variants
     assert "--tier full" in ci.times_variant("fixed", best="bucket")
-    assert ci.times_variant("bf16-xla-bucket8", best="bf16-xla-bucket8") is None  # a GPU's best: always timed
+    assert ci.times_variant("bf16-xla-bucket8", best="bf16-xla-bucket8") is None  # a best with a speed claim
+    assert "where it carries a speed claim" in ci.times_variant("xla-buckets", best=None)  # tuned, no claim
+    assert FakeSuite(best_variant="xla-buckets", claim=None).variant_step_skip("xla-buckets").startswith(
+        "xla-buckets: tier ci times")
+    assert FakeSuite(best_variant="xla-buckets", claim=0.7).variant_step_skip("xla-buckets") is None
     assert all(full.times_variant(name, best="bucket") is None for name in ("xla", "fixed", "mirrored"))
     items = [item("test_variant_step_time", variant=v, seed=0) for v in ("course", "xla", "fixed")]
     seconds = {w.nodeid.split("[")[1]: w.seconds for w in plan.plan(items, FakeSuite(), COSTS).works}

@@ -67,6 +67,10 @@ class Engine:
         """The Callback class of this engine's Keras, for the harness's callbacks (bench.gate, bench.progress)."""
         raise NotImplementedError
 
+    def profiler(self) -> tuple | None:
+        """(start(logdir), stop()) of this engine's framework profiler, for finetune.profile; None: it has none."""
+        return None
+
     def clear_session(self) -> None:
         """Forget the models built so far (between benchmarks)."""
 

@@ -79,6 +79,18 @@ class Keras3(Engine):
     def callback_base(self) -> type:
         return keras_for(self.backend).callbacks.Callback
 
+    def profiler(self) -> tuple | None:
+        """JAX's profiler on jax, TensorFlow's on tensorflow (both write an XSpace); none wired for torch."""
+        if self.backend == "jax":
+            import jax
+
+            return jax.profiler.start_trace, jax.profiler.stop_trace
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.profiler.experimental.start, tf.profiler.experimental.stop
+        return None
+
     def clear_session(self) -> None:
         keras_for(self.backend).backend.clear_session()
         if sys.modules.get("tf_keras") is not None:  # a tf-keras model of the session (None: made unimportable)

@@ -40,6 +40,11 @@ class TfKeras(Engine):
 
         return tf_keras.callbacks.Callback
 
+    def profiler(self) -> tuple:
+        import tensorflow as tf
+
+        return tf.profiler.experimental.start, tf.profiler.experimental.stop
+
     def clear_session(self) -> None:
         import tf_keras
 

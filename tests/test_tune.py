@@ -1,0 +1,105 @@
+"""bench.tune: candidates named in one line each, the decision on measured times (paired over replicates, ties to
+the candidate that changes no arithmetic), the stored choice that --perf best reads, and a whole run on the numpy
+engine that picks the faster of a planted pair while naming the candidates it cannot run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import blocks, candidates, tune
+from finetune import FinetuneError, perf, tuned
+from finetune.hardware import Host
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE = "fake=tests.fake_engine:FakeEngine"
+
+
+def test_a_candidate_names_a_variant_an_engine_and_threads_or_says_what_is_wrong():
+    c = candidates.parse("buckets@keras3-jax:inter=1:intra=2", "tf-keras")
+    assert (c.variant, c.engine, c.threads) == ("buckets", "keras3-jax", (("inter", 1), ("intra", 2)))
+    assert c.env() == {"TF_NUM_INTEROP_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "2"}
+    assert candidates.parse("xla-buckets", "tf-keras").process == ("tf-keras", ())
+    assert not candidates.parse("multiple8", "tf-keras").changes_numerics  # padding only
+    assert candidates.parse("multiple8@keras3-jax", "tf-keras").changes_numerics  # another engine's kernels
+    assert candidates.engine_of("keras3-torch") == ("keras3", "torch")
+    for text, message in (("nope", r"unknown variant 'nope': choose one of course, "),
+                          ("course@nope", r"unknown engine 'nope'"), ("course:intra=0", r"setting 'intra=0'"),
+                          ("mirrored", r"mirrored distributes the step")):
+        with pytest.raises(FinetuneError, match=message):
+            candidates.parse(text, "tf-keras")
+
+
+def test_the_fastest_significant_candidate_is_chosen_ties_going_to_unchanged_arithmetic():
+    times = {"course": [100.0, 104.0, 98.0], "xla-buckets": [60.0, 63.0, 58.5],  # changes the arithmetic
+             "multiple8": [61.0, 62.5, 59.0],  # as fast, within the noise: changes nothing
+             "fixed": [99.0, 105.0, 97.0], "bucket": [80.0, 84.0, 79.0]}
+    found = {name: candidates.parse(name, "tf-keras") for name in times}
+    rows = candidates.judged(times, "course")
+    assert rows["xla-buckets"]["faster"] and not rows["fixed"]["faster"] and rows["course"]["ratio"] == 1.0
+    assert rows["multiple8"]["indistinguishable"] and not rows["bucket"]["indistinguishable"]
+    assert candidates.ranked(rows)[0] == "xla-buckets"
+    assert candidates.shortlist(rows, found, "course") == ["multiple8", "xla-buckets", "bucket", "course"]
+    nothing = candidates.judged({"course": [100.0, 101.0], "fixed": [100.5, 100.0]}, "course")
+    assert candidates.shortlist(nothing, found, "course") == ["course"]  # nothing pays: the course stays
+
+
+def test_the_paired_test_is_on_the_replicates_log_ratios():
+    verdict = blocks.paired_test([100.0, 200.0, 150.0], [50.0, 101.0, 74.0])  # each replicate about halved
+    assert 0.49 < verdict.ratio < 0.51 and verdict.faster and verdict.high < 0.6
+    with pytest.raises(ValueError, match="at least two replicates"):
+        blocks.paired_test([100.0], [50.0])
+
+
+def _store(directory, entry):
+    path = tuned.baseline_path(directory, "minilm-l6", Host.here().key("cpu"))
+    path.write_text(json.dumps({"figures": {}, "tuned": {"mrpc/cpu/batch=8": entry}}))
+    return path
+
+
+def test_best_reads_the_stored_choice_for_its_engine_and_falls_back_to_the_rule(tmp_path):
+    row = {"variant": "xla-buckets", "ratio": 0.61, "low": 0.58, "high": 0.64, "p": 0.001, "quality": "inside"}
+    _store(tmp_path, {"by_engine": {"tf-keras": row}, "measured_at": "2026-12-03", "revision": "abc1234"})
+    choice = tuned.best_choice("cpu", "minilm-l6", directory=tmp_path)
+    assert choice.variant == "xla-buckets" and choice.target is None
+    assert "0.610x [0.580, 0.640]" in choice.evidence and "abc1234" in choice.evidence
+    rule = perf.best_choice("cpu")
+    other = tuned.best_choice("cpu", "minilm-l6", engine="keras3-jax", directory=tmp_path)
+    assert other.variant == rule.variant and other.needs == rule.needs  # nothing stored for that engine
+    assert tuned.best_choice("cpu", "minilm-l6", task="sst2", directory=tmp_path).variant == rule.variant
+    _store(tmp_path, {"by_engine": {"tf-keras": {**row, "variant": "warp-speed"}}})
+    with pytest.raises(FinetuneError, match=r"the tuned choice 'warp-speed' is not a finetune.perf variant"):
+        tuned.best_choice("cpu", "minilm-l6", directory=tmp_path)
+
+
+def test_tune_picks_the_faster_of_a_planted_pair_and_names_what_it_cannot_run(real_glue_dir, tmp_path):
+    """The numpy engine (every variant steps alike there), course and fixed planted 3x and 1x slower than multiple8
+    (ratios 0.25 and 0.5): the choice must be multiple8, and fixed must rank between. An unknown variant and float16
+    on a CPU are one line each; the others still run. Planted runs are never stored."""
+    out = tmp_path / "tune.json"
+    command = [sys.executable, "-m", "bench.tune", "--engine", "fake", "--model", "tiny", "--glue-dir", real_glue_dir,
+               "--candidates", "course,multiple8,fixed,warp-speed,fp16-xla-bucket8", "--replicates", "2",
+               "--rounds", "3", "--batches", "40", "--no-quality", "--plant-slowdown", "course=3",
+               "--plant-slowdown", "fixed=1", "--store", "--baselines", str(tmp_path), "--json", str(out)]
+    env = {**os.environ, "FINETUNE_ENGINES": FAKE, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    entry = json.loads(out.read_text())
+    assert entry["choice"] == "multiple8", done.stdout
+    assert candidates.ranked(entry["candidates"]) == ["multiple8", "fixed", "course"]
+    assert entry["candidates"]["multiple8"]["faster"] and entry["by_engine"]["fake"]["variant"] == "multiple8"
+    assert 0.15 < entry["candidates"]["multiple8"]["ratio"] < 0.4  # 1 / 4
+    assert "fp16-xla-bucket8" in entry["not_run"] and "mixed_float16" in entry["not_run"]["fp16-xla-bucket8"]
+    lines = [line for line in done.stderr.splitlines() if "warp-speed" in line]
+    assert len(lines) == 1 and "unknown variant 'warp-speed'" in lines[0]
+    assert "Traceback" not in done.stderr and not list(tmp_path.glob("tiny__*.json"))  # planted: not stored
+
+
+def test_tune_without_its_baseline_says_so_in_one_line(capsys):
+    assert tune.main(["--candidates", "multiple8,fixed"]) == 2
+    assert "the baseline 'course' is not among the candidates" in capsys.readouterr().err
