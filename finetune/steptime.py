@@ -66,8 +66,8 @@ def first_rows(prepared: data.PreparedData, count: int) -> data.PreparedData:
 def length_sample(prepared: data.PreparedData, count: int, seed: int = 0) -> data.PreparedData:
     """`prepared` with `count` training rows whose lengths follow the whole training split's: the rows at evenly
     spaced quantiles of length (the i-th at the (i + 1/2) / count quantile), in a seeded random order, so that
-    batches mix lengths as fit()'s shuffled ones do. The first rows of a file are no such sample (MRPC's first
-    32 pairs are 8% longer than its mean), and padding and bucketing pay by length."""
+    batches mix lengths as fit()'s shuffled ones do. The first rows of a file are no such sample in general, and
+    padding and bucketing pay by length."""
     train = prepared.tokenized["train"]
     count = min(count, len(train))
     lengths = np.array([len(ids) for ids in train["input_ids"]])
