@@ -38,9 +38,8 @@ from pathlib import Path
 
 from bench import blocks, candidates, store, workers
 from bench.candidates import Candidate
-from finetune import environment, tuned
+from finetune import engines, environment, runtime, tuned
 from finetune.errors import FinetuneError
-from finetune.hardware import Host
 
 RECIPE = ("from_logits", "linear-decay")  # the course's fix: what every candidate fine-tunes with
 
@@ -101,8 +100,7 @@ def chosen_candidates(args) -> dict:
 
 def start(group: list[Candidate], args, replicate: int) -> workers.Worker:
     engine = group[0].engine
-    name, backend = candidates.engine_of(engine)
-    flags = [] if name == "tf-keras" else ["--engine", name] + (["--backend", backend] if backend else [])
+    flags = engines.get(*candidates.engine_of(engine)).flags()  # the engine's own command-line flags
     options = workers.block_options(args.model, args.batches, args.glue_dir, task=args.task, engine_flags=flags,
                                     seed=replicate)
     options += ["--perf", ",".join(c.variant for c in group), "--sample", "lengths"]
@@ -174,9 +172,8 @@ def quality_band(args, fingerprint: str) -> tuple:
     """(the stored group of the course's fix for this design, the file it came from): this machine's first. The
     band is the baseline engine's (--engine): a candidate on another engine must reach the course's quality too."""
     key = store.quality_key(args.task, *RECIPE, args.quality_epochs, args.quality_rows, 8, args.engine)
-    mine = store.path_for(args.baselines, args.model, fingerprint)
-    others = sorted(Path(args.baselines).glob(f"{args.model.replace('/', '--')}__*.json"))
-    paths = [mine] + [p for p in others if p != mine]
+    paths = [store.path_for(args.baselines, args.model, key)
+             for key in [fingerprint] + [other for other, _ in store.others(args.baselines, args.model, fingerprint)]]
     for path in paths:
         group = ((store.load(path) or {}).get("figures") or {}).get(key)
         if group:
@@ -230,7 +227,7 @@ def by_engine(found: dict, rows: dict, choice: str, checks: dict, baseline: str)
             continue  # threads are the process's, not a variant's: --perf best cannot set them
         row = rows[text]
         table[c.engine] = {"candidate": text, "variant": c.variant, "ratio": row["ratio"], "low": row["low"],
-                           "high": row["high"], "p": row["p"],
+                           "high": row["high"], "p_faster": None if row["p"] is None else 1 - row["p"],
                            "quality": checks[text]["why"] if text in checks else "unchanged arithmetic: not needed"}
     return table
 
@@ -264,8 +261,8 @@ def stored_document(args, entry: dict, fingerprint: str) -> Path:
 
 
 def revision() -> str | None:
-    done = subprocess.run(["git", "-C", str(workers.ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True)
+    done = subprocess.run(["git", "-C", str(workers.ROOT), "describe", "--always", "--dirty", "--abbrev=7"],
+                          capture_output=True, text=True)  # "-dirty": measured with uncommitted changes
     return done.stdout.strip() or None
 
 
@@ -290,7 +287,7 @@ def run(args) -> int:
         return 2
     means = {t: blocks.process_means(per_replicate) for t, per_replicate in times.items() if t in found}
     rows = candidates.judged(means, baseline, args.alpha, args.min_effect)
-    kind = "gpu" if Host.here().gpus else "cpu"  # where the processes' steps ran (engines place them on a GPU)
+    kind = runtime.device_kind("auto")  # where the processes' steps ran (engines place them on a GPU)
     fingerprint = environment.hardware_key(kind)
     choice, checks = choose(found, rows, args, fingerprint, baseline)
     side = None
