@@ -72,7 +72,9 @@ class Verdict:
 
     def describe(self) -> str:
         word = "SLOWER" if self.slower else "faster" if self.faster else "no significant change"
-        return (f"{word}: ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}], p = {self.p:.2g} ({self.test})"
+        # p is one-sided for slower; a faster verdict names its own side's (1 - p), not a p near 1 beside "faster"
+        p = f"p(faster) = {1 - self.p:.2g}" if self.faster else f"p = {self.p:.2g}"
+        return (f"{word}: ratio {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}], {p} ({self.test})"
                 + (f"; {self.note}" if self.note else ""))
 
     def to_dict(self) -> dict:

@@ -52,6 +52,8 @@ def test_the_fastest_significant_candidate_is_chosen_ties_going_to_unchanged_ari
 def test_the_paired_test_is_on_the_replicates_log_ratios():
     verdict = blocks.paired_test([100.0, 200.0, 150.0], [50.0, 101.0, 74.0])  # each replicate about halved
     assert 0.49 < verdict.ratio < 0.51 and verdict.faster and verdict.high < 0.6
+    said = verdict.describe()  # the p of the verdict's own side: small, not the one-sided p for slower (near 1)
+    assert said.startswith("faster: ") and float(said.split("p(faster) = ")[1].split()[0]) < 0.05, said
     with pytest.raises(ValueError, match="at least two replicates"):
         blocks.paired_test([100.0], [50.0])
 
