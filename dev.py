@@ -75,7 +75,9 @@ def ensure_venv() -> Path:
         print(f"dev.py: creating {venv_dir()}", flush=True)
         venv.create(venv_dir(), with_pip=True)
     if not stamp.exists() or stamp.read_text() != wanted:
-        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        # --no-compile: Python compiles a module on its first import; pip would compile every module of TensorFlow
+        # (and torch, jax) up front, most of which no run imports
+        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-q"]
         if without_tensorflow():
             subprocess.run([*pip, *no_tensorflow_requirements()], check=True)
             subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
