@@ -374,6 +374,8 @@ def profile_table(runs: list[Run]) -> list[list[str]]:
             busy = found["busy_ms"] or 1.0
             parts = "; ".join(f"{label} {ms:.0f} ms ({100 * ms / busy:.0f}%)"
                               for label, ms in found["categories"].items())
+            if found.get("waiting_ms") is not None:  # recorded since 2026-12-04: a caller's wait, not busy time
+                parts += f"; the callers' waits {found['waiting_ms']:.0f} ms (not busy)"
             wall = "n/a" if found.get("wall_ms") is None else f"{found['wall_ms']:.1f}"
             table.append([hardware_of(run, r.device), r.engine, r.variant, wall, f"{found['busy_ms']:.1f}", parts])
     return table
