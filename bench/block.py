@@ -113,14 +113,16 @@ def tune_worker(args, started: float) -> int:
             if problem:
                 raise FinetuneError(problem)
             bench = engine.step_bench(base.replace(perf=variant), prepared, args.batches)
+            began = time.perf_counter()
             bench.timed_pass()  # untimed: tracing, and XLA's compile for every shape
+            first_s = time.perf_counter() - began
         except FinetuneError as err:
             skipped[name] = str(err)
             continue
         benches[name] = bench
         shapes = getattr(bench, "shapes", None)  # the distinct input shapes: what XLA compiles for
         described[name] = {"shape": bench.shape(), "shapes": None if shapes is None else len(shapes),
-                           "changes_numerics": variant.changes_numerics}
+                           "changes_numerics": variant.changes_numerics, "first_pass_s": first_s}
     for bench in benches.values():  # untimed again, each after the others: the first pass back on a bench after
         bench.timed_pass()  # the others' was measured 3x slower (1627 against 533 ms/step), caches refilled
     print(json.dumps({"ready": True, "variants": described, "skipped": skipped, "versions": engine.versions(),

@@ -40,6 +40,7 @@ from bench import blocks, candidates, store, workers
 from bench.candidates import Candidate
 from finetune import engines, environment, runtime, tuned
 from finetune.errors import FinetuneError
+from finetune.tasks import TASKS
 
 RECIPE = ("from_logits", "linear-decay")  # the course's fix: what every candidate fine-tunes with
 
@@ -109,8 +110,9 @@ def start(group: list[Candidate], args, replicate: int) -> workers.Worker:
                           env={**os.environ, **group[0].env()})
 
 
-def replicate(found: dict, args, r: int, times: dict, skipped: dict) -> None:
-    """One replicate: fresh processes, --rounds passes of every candidate still in, the order alternating."""
+def replicate(found: dict, args, r: int, times: dict, skipped: dict, firsts: dict | None = None) -> None:
+    """One replicate: fresh processes, --rounds passes of every candidate still in, the order alternating.
+    firsts: each candidate's first (untimed, compiling) pass in seconds, one per replicate."""
     groups: dict = {}
     for text, c in found.items():
         if text not in skipped:
@@ -131,6 +133,9 @@ def replicate(found: dict, args, r: int, times: dict, skipped: dict) -> None:
                     skipped.setdefault(c.text, problem)
                 else:
                     live[c.text] = (worker, c)
+                    first = (ready["variants"].get(c.variant) or {}).get("first_pass_s")
+                    if firsts is not None and first is not None:
+                        firsts.setdefault(c.text, []).append(first)
         order = list(live)
         order = order[r % len(order):] + order[:r % len(order)] if order else order
         for round_ in range(args.rounds if order else 0):
@@ -232,9 +237,19 @@ def by_engine(found: dict, rows: dict, choice: str, checks: dict, baseline: str)
     return table
 
 
+def whole_steps(args) -> int:
+    """The steps of the fine-tune the projection is for: --quality-epochs over --quality-rows (default: all)."""
+    rows = args.quality_rows or TASKS[args.task].hub_rows["train"]
+    return args.quality_epochs * -(-rows // 8)
+
+
 def table(rows: dict, found: dict, choice: str, skipped: dict) -> list[str]:
-    """The result in lines: every candidate by ratio, with its interval, and which ones cannot be told apart."""
-    lines = [f"{'candidate':28} {'ms/step':>8} {'ratio':>6} {'90% interval':>16} {'p(faster)':>9}  verdict"]
+    """The result in lines: every candidate by ratio, with its interval, its whole fine-tune projected with its
+    compiles, and which ones cannot be told apart."""
+    steps = next((row["whole"]["steps"] for row in rows.values() if row.get("whole")), None)
+    whole = f"whole {steps} steps" if steps else "whole"
+    lines = [f"{'candidate':28} {'ms/step':>8} {'ratio':>6} {'90% interval':>16} {'p(faster)':>9} {whole:>24}  "
+             "verdict"]
     for text in candidates.ranked(rows):
         row = rows[text]
         verdict = ("baseline" if row["p"] is None else "faster" if row["faster"] else "SLOWER" if row["slower"]
@@ -242,8 +257,10 @@ def table(rows: dict, found: dict, choice: str, skipped: dict) -> list[str]:
         if row["indistinguishable"]:
             verdict += ", indistinguishable from the fastest"
         p = "" if row["p"] is None else f"{1 - row['p']:.2g}"  # row["p"] is one-sided for slower
+        projected = row.get("whole")
+        projected = (f"{projected['ratio']:.3f} (+{projected['compile_s']:.0f} s)" if projected else "n/a")
         lines.append(f"{text + (' *' if text == choice else ''):28} {row['ms_per_step']:8.1f} {row['ratio']:6.3f} "
-                     f"[{row['low']:.3f}, {row['high']:.3f}] {p:>9}  {verdict}"
+                     f"[{row['low']:.3f}, {row['high']:.3f}] {p:>9} {projected:>24}  {verdict}"
                      + ("; changes the arithmetic" if found[text].changes_numerics else ""))
     lines += [f"{text}: not run: {why}" for text, why in skipped.items()]
     return lines
@@ -274,8 +291,9 @@ def run(args) -> int:
         return 2
     skipped: dict = {}
     times: dict = {}
+    firsts: dict = {}
     for r in range(args.replicates):
-        replicate(found, args, r, times, skipped)
+        replicate(found, args, r, times, skipped, firsts)
         if baseline in skipped:
             warn(f"error: the baseline {baseline} could not be timed: {skipped[baseline]}")
             return 3
@@ -287,6 +305,7 @@ def run(args) -> int:
         return 2
     means = {t: blocks.process_means(per_replicate) for t, per_replicate in times.items() if t in found}
     rows = candidates.judged(means, baseline, args.alpha, args.min_effect)
+    candidates.projected(rows, firsts, args.batches, whole_steps(args), baseline)
     kind = runtime.device_kind("auto")  # where the processes' steps ran (engines place them on a GPU)
     fingerprint = environment.hardware_key(kind)
     choice, checks = choose(found, rows, args, fingerprint, baseline)
@@ -298,6 +317,11 @@ def run(args) -> int:
     for line in table(rows, found, choice, skipped):
         print(line)
     print(f"choice for {fingerprint}: {choice} ({rows[choice]['described']})")
+    whole = rows[choice].get("whole")
+    if whole and choice != baseline and whole["high"] >= 1.0:
+        print(f"  but its whole fine-tune of {whole['steps']} steps, projected with its compiles "
+              f"({whole['compile_s']:.0f} s), is not faster: ratio {whole['ratio']:.3f} "
+              f"[{whole['low']:.3f}, {whole['high']:.3f}]")
     if found[choice].threads:
         print("  its threads are the process's: set " + " ".join(f"{k}={v}" for k, v in found[choice].env().items())
               + " where it runs (--perf best sets the variant only)")

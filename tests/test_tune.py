@@ -49,6 +49,24 @@ def test_the_fastest_significant_candidate_is_chosen_ties_going_to_unchanged_ari
     assert candidates.shortlist(nothing, found, "course") == ["course"]  # nothing pays: the course stays
 
 
+def test_the_whole_fine_tune_is_projected_with_each_candidates_compiles():
+    """A step 0.75x the course's whose first pass compiles for 40 s more: over 459 steps (one MRPC epoch) the
+    compiles eat the gain (as measured for xla-buckets on the AMX Xeon: median step 0.70x, the epoch 1.05x), over
+    1377 steps it keeps some; a first pass no slower than a steady one adds nothing."""
+    rows = candidates.judged({"course": [280.0, 276.0, 282.0], "xla-buckets": [210.0, 207.0, 211.0]}, "course")
+    firsts = {"course": [12 * 0.280 + 8.0] * 3, "xla-buckets": [12 * 0.209 + 48.0] * 3}  # 12 batches a pass
+    candidates.projected(rows, firsts, batches=12, steps=459, baseline="course")
+    one_epoch = rows["xla-buckets"]["whole"]
+    assert one_epoch["compile_s"] == pytest.approx(48.0, abs=0.5) and rows["course"]["whole"]["ratio"] == 1.0
+    assert 1.0 < one_epoch["ratio"] < 1.1 and one_epoch["low"] < one_epoch["ratio"] < one_epoch["high"]
+    candidates.projected(rows, firsts, batches=12, steps=1377, baseline="course")
+    assert 0.8 < rows["xla-buckets"]["whole"]["ratio"] < 0.9 and rows["xla-buckets"]["ratio"] < 0.76
+    warm = {"course": [1.0] * 3, "xla-buckets": [1.0] * 3}  # faster than a steady pass: no compile
+    candidates.projected(rows, warm, batches=12, steps=459, baseline="course")
+    assert rows["xla-buckets"]["whole"]["compile_s"] == 0.0
+    assert rows["xla-buckets"]["whole"]["ratio"] == pytest.approx(rows["xla-buckets"]["ratio"], rel=0.01)
+
+
 def test_the_paired_test_is_on_the_replicates_log_ratios():
     verdict = blocks.paired_test([100.0, 200.0, 150.0], [50.0, 101.0, 74.0])  # each replicate about halved
     assert 0.49 < verdict.ratio < 0.51 and verdict.faster and verdict.high < 0.6
@@ -96,6 +114,9 @@ def test_tune_picks_the_faster_of_a_planted_pair_and_names_what_it_cannot_run(re
     assert candidates.ranked(entry["candidates"]) == ["multiple8", "fixed", "course"]
     assert entry["candidates"]["multiple8"]["faster"] and entry["by_engine"]["fake"]["variant"] == "multiple8"
     assert 0.15 < entry["candidates"]["multiple8"]["ratio"] < 0.4  # 1 / 4
+    whole = entry["candidates"]["multiple8"]["whole"]  # 3 epochs of MRPC, each pass's first (compiling) pass
+    assert whole["steps"] == 3 * 459 and whole["compile_s"] >= 0.0 and whole["ratio"] < 0.5, whole
+    assert "whole 1377 steps" in done.stdout.splitlines()[0]
     assert "fp16-xla-bucket8" in entry["not_run"] and "mixed_float16" in entry["not_run"]["fp16-xla-bucket8"]
     lines = [line for line in done.stderr.splitlines() if "warp-speed" in line]
     assert len(lines) == 1 and "unknown variant 'warp-speed'" in lines[0]
