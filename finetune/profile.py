@@ -37,8 +37,7 @@ OTHER = "other ops"
 # dispatch of ops to the thread pool, and Python (JAX's tracer names a Python frame "$file.py:line name").
 FIRST = (
     ("compiles", ("compile", "autotun", "lower_jaxpr", "trace_to_jaxpr")),
-    ("framework dispatch", ("executorstate::process", "taskdispatcher", "eagerexecute", "eagerkernel",
-                            "eageroperation", "pjrtcpuclient")),
+    ("framework dispatch", ("executorstate::process", "taskdispatcher", "eagerexecute", "eagerkernel")),
 )
 PYTHON = "input and host work"  # where a "$..." frame's self time goes
 # Events that hold other threads' work or wait for it: their self time is the caller's wait, not busy time (the
