@@ -120,23 +120,25 @@ def projected(rows: dict, first_pass_s: dict, batches: int, steps: int, baseline
     XLA's compile of every shape in the sample; measured on the AMX Xeon, fit() pays them too: xla-buckets' median
     step 0.70x the course's, its one epoch 1.05x). The ratio and interval are a paired test of those seconds
     against the baseline's, as the step's are. A row without first passes (an older worker) gets none."""
-    def seconds(name: str) -> list[float] | None:
+    def compiles(name: str) -> list[float] | None:
         firsts = first_pass_s.get(name)
         if not firsts or len(firsts) != len(rows[name]["replicates_ms"]):
             return None
-        return [steps * ms / 1000.0 + max(first - batches * ms / 1000.0, 0.0)
-                for ms, first in zip(rows[name]["replicates_ms"], firsts)]
+        return [max(first - batches * ms / 1000.0, 0.0) for ms, first in zip(rows[name]["replicates_ms"], firsts)]
 
-    base = seconds(baseline)
+    def seconds(name: str, paid: list[float]) -> list[float]:
+        return [steps * ms / 1000.0 + c for ms, c in zip(rows[name]["replicates_ms"], paid)]
+
+    base_paid = compiles(baseline)
     for name, row in rows.items():
-        mine = seconds(name)
-        if base is None or mine is None:
+        paid = compiles(name)
+        if base_paid is None or paid is None:
             continue
-        compile_s = statistics.fmean(s - steps * ms / 1000.0 for s, ms in zip(mine, row["replicates_ms"]))
-        whole = {"steps": steps, "seconds": statistics.fmean(mine), "compile_s": compile_s}
+        mine = seconds(name, paid)
+        whole = {"steps": steps, "seconds": statistics.fmean(mine), "compile_s": statistics.fmean(paid)}
         if name == baseline:
             whole.update(ratio=1.0, low=1.0, high=1.0)
         else:
-            verdict = blocks.paired_test(base, mine)
+            verdict = blocks.paired_test(seconds(baseline, base_paid), mine)
             whole.update(ratio=verdict.ratio, low=verdict.low, high=verdict.high)
         row["whole"] = whole

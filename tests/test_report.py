@@ -303,3 +303,20 @@ def test_pass_rates_come_from_the_blocks_of_a_gated_step_time():
     record = SimpleNamespace(blocks_ms=[[400.0, 500.0], [450.0]], pass_times_s=None, examples_per_s=8000 / 450)
     assert report.pass_rates(record) == pytest.approx([20.0, 16.0, 8000 / 450])
     assert report.pass_rates(SimpleNamespace(blocks_ms=None, pass_times_s=[1.0], examples_per_s=3.0)) == []
+
+
+def test_a_profiled_variant_shows_its_busy_time_by_category_and_its_waits_apart(tmp_path, capsys):
+    """A profile recorded since the waits are counted apart: busy time by category with shares of it, and the
+    callers' waits named as not busy (measured on the AMX Xeon: 277 ms of a 280 ms course step)."""
+    path = with_performance_benchmarks(tmp_path)
+    document = json.loads(path.read_text())
+    profiled = next(b for b in document["benchmarks"] if b["name"] == "test_variant_step_time[course]")
+    profiled["extra_info"]["profile"] = {"steps": 16, "wall_ms": 280.2, "busy_ms": 400.0, "waiting_ms": 277.4,
+                                         "categories": {"dense matmuls": 300.0, "optimizer update": 100.0}}
+    path.write_text(json.dumps(document))
+    assert run_report(capsys, path, "--out", tmp_path / "out", "--reference", "gpu batch 32 bf16 course")[0] == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    (row,) = table(text, "Where the time goes")
+    assert row["variant"] == "course" and "400.0" in row.values()
+    (parts,) = [cell for cell in row.values() if "dense matmuls" in cell]
+    assert "dense matmuls 300 ms (75%)" in parts and "the callers' waits 277 ms (not busy)" in parts
