@@ -468,8 +468,8 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
         lines += ["### Where the time goes", "",
                   "One more pass of each variant's step-time benchmark under the framework's profiler (--profile; "
                   "finetune/profile.py): every event's self time by category, per step. Busy = the threads' time, "
-                  "which on several cores exceeds the step's wall time, less the callers' waits for the pool's threads; MFU "
-                  "is in the table above.", ""]
+                  "which on several cores exceeds the step's wall time, less the callers' waits for the pool's "
+                  "threads; MFU is in the table above.", ""]
         lines += markdown_table(["hardware", "engine", "variant", "profiled ms/step", "busy ms/step",
                                  "by category"], profiled)
         lines += [""]
