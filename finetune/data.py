@@ -148,8 +148,22 @@ def tf_datasets(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int
     if padding in GROUPED_PADDINGS:
         train = bucketed(prepared.tokenized["train"], collator("np"), batch_size, shuffle_train, seed)
     else:
-        train = convert("train", shuffle_train)
-    return train, convert(eval_split or prepared.eval_split, False)
+        train = without_autotune(convert("train", shuffle_train))
+    return train, without_autotune(convert(eval_split or prepared.eval_split, False))
+
+
+def without_autotune(dataset):
+    """`dataset` without tf.data's autotuning model. That model runs a thread per iterator that sleeps between
+    optimisations for a period doubling up to 60 s, and deleting the iterator waits for the thread to wake: seen
+    here (gdb: RootDataset::Iterator::~Iterator waiting on Model::OptimizeLoop's timed wait), fit() returned
+    14-63 s after its last step, in 1 to 3 of every 4 CI fine-tunes, the process idle. These pipelines have nothing
+    for it to tune: to_tf_dataset's map is sequential, and prefetch(AUTOTUNE) sizes its buffer by its own
+    (legacy) autotuner, which this leaves on."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def numpy_batches(prepared: PreparedData, batch_size: int, pad_to_multiple_of: int | None = None,
@@ -277,4 +291,5 @@ def tf_pipeline(grouped: NumpyBatches):
     dataset = tf.data.Dataset.from_generator(
         batches, output_signature=({name: matrix for name in MODEL_INPUTS},
                                    tf.TensorSpec((None,), tf.float32 if scores else tf.int64)))
-    return dataset.apply(tf.data.experimental.assert_cardinality(len(grouped))).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(grouped))).prefetch(tf.data.AUTOTUNE)
+    return without_autotune(dataset)

@@ -1,8 +1,10 @@
 """Tokenize + DataCollatorWithPadding through to_tf_dataset: shapes, padding, shuffling."""
 
 import numpy as np
+import pytest
 
 from finetune import data
+from finetune.perf import PADDINGS
 
 
 def _batches(dataset):
@@ -41,3 +43,12 @@ def test_pairs_are_truncated_to_the_model_limit(tiny_prepared):
 def test_max_samples_of_one_keeps_one_row(tiny_config):
     prepared = data.prepare(tiny_config.replace(max_train_samples=1, max_eval_samples=1))
     assert len(prepared.tokenized["train"]) == 1 and len(prepared.tokenized["validation"]) == 1
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_no_pipeline_runs_tf_datas_autotuning_thread(tiny_prepared, padding):
+    """tf.data's autotuning thread made fit() return up to a minute after its last step (data.without_autotune):
+    every padding's training and validation pipelines are built without it, and still give every row."""
+    train, validation = data.tf_datasets(tiny_prepared, 8, padding=padding, pad_to_multiple_of=8)
+    assert [d.options().autotune.enabled for d in (train, validation)] == [False, False]
+    assert sum(len(labels) for _, labels in train) == len(tiny_prepared.tokenized["train"])
