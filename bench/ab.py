@@ -120,8 +120,7 @@ class Side:
         return blocks.process_means([w.ms[start:] for w, start in zip(self.workers, since)])
 
     def stop(self) -> None:
-        for worker in self.workers:
-            worker.close()
+        workers.close_all(self.workers)
 
     def close(self) -> None:
         self.stop()
@@ -159,6 +158,7 @@ def sides(args):
                 side.meta = {key: answers[0][key] for key in ("versions", "fingerprint", "rows")}
             yield a, b
         finally:
+            workers.close_all(a.workers + b.workers)  # both sides end side by side
             a.close()
             b.close()
 

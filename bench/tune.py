@@ -146,8 +146,7 @@ def replicate(found: dict, args, r: int, times: dict, skipped: dict, firsts: dic
             warn(f"replicate {r + 1}/{args.replicates}, round {round_ + 1}/{args.rounds}: " + ", ".join(
                 f"{t} {times[t][r][-1]:.0f}" for t in order) + " ms/step")
     finally:
-        for worker in started.values():
-            worker.close()
+        workers.close_all(started.values())
 
 
 def fine_tune(c: Candidate, args) -> dict:

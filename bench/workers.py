@@ -62,15 +62,32 @@ class Worker:
         self.process.stdin.flush()
         return self._answer()
 
-    def close(self) -> None:
-        if self.process.poll() is None:
+    def quit(self) -> None:
+        """Ask the process to end, without waiting for it (close() waits)."""
+        if self.process.poll() is None and not self.process.stdin.closed:
             try:
                 self.process.stdin.write("quit\n")
                 self.process.stdin.close()
-                self.process.wait(timeout=60)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.quit()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.log.close()
+
+
+def close_all(started) -> None:
+    """Close every worker of `started`, all asked to quit before any is waited for: a process of the course's step
+    takes about a second to end (TensorFlow's teardown), and they end side by side."""
+    for worker in started:
+        worker.quit()
+    for worker in started:
+        worker.close()
 
 
 def pass_order(count: int, rounds: int):
@@ -147,8 +164,7 @@ class Processes:
         return [list(worker.ms[start:]) for worker, start in zip(self.workers, since)]
 
     def close(self) -> None:
-        for worker in self.workers:
-            worker.close()
+        close_all(self.workers)
 
     def __enter__(self) -> "Processes":
         return self

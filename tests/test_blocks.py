@@ -190,6 +190,22 @@ def test_timing_processes_interleave_round_by_round_and_keep_each_ones_blocks():
     assert pool.blocks_ms(since=mark) == [[7.0], [], []]
 
 
+def test_timing_processes_are_all_asked_to_quit_before_any_is_waited_for(tmp_path):
+    """Each process of the course's step takes about a second to end: closing a pool must not wait for one before
+    asking the next. Fake processes log when `quit` reaches them and when they end, half a second later."""
+    from bench import workers
+
+    script = tmp_path / "python"
+    script.write_text(f"#!/bin/sh\nread line\necho \"got $$\" >> {tmp_path}/log\nsleep 0.5\n"
+                      f"echo \"end $$\" >> {tmp_path}/log\n")
+    script.chmod(0o755)
+    pool = [workers.Worker(str(script), tmp_path, [], name=f"p{i}") for i in range(3)]
+    workers.close_all(pool)
+    events = [line.split()[0] for line in (tmp_path / "log").read_text().splitlines()]
+    assert events == ["got"] * 3 + ["end"] * 3, events
+    assert all(worker.process.returncode == 0 for worker in pool)
+
+
 def test_the_ab_mode_interleaves_the_pairs_abba_one_pass_at_a_time():
     from bench import ab
 
