@@ -98,6 +98,26 @@ def engine_args(suite: str, args: list[str]) -> list[str]:
     return ["--engine", "keras3", "--backend", NO_TENSORFLOW[chosen[0]]]
 
 
+# The unit tests run in this many pytest-xdist workers (the usable cores, at most MAX_TEST_WORKERS; one core: none):
+# most of their time is single-threaded (interpreters starting, TensorFlow importing, tiny models' Python-bound
+# steps), so two workers on 2 cores halve it (docs/running.md). They time nothing they judge by the clock; the
+# benchmarks (`dev.py bench`) never run in parallel. `-n`/`--numprocesses` or `-p no:xdist` among the args wins.
+MAX_TEST_WORKERS = 4
+
+
+def parallel_args(suite: str, args: list[str]) -> list[str]:
+    """-n N --dist loadfile for `dev.py test`, else none. loadfile: a test file's tests run in one worker, so a
+    module-scoped fixture that is a whole run (tests/test_bench_contract.py's `pytest bench/` session) is set up
+    once. (loadgroup would spread the rest finer, but with pytest 9.2 it groups nothing: pytest-xdist#1386.)"""
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                  MAX_TEST_WORKERS)
+    given = any(a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("-n=", "--numprocesses=", "--dist"))
+                or (a.startswith("-n") and a[2:].isdigit()) for a in args)
+    if suite != "test" or given or workers < 2:
+        return []
+    return ["-n", str(workers), "--dist", "loadfile"]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in SUITES:
         print(f"usage: python3 dev.py {{{'|'.join(SUITES)}}} [pytest args]", file=sys.stderr)
@@ -111,7 +131,8 @@ def main(argv: list[str]) -> int:
     folders = tuple(f"{folder}/" for folder in SUITES.values())  # an option's value (--history DIR) is no test path
     named = any(a.startswith(folders) and (ROOT / a.split("::")[0]).exists() for a in args)  # test files given
     folder = [] if named else [SUITES[argv[0]]]
-    return subprocess.call([str(python), "-m", "pytest", *folder, *engine_args(argv[0], args), *args], cwd=ROOT,
+    return subprocess.call([str(python), "-m", "pytest", *folder, *engine_args(argv[0], args),
+                            *parallel_args(argv[0], args), *args], cwd=ROOT,
                            env=env)
 
 

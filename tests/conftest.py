@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -10,6 +12,12 @@ from finetune.tasks import TASKS
 
 MRPC = TASKS["mrpc"]
 MRPC_HEADER = ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String")  # the GLUE download's MRPC files
+
+# `dev.py test` runs these tests in pytest-xdist workers. A worker's environment names it (PYTEST_XDIST_WORKER), and
+# a `pytest bench/` session a test starts would inherit that and take itself for a worker: pytest-benchmark then
+# disables every benchmark. xdist itself reads its worker's identity from the config, not from these.
+for _name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session")

@@ -264,20 +264,18 @@ def test_a_truncated_baseline_file_is_one_clear_line(tmp_path):
         store.load(path)
 
 
-def test_a_truncated_baseline_stops_pytest_bench_with_one_line():
-    """End to end: the session's own baseline file is cut short; pytest exits 4 with one line, no INTERNALERROR."""
+def test_a_truncated_baseline_stops_pytest_bench_with_one_line(tmp_path):
+    """End to end: the session's own baseline file is cut short; pytest exits 4 with one line, no INTERNALERROR.
+    The file is in a folder of the test's own (--baselines): one cut short in baselines/ would stop every other
+    `pytest bench/` session of the unit tests running beside this one."""
     import subprocess
     import sys
 
-    path = store.path_for(baselines_dir(), "tiny", environment.hardware_key())
-    assert not path.exists(), f"{path} is in the way"
+    path = store.path_for(tmp_path, "tiny", environment.hardware_key())
     path.write_text('{"figures": {', encoding="utf-8")
-    try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "bench", "--model", "tiny", "--co", "-q",
-                               "-p", "no:cacheprovider"], cwd=baselines_dir().parent, capture_output=True, text=True,
-                              timeout=300)
-    finally:
-        path.unlink()
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench", "--model", "tiny", "--co", "-q", "--baselines",
+                           str(tmp_path), "-p", "no:cacheprovider"], cwd=baselines_dir().parent, capture_output=True,
+                          text=True, timeout=300)
     output = done.stdout + done.stderr
     assert done.returncode == 4, output[-2000:]
     assert "INTERNALERROR" not in output and "Traceback" not in output

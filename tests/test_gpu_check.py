@@ -1,5 +1,5 @@
 """bench/gpu_check.py, the GPU check without TensorFlow: its bad input in one line. Its run on JAX's CPU with
-TensorFlow made unimportable is tests/test_keras3.py's session (keras3_bench_run)."""
+TensorFlow made unimportable is tests/test_keras3_bench.py's session (keras3_bench_run)."""
 
 import importlib.util
 import os

@@ -1,0 +1,49 @@
+"""dev.py: the unit tests run in a pytest-xdist worker per usable core; the benchmarks never run in parallel."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import dev  # noqa: E402
+
+
+@pytest.fixture
+def cores(monkeypatch):
+    def set_cores(count):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(count)), raising=False)
+    return set_cores
+
+
+def test_the_unit_tests_get_a_worker_per_usable_core_up_to_the_cap(cores):
+    cores(2)
+    assert dev.parallel_args("test", []) == ["-n", "2", "--dist", "loadfile"]
+    cores(64)
+    assert dev.parallel_args("test", ["-k", "history"]) == ["-n", str(dev.MAX_TEST_WORKERS), "--dist", "loadfile"]
+
+
+def test_the_benchmarks_one_core_and_the_callers_own_choice_get_no_workers(cores):
+    cores(2)
+    assert dev.parallel_args("bench", []) == []  # two timings at once corrupt each other
+    for given in (["-n", "4"], ["-n0"], ["--numprocesses=3"], ["-p", "no:xdist"], ["--dist", "no"]):
+        assert dev.parallel_args("test", given) == [], given
+    cores(1)
+    assert dev.parallel_args("test", []) == []
+
+
+def test_a_pytest_bench_session_started_by_a_worker_still_benchmarks(tmp_path):
+    """tests/conftest.py drops the worker's PYTEST_XDIST_* variables: a `pytest bench/` a test starts inherits the
+    environment, and with PYTEST_XDIST_WORKER set pytest-benchmark takes itself for a worker and disables every
+    benchmark (their JSON then holds none)."""
+    assert "PYTEST_XDIST_WORKER" not in os.environ
+    (tmp_path / "test_one.py").write_text("def test_one(benchmark):\n    benchmark(sum, [1, 2])\n")
+    out = tmp_path / "out.json"
+    done = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path / "test_one.py"), "-p", "no:cacheprovider",
+                           "-q", f"--benchmark-json={out}", "--rootdir", str(tmp_path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert '"name": "test_one"' in out.read_text()
