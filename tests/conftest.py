@@ -18,6 +18,10 @@ MRPC_HEADER = ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String")  # the GLU
 # disables every benchmark. xdist itself reads its worker's identity from the config, not from these.
 for _name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
     os.environ.pop(_name, None)
+# On a GPU runner the workers (and the processes their tests start) share its GPUs: TensorFlow would otherwise take
+# nearly all of a GPU's memory in the first process to touch it (finetune.hardware sets growth only where it is
+# asked for the host before anything else initialised the GPU).
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 
 @pytest.fixture(scope="session")
