@@ -2,7 +2,7 @@
 
     python3 dev.py bench [pytest args]   # the main job: pytest bench/ on the default model and tier
                                          # (ci on CPUs, about half an hour on 2 cores; full where there is a GPU)
-    python3 dev.py test  [pytest args]   # the unit tests: pytest tests/
+    python3 dev.py test  [pytest args]   # the unit tests: pytest tests/, a pytest-xdist worker per core
 
 GLUE_DIR defaults to ../shared/data/glue when that folder exists (offline MRPC).
 
@@ -100,7 +100,8 @@ def engine_args(suite: str, args: list[str]) -> list[str]:
 
 # The unit tests run in this many pytest-xdist workers (the usable cores, at most MAX_TEST_WORKERS; one core: none):
 # most of their time is single-threaded (interpreters starting, TensorFlow importing, tiny models' Python-bound
-# steps), so two workers on 2 cores halve it (docs/running.md). They time nothing they judge by the clock; the
+# steps), so two workers on 2 cores take a quarter to a third off it (docs/running.md). They time nothing they judge by
+# the clock (their planted slowdowns are 2x and more, interleaved or far beyond the load of the worker beside them); the
 # benchmarks (`dev.py bench`) never run in parallel. `-n`/`--numprocesses` or `-p no:xdist` among the args wins.
 MAX_TEST_WORKERS = 4
 
