@@ -100,8 +100,8 @@ def engine_args(suite: str, args: list[str]) -> list[str]:
 
 # The unit tests run in this many pytest-xdist workers (the usable cores, at most MAX_TEST_WORKERS; one core: none):
 # most of their time is single-threaded (interpreters starting, TensorFlow importing, tiny models' Python-bound
-# steps), so two workers on 2 cores take a quarter to a third off it (docs/running.md). They time nothing they judge by
-# the clock (their planted slowdowns are 2x and more, interleaved or far beyond the load of the worker beside them); the
+# steps), so two workers on 2 cores take a quarter to a third off it (docs/running.md). They judge nothing by the
+# clock but planted slowdowns of 2x and more, interleaved or far beyond the load of the worker beside them. The
 # benchmarks (`dev.py bench`) never run in parallel. `-n`/`--numprocesses` or `-p no:xdist` among the args wins.
 MAX_TEST_WORKERS = 4
 
