@@ -19,7 +19,7 @@ def keras3_bench_run(generated_glue_dir, tmp_path_factory):
     tier, which names --tier full)."""
     if not (importlib.util.find_spec("keras_hub") and importlib.util.find_spec("jax")):
         pytest.skip("Keras 3, keras-hub and JAX are not installed: "
-                    "FINETUNE_EXTRAS=keras3-jax python3 dev.py test tests/test_keras3.py")
+                    "FINETUNE_EXTRAS=keras3-jax python3 dev.py test tests/test_keras3_bench.py")
     out = tmp_path_factory.mktemp("keras3")
     (out / "wheels").mkdir()  # nothing to carry here: every package is installed
     # through the GPU check (bench/gpu_check.py), on JAX's CPU (--platform cpu: JAX_PLATFORMS=cpu)
