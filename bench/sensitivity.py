@@ -46,6 +46,16 @@ def ab_repeat(args, workdir: Path) -> dict:
     return found
 
 
+def coverage(unchanged: list) -> dict:
+    """How often an unchanged decision's two-sided interval (1 - 2 alpha: 90% at the default alpha) missed 1, and
+    on which side: a calibrated interval misses it 2 alpha of the time, alpha on each side. More misses than that
+    say the processes a side are too few for the spread they see (sizing the A/B mode's workers); the verdict
+    itself errs only on the slow side, and only past the minimum effect."""
+    slow = sum(d["low"] > 1.0 for d in unchanged)
+    fast = sum(d["high"] < 1.0 for d in unchanged)
+    return {"decisions": len(unchanged), "above_1": slow, "below_1": fast, "missed": slow + fast}
+
+
 def stored_session(args, slowdown: float, out: Path) -> dict:
     command = [sys.executable, "-m", "pytest", "bench/test_step_time.py", "-k", "cpu", "-q", "-p", "no:cacheprovider",
                "--tier", args.tier, "--benchmark-json", str(out), "--plant-slowdown", str(slowdown)]
@@ -98,10 +108,14 @@ def main(argv=None) -> int:
         per_decision = statistics.fmean(r["seconds"] for r in repeats) / 2
     summary = {"mode": args.mode, "slowdown": args.slowdown, "repeats": args.repeats, "caught": caught,
                "unchanged_passed": passed, "seconds_per_decision": per_decision,
+               **({"unchanged_intervals": coverage([r["unchanged"] for r in repeats])} if args.mode == "ab" else {}),
                "settings": {k: v for k, v in vars(args).items() if k != "json" and not isinstance(v, Path)}}
     print(f"{args.mode}: a planted {args.slowdown:.0%} slowdown caught in {caught}/{args.repeats}; unchanged passed in "
-          f"{passed}/{args.repeats}; {per_decision:.0f} s per decision"
-)
+          f"{passed}/{args.repeats}; {per_decision:.0f} s per decision")
+    if args.mode == "ab":
+        found = summary["unchanged_intervals"]
+        print(f"ab: unchanged intervals ({1 - 2 * args.alpha:.0%}) that missed 1: {found['missed']}/{args.repeats} "
+              f"({found['above_1']} above, {found['below_1']} below; {2 * args.alpha:.0%} expected)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({**summary, "runs": repeats}, indent=2) + "\n")
