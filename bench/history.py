@@ -213,9 +213,9 @@ def confirm(args, fingerprint: str) -> int:
             print(f"bench.history: verdict stored beside the night: {path}")
             status = max(status, 1 if result["verdict"]["slower"] else 0)
             if result["verdict"]["slower"] and getattr(args, "bisect", False):
-                found = bisect(args, before.commit, after.commit, known_end=result, model=model)
-                path = nights.write_verdict(args.directory, fingerprint, night, "bisect", found)
-                print(f"bench.history bisect: {found['described']}; stored beside the night: {path}")
+                narrowed = bisect(args, before.commit, after.commit, known_end=result, model=model)
+                path = nights.write_verdict(args.directory, fingerprint, night, "bisect", narrowed)
+                print(f"bench.history bisect: {narrowed['described']}; stored beside the night: {path}")
     if status == 0:
         print(f"bench.history: {fingerprint}: no unjudged step-time slowdown left" if not any(
             c.worse for s, cs in analysed_ if s.figure in STEP_FIGURES for c in cs) else

@@ -251,3 +251,24 @@ def test_confirm_ab_tests_the_revisions_around_each_unjudged_slowdown_and_stores
     stored = nights.verdicts(tmp_path, FP, night.stem)
     assert [v["what"] for v in stored] == ["ab", "bisect"] and stored[0]["verdict"]["slower"]
     assert history.confirm(args, FP) == 0 and len(asked) == 1  # judged: not measured again
+
+
+def test_confirm_judges_a_night_flagged_in_the_step_and_in_its_reference_ratio_once(tmp_path, monkeypatch):
+    """A slowdown shows in the gated step time and in its ratio to --reference at the same night: confirm A/B-tests
+    and bisects it once, and goes on to the second series without tripping over the first's bisection (it once
+    crashed there: the bisection's result took the nights' name)."""
+    for i, ms in enumerate(stepped(8, 4, 1.12)):
+        record = step_record(ms, rng=random.Random(i))
+        record["reference"] = {"rev": "v1", "commit": "b" * 12,
+                               "blocks_ms": step_record(400.0, rng=random.Random(100 + i))["blocks_ms"]}
+        write_night(tmp_path, i, [record], revision=f"{i:x}" * 40)
+    flagged = [s.figure for s, found in history.analysed(tmp_path, FP)[1] for c in found if c.worse]
+    assert sorted(flagged) == ["step_time_ms", nights.REFERENCE_FIGURE]
+    asked, bisected = [], []
+    monkeypatch.setattr(bisection, "decide", lambda args, good, bad, model=None: asked.append((good, bad)) or {
+        "verdict": {"slower": True}, "described": "SLOWER: ratio 1.120"})
+    monkeypatch.setattr(bisection, "bisect", lambda args, good, bad, **kw: bisected.append((good, bad)) or {
+        "first_slow": bad, "described": "found"})
+    args = history.parse_args(["confirm", str(tmp_path), "--bisect"])
+    assert history.confirm(args, FP) == 1
+    assert asked == bisected == [("3" * 12, "4" * 12)]
