@@ -96,9 +96,8 @@ def collator_for(prepared: PreparedData, padding: str = "dynamic", pad_to_multip
         fixed = {"padding": "max_length", "max_length": _round_up(longest_row(prepared), pad_to_multiple_of)}
 
     def collator(return_tensors: str):
-        # every batch padded to a multiple of 24 tokens at least: fewer distinct lengths to set kernels up for
         return DataCollatorWithPadding(tokenizer=prepared.tokenizer, return_tensors=return_tensors,
-                                       pad_to_multiple_of=pad_to_multiple_of or 24, **fixed)
+                                       pad_to_multiple_of=pad_to_multiple_of, **fixed)
 
     return collator
 
