@@ -11,7 +11,9 @@ choices differ from Perfherder's, both for a series of a few nights on one share
 
 Times and memory are judged on the log scale (noise is multiplicative; a change is a ratio); scores on their own
 scale (a change is a difference). A change also needs the figure's minimum effect. The back window starts after
-the previous change, so one step is reported once. Pure Python and scipy: no TensorFlow.
+the previous change, so one step is reported once. The series is judged as it stood when each night arrived, and
+a change once found stays found (a reverted regression and its revert are both reported). Pure Python and scipy:
+no TensorFlow.
 """
 
 from __future__ import annotations
@@ -107,32 +109,73 @@ def _critical(alpha: float, df: int) -> float:
 
 def detect(values: list[float], rule: Rule, back: int = BACK, fore: int = FORE, min_back: int = MIN_BACK,
            min_fore: int = MIN_FORE, alpha: float = ALPHA) -> list[Change]:
-    """The change points of a series (oldest night first), each reported once, in order: a night whose test is
-    significant, of at least the minimum effect, and whose |t| is at least both neighbours' (Perfherder's local
-    maximum; the next night's t uses whatever nights follow it, so a change of the newest nights waits until its
-    first night is the likeliest). A night needs `min_fore` nights from it on before it is decided."""
+    """The change points of a series (oldest night first), each reported once, in order, as the nightly check
+    found them: the series is judged as it stood when each night arrived, and a change once found stays found
+    (as a Perfherder alert stays once raised). So a regression that was reverted a few nights later is still
+    reported, and so is its revert, a change for the better from the level it had reached; judged only as the
+    whole series stands, the nights after the revert would dilute the change's fore window until neither showed.
+    A change is a night whose test is significant, of at least the minimum effect, and whose |t| is at least both
+    neighbours' (Perfherder's local maximum; the next night's t uses whatever nights follow it, so a change of the
+    newest nights waits until its first night is the likeliest). A night needs `min_fore` nights from it on
+    before it is decided."""
     xs = [math.log(v) for v in values] if rule.log else [float(v) for v in values]
     found: list[Change] = []
     start = 0  # the back window begins after the last change
-    i = start + min_back
-    while i <= len(xs) - min_fore:
-        candidate = _candidate(xs, start, i, rule, back, fore, alpha)
-        if candidate is not None:
-            t, change = candidate
-            before = _score(xs, start, i - 1, back, fore, rule) if i - 1 >= start + min_back else 0.0
-            after = _score(xs, start, i + 1, back, fore, rule) if i + 1 < len(xs) else 0.0
-            if t >= before and t >= after:
-                first, last = i, i
-                while first - 1 >= start + min_back and _score(xs, start, first - 1, back, fore, rule) >= t - SPAN_T:
-                    first -= 1
-                while last + 1 <= len(xs) - min_fore and _score(xs, start, last + 1, back, fore, rule) >= t - SPAN_T:
-                    last += 1
-                found.append(dataclasses.replace(change, first=first, last=last))
+    for k in range(min_back + min_fore, len(xs) + 1):  # the series when its k-th night arrived
+        seen = xs[:k]
+        # a night's decision uses nights up to i + 1 + fore (its next neighbour's fore window): one decided with
+        # every one of them already seen was decided the same way when the night before this one arrived
+        i = max(start + min_back, k - fore - 1)
+        while i <= k - min_fore:
+            change = _decided(seen, start, i, rule, back, fore, min_back, min_fore, alpha)
+            if change is not None:
+                found.append(change)
                 start = i
                 i = start + min_back
                 continue
-        i += 1
-    return found
+            i += 1
+    return _sized(xs, found, rule, back, fore)
+
+
+def _sized(xs: list[float], found: list[Change], rule: Rule, back: int, fore: int) -> list[Change]:
+    """Each change sized again with every night of its level seen since (up to the next change, at most `fore`),
+    where that makes its interval narrower than when it was found; its first nights stay as found."""
+    sized = []
+    for n, change in enumerate(found):
+        start = found[n - 1].index if n else 0
+        end = found[n + 1].index if n + 1 < len(found) else len(xs)
+        before, after = xs[max(start, change.index - back):change.index], xs[change.index:min(end, change.index + fore)]
+        t, diff, se, df = _test(before, after, rule)
+        half = _critical(ALPHA, df) * se
+        effect, low, high = ((math.exp(diff), math.exp(diff - half), math.exp(diff + half)) if rule.log
+                             else (diff, diff - half, diff + half))
+        width = (lambda lo, hi: math.log(hi / lo)) if rule.log else (lambda lo, hi: hi - lo)
+        if len(after) <= change.after or width(low, high) >= width(change.low, change.high):
+            sized.append(change)  # nothing new, or the nights since blur it (a revert not yet found, say)
+            continue
+        sized.append(dataclasses.replace(change, effect=effect, low=low, high=high,
+                                         p=float(2 * _stats.t.sf(abs(t), df)), after=len(after)))
+    return sized
+
+
+def _decided(xs: list[float], start: int, i: int, rule: Rule, back: int, fore: int, min_back: int, min_fore: int,
+             alpha: float) -> Change | None:
+    """The change that night i starts in the series `xs` (its back window from `start`), or None: significant, of
+    the minimum effect, and a local maximum of |t|; with the span of nights as likely its first."""
+    candidate = _candidate(xs, start, i, rule, back, fore, alpha)
+    if candidate is None:
+        return None
+    t, change = candidate
+    before = _score(xs, start, i - 1, back, fore, rule) if i - 1 >= start + min_back else 0.0
+    after = _score(xs, start, i + 1, back, fore, rule) if i + 1 < len(xs) else 0.0
+    if t < before or t < after:
+        return None
+    first, last = i, i
+    while first - 1 >= start + min_back and _score(xs, start, first - 1, back, fore, rule) >= t - SPAN_T:
+        first -= 1
+    while last + 1 <= len(xs) - min_fore and _score(xs, start, last + 1, back, fore, rule) >= t - SPAN_T:
+        last += 1
+    return dataclasses.replace(change, first=first, last=last)
 
 
 def _score(xs: list[float], start: int, i: int, back: int, fore: int, rule: Rule) -> float:

@@ -84,6 +84,23 @@ def test_two_steps_are_two_changes_and_a_score_that_drops_is_worse():
 
 
 # --- nights ----------------------------------------------------------------------------------------------------
+def test_a_regression_reverted_after_four_nights_stays_found_and_its_revert_is_found_too():
+    """The AMX series of 2026-12-05 (docs/history.md): the ratio to the reference, 4 nights at the old level, 4 at
+    +8% (a padding change), then reverted. Judged only as the whole series stands, the first night after the
+    revert diluted the change's fore window and the change vanished; as the nights arrived, it stays found, with
+    the size it had before the revert blurred it, and 3 nights after the revert the revert is a change too."""
+    ratios = [1.005, 1.025, 1.011, 1.003, 1.082, 1.083, 1.089, 1.082]
+    rule = changes.RULES[nights.REFERENCE_FIGURE]
+    (found,) = changes.detect(ratios, rule)
+    assert found.index == 4 and found.worse and 1.03 < found.low and found.after == 4
+    for after_revert in ([1.010], [1.010, 1.008]):
+        (kept,) = changes.detect(ratios + after_revert, rule)
+        assert (kept.index, kept.worse) == (4, True) and kept.low > 1.0
+    up, down = changes.detect(ratios + [1.010, 1.008, 1.012], rule)
+    assert (up.index, up.worse, down.index, down.worse) == (4, True, 8, False)
+    assert down.high < 1.0 and down.before == 4  # judged against the raised level alone, not the nights before it
+
+
 def test_nights_are_kept_append_only_under_their_fingerprint(tmp_path):
     first = write_night(tmp_path, 0, [step_record(400)], revision="a" * 40)
     again = write_night(tmp_path, 0, [step_record(500)], revision="a" * 40)  # the same second and revision
