@@ -134,22 +134,22 @@ def detect(values: list[float], rule: Rule, back: int = BACK, fore: int = FORE, 
                 i = start + min_back
                 continue
             i += 1
-    return _sized(xs, found, rule, back, fore)
+    return _sized(xs, found, rule, back, fore, alpha)
 
 
-def _sized(xs: list[float], found: list[Change], rule: Rule, back: int, fore: int) -> list[Change]:
+def _sized(xs: list[float], found: list[Change], rule: Rule, back: int, fore: int, alpha: float) -> list[Change]:
     """Each change sized again with every night of its level seen since (up to the next change, at most `fore`),
     where that makes its interval narrower than when it was found; its first nights stay as found."""
+    width = (lambda low, high: math.log(high / low)) if rule.log else (lambda low, high: high - low)
     sized = []
     for n, change in enumerate(found):
         start = found[n - 1].index if n else 0
         end = found[n + 1].index if n + 1 < len(found) else len(xs)
         before, after = xs[max(start, change.index - back):change.index], xs[change.index:min(end, change.index + fore)]
         t, diff, se, df = _test(before, after, rule)
-        half = _critical(ALPHA, df) * se
+        half = _critical(alpha, df) * se
         effect, low, high = ((math.exp(diff), math.exp(diff - half), math.exp(diff + half)) if rule.log
                              else (diff, diff - half, diff + half))
-        width = (lambda lo, hi: math.log(hi / lo)) if rule.log else (lambda lo, hi: hi - lo)
         if len(after) <= change.after or width(low, high) >= width(change.low, change.high):
             sized.append(change)  # nothing new, or the nights since blur it (a revert not yet found, say)
             continue
