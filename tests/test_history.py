@@ -184,6 +184,22 @@ def test_the_listing_names_the_change_its_revisions_and_says_when_it_is_new(tmp_
     assert len(list((tmp_path / FP).glob("*.json"))) == 9  # nothing rewritten: 8 nights and one verdict
 
 
+def test_the_committed_amx_series_finds_its_real_regression_at_night_5_confirmed_and_bisected():
+    """docs/nights-amx (docs/history.md): 9 real nights, padding to 24 tokens landed before night 5 and reverted
+    before night 9. Both step-time series name night 5 as the change's only likely first night, the revisions
+    around it, and the A/B verdict and bisection stored beside it (the commit that padded)."""
+    amx = "cpu-intel-r-xeon-r-processor-amx-2c-21bda8"
+    found, analysed_ = history.analysed(ROOT / "docs" / "nights-amx" / "history", amx)
+    assert len(found) >= 9 and found[4].revision == "0a0bf93e55b0"
+    flagged = {s.figure: c for s, cs in analysed_ for c in cs if c.worse}
+    assert set(flagged) == {"step_time_ms", nights.REFERENCE_FIGURE}
+    for change in flagged.values():
+        assert change.index == change.first == change.last == 4 and change.low > 1.0
+    stored = nights.verdicts(ROOT / "docs" / "nights-amx" / "history", amx, found[4].name)
+    assert [v["what"] for v in stored] == ["ab", "bisect"] and stored[0]["verdict"]["slower"]
+    assert stored[1]["first_slow"].startswith("0d6f09e") and "pad every batch" in stored[1]["subject"]
+
+
 def test_the_listing_reads_no_framework_and_refuses_a_missing_folder_in_one_line(tmp_path):
     write_night(tmp_path, 0, [step_record(400)])
     code = ("import sys; from bench import history; history.main([sys.argv[1]]); "
