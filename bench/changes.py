@@ -139,7 +139,8 @@ def detect(values: list[float], rule: Rule, back: int = BACK, fore: int = FORE, 
 
 def _sized(xs: list[float], found: list[Change], rule: Rule, back: int, fore: int, alpha: float) -> list[Change]:
     """Each change sized again with every night of its level seen since (up to the next change, at most `fore`),
-    where that makes its interval narrower than when it was found; its first nights stay as found."""
+    where that makes its interval narrower than when it was found and the change still significant; its first
+    nights stay as found."""
     width = (lambda low, high: math.log(high / low)) if rule.log else (lambda low, high: high - low)
     sized = []
     for n, change in enumerate(found):
@@ -150,7 +151,8 @@ def _sized(xs: list[float], found: list[Change], rule: Rule, back: int, fore: in
         half = _critical(alpha, df) * se
         effect, low, high = ((math.exp(diff), math.exp(diff - half), math.exp(diff + half)) if rule.log
                              else (diff, diff - half, diff + half))
-        if len(after) <= change.after or width(low, high) >= width(change.low, change.high):
+        if (len(after) <= change.after or width(low, high) >= width(change.low, change.high)
+                or abs(t) <= _critical(alpha, df)):
             sized.append(change)  # nothing new, or the nights since blur it (a revert not yet found, say)
             continue
         sized.append(dataclasses.replace(change, effect=effect, low=low, high=high,

@@ -185,16 +185,20 @@ def test_the_listing_names_the_change_its_revisions_and_says_when_it_is_new(tmp_
 
 
 def test_the_committed_amx_series_finds_its_real_regression_at_night_5_confirmed_and_bisected():
-    """docs/nights-amx (docs/history.md): 9 real nights, padding to 24 tokens landed before night 5 and reverted
-    before night 9. Both step-time series name night 5 as the change's only likely first night, the revisions
-    around it, and the A/B verdict and bisection stored beside it (the commit that padded)."""
+    """docs/nights-amx (docs/history.md): 11 real nights, padding to 24 tokens landed before night 5 and reverted
+    before night 9. Both step-time series name night 5 as the change's only likely first night, still significant
+    after the revert (the raw series, which does not find the revert, must not blur it with the nights after), the
+    revisions around it, and the A/B verdict and bisection stored beside it (the commit that padded); the ratio
+    series finds the revert at night 9."""
     amx = "cpu-intel-r-xeon-r-processor-amx-2c-21bda8"
     found, analysed_ = history.analysed(ROOT / "docs" / "nights-amx" / "history", amx)
-    assert len(found) >= 9 and found[4].revision == "0a0bf93e55b0"
+    assert len(found) >= 11 and found[4].revision == "0a0bf93e55b0" and found[8].revision == "f0e63cbade0b"
     flagged = {s.figure: c for s, cs in analysed_ for c in cs if c.worse}
     assert set(flagged) == {"step_time_ms", nights.REFERENCE_FIGURE}
     for change in flagged.values():
         assert change.index == change.first == change.last == 4 and change.low > 1.0
+    (revert,) = [c for s, cs in analysed_ if s.figure == nights.REFERENCE_FIGURE for c in cs if not c.worse]
+    assert revert.index == 8 and revert.high < 1.0
     stored = nights.verdicts(ROOT / "docs" / "nights-amx" / "history", amx, found[4].name)
     assert [v["what"] for v in stored] == ["ab", "bisect"] and stored[0]["verdict"]["slower"]
     assert stored[1]["first_slow"].startswith("0d6f09e") and "pad every batch" in stored[1]["subject"]
