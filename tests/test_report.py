@@ -272,7 +272,7 @@ def test_the_chart_compares_like_with_like(tmp_path):
     rows = report_steps.step_rows(runs)
     passes = dict(pass_times_s=[1.0, 1.25, 0.8], blocks_ms=None, examples_per_s=10.0)
     timed = report_steps.StepRow(**{**rows[0].__dict__, "label": "x", "task": "sst2", "n": 1,
-                              "pass_rates": tuple(report_steps.pass_rates(SimpleNamespace(**passes)))})
+                                    "pass_rates": tuple(report_steps.pass_rates(SimpleNamespace(**passes)))})
     panels = report_steps.chart_panels(rows + [timed])
     assert set(panels) == {("mrpc", 32), ("mrpc", 8), ("sst2", timed.batch_size)}
     for (task, batch_size), bars in panels.items():
