@@ -100,23 +100,46 @@ def engine_args(suite: str, args: list[str]) -> list[str]:
 
 # The unit tests run in this many pytest-xdist workers (the usable cores, at most MAX_TEST_WORKERS; one core: none):
 # most of their time is single-threaded (interpreters starting, TensorFlow importing, tiny models' Python-bound
-# steps), so two workers on 2 cores take a quarter to a third off it (docs/running.md). They judge nothing by the
-# clock but planted slowdowns of 2x and more, interleaved or far beyond the load of the worker beside them. The
-# benchmarks (`dev.py bench`) never run in parallel. `-n`/`--numprocesses` or `-p no:xdist` among the args wins.
+# steps), so two workers on 2 cores take a quarter to a third off it (docs/running.md). A test that compares two
+# timings taken at different moments is marked `serial` (pyproject.toml): the workers would load the host
+# differently at the two moments (a worker busy while a baseline was timed and idle while a planted run was hid a
+# planted 2x), so those tests run after the workers, one at a time (SERIAL). The benchmarks (`dev.py bench`) never
+# run in parallel. `-n`/`--numprocesses`, `-p no:xdist` or `-m` among the args wins: one pytest run, as given.
 MAX_TEST_WORKERS = 4
+SERIAL = "serial"  # the marker of the tests that run after the parallel phase, alone
+
+
+def test_workers() -> int:
+    return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+               MAX_TEST_WORKERS)
 
 
 def parallel_args(suite: str, args: list[str]) -> list[str]:
     """-n N --dist loadfile for `dev.py test`, else none. loadfile: a test file's tests run in one worker, so a
     module-scoped fixture that is a whole run (tests/test_bench_contract.py's `pytest bench/` session) is set up
     once. (loadgroup would spread the rest finer, but with pytest 9.2 it groups nothing: pytest-xdist#1386.)"""
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-                  MAX_TEST_WORKERS)
+    workers = test_workers()
     given = any(a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("-n=", "--numprocesses=", "--dist"))
                 or (a.startswith("-n") and a[2:].isdigit()) for a in args)
     if suite != "test" or given or workers < 2:
         return []
     return ["-n", str(workers), "--dist", "loadfile"]
+
+
+def phases(suite: str, args: list[str]) -> list[list[str]]:
+    """The pytest runs of a suite, each as its extra args: the parallel phase (every test not marked SERIAL) and
+    then the serial phase (those tests, without workers); one run when there are no workers or `-m` is given."""
+    parallel = parallel_args(suite, args)
+    if not parallel or any(a.startswith("-m") for a in args):
+        return [parallel]
+    return [[*parallel, "-m", f"not {SERIAL}"], ["-p", "no:xdist", "-m", SERIAL]]
+
+
+def combined(codes: list[int]) -> int:
+    """One exit status for the phases: the first failure's; 5 (no tests collected) only when every phase had none,
+    since a phase that selects nothing (no serial test among the named files) is no failure."""
+    ran = [code for code in codes if code != 5]
+    return next((code for code in ran if code != 0), 0) if ran else 5
 
 
 def main(argv: list[str]) -> int:
@@ -132,9 +155,11 @@ def main(argv: list[str]) -> int:
     folders = tuple(f"{folder}/" for folder in SUITES.values())  # an option's value (--history DIR) is no test path
     named = any(a.startswith(folders) and (ROOT / a.split("::")[0]).exists() for a in args)  # test files given
     folder = [] if named else [SUITES[argv[0]]]
-    return subprocess.call([str(python), "-m", "pytest", *folder, *engine_args(argv[0], args),
-                            *parallel_args(argv[0], args), *args], cwd=ROOT,
-                           env=env)
+    codes = []
+    for phase in phases(argv[0], args):
+        codes.append(subprocess.call([str(python), "-m", "pytest", *folder, *engine_args(argv[0], args), *phase,
+                                      *args], cwd=ROOT, env=env))  # both phases run: a failure hides no other
+    return combined(codes)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import contract, nights, plan, progress, update
+from bench import contract, gate_summary, nights, plan, progress, update
 from bench.options import Options
 from bench.suite import Suite, invocation_args
 from finetune import FinetuneError, cluster, memory, metrics
@@ -73,20 +73,20 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_report_header(config):
     suite = config.stash[SUITE]
-    found = "found" if suite.baseline is not None else "MISSING: comparisons skip; create with --update-baselines"
     cal = suite.calibration
     rates = ", ".join(f"{name.split('_')[0]} {value:g}" for name, value in cal.items() if name.endswith("_gflops"))
     lines = [f"finetune: {suite.options.describe()}",
              f"finetune: machine {suite.hardware_key}: {suite.host.describe(cal['device'])}",
              f"finetune: calibration ({cal['size']}^3 matmul on {cal['device']}): {rates} GFLOP/s",
-             f"finetune: baselines {suite.baseline_path.name} ({found})"]
+             f"finetune: baselines {suite.baseline_path.name} ({suite.baseline_holdings()})"]
     if suite.options.claims_not_shown():
         lines.append(f"finetune: claims not shown in this session: {suite.options.claims_not_shown()}")
     if suite.options.history is not None:
         lines.append(f"finetune: history {suite.options.history}/{suite.hardware_key}/: this session is kept as a "
                      "night; the gated step time is judged against this runner's nights where there are enough")
     if suite.baseline is None and suite.other_baselines:
-        lines.append("finetune: baselines of other machines (never a gate here): "
+        lines.append("finetune: baselines of other machines (their step times never a gate here; their quality bands "
+                     "lent where the numerics match, named in each verdict): "
                      + "; ".join(key for key, _ in suite.other_baselines))
     warning = suite.calibration_warning()
     if warning:
@@ -111,7 +111,12 @@ def peak_memory(request, suite):
         benchmark.extra_info.update(memory.peak(scope, backend))
         if "kind" in benchmark.extra_info or not benchmark.extra_info.keys() <= {
                 "peak_rss_mb", "rss_scope", "peak_gpu_memory_mb", "gpu_memory_scope"}:
-            contract.validate(benchmark.extra_info)  # what the test wrote reads back whole, as its kind
+            try:
+                contract.validate(benchmark.extra_info)  # what the test wrote reads back whole, as its kind
+            except FinetuneError:
+                suite.records_broken += 1
+                raise
+            suite.records_checked += 1
     # The next benchmark starts without this one's models: a session builds dozens (GPU memory, host RSS).
     suite.clear_session()
     gc.collect()
@@ -133,8 +138,39 @@ def pytest_collection_finish(session):
                                      "(--progress)")
 
 
+class GateRecorder:
+    """A plugin of the session's Suite: each test's end for the gate summary (bench.gate_summary)."""
+
+    def __init__(self, suite: Suite):
+        self.suite = suite
+
+    def pytest_runtest_logreport(self, report):
+        """The call's outcome, or the setup's skip or error, or a teardown's error (the contract check runs
+        there); after a failure the first failure stands."""
+        if not (report.when == "call" or report.outcome != "passed"):
+            return
+        known = self.suite.outcomes.get(report.nodeid)
+        if known is not None and known.outcome == "failed":
+            return
+        reason = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        elif report.failed:
+            reason = f"its {report.when} failed"
+        figures = tuple((name, passed, lender) for test_id, name, passed, lender in self.suite.figures_judged
+                        if test_id == report.nodeid)
+        self.suite.outcomes[report.nodeid] = gate_summary.Outcome(report.nodeid, report.outcome, reason, figures)
+
+
+def gate_outcomes(suite) -> list:
+    return [*suite.outcomes.values(), gate_summary.contract_outcome(suite.records_checked, suite.records_broken)]
+
+
 def pytest_sessionstart(session):
     session.config.stash[SESSION] = session
+    suite = session.config.stash.get(SUITE, None)
+    if suite is not None:
+        session.config.pluginmanager.register(GateRecorder(suite), "finetune-gates")
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
@@ -174,7 +210,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(suite.progress.summary())
     for line in history_lines(suite) if suite is not None else ():
         terminalreporter.write_line(line)
-    if suite is None or not (suite.quality_results or suite.step_results or suite.verdicts):
+    if suite is not None:
+        write_results(terminalreporter, suite)
+        if suite.outcomes:
+            write_gates(terminalreporter, suite)  # last: what the session gated closes its report
+
+
+def write_results(terminalreporter, suite) -> None:
+    """The fine-tunes' and step times' figures, and every verdict in full."""
+    if not (suite.quality_results or suite.step_results or suite.verdicts):
         return
     write = terminalreporter.write_line
     terminalreporter.section("fine-tuning results")
@@ -200,6 +244,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         write(f"WARNING {suite.calibration_warning()}")
     if getattr(suite, "update_message", None):
         write(suite.update_message)
+
+
+def write_gates(terminalreporter, suite) -> None:
+    """One line a gate: live (passed/FAILED) or skipped and why; then the required gates that were not live."""
+    terminalreporter.section("gates")
+    for text in gate_summary.lines(gate_outcomes(suite)):
+        terminalreporter.write_line(text)
+    for text in getattr(suite, "not_live", ()):
+        terminalreporter.write_line(text, red=True)
 
 
 def history_lines(suite) -> list[str]:

@@ -114,6 +114,35 @@ def others(directory: Path, model: str, hardware_key: str) -> list[tuple[str, st
     return found
 
 
+def device_of_key(key: str) -> str | None:
+    """The device of a step-time group's key (`step_time/<task>/<device>/...`, or the older
+    `step_time/<device>/...`), None for other groups (quality: the session's device)."""
+    parts = key.split("/")
+    if parts[0] != "step_time":
+        return None
+    return next((part for part in parts[1:3] if part in ("cpu", "gpu")), None)
+
+
+def cpu_groups_kept_by_a_gpu_file(document: dict | None, cpu_fingerprint: str) -> dict:
+    """The migration of a GPU runner's CPU step times: before they were keyed by the CPU's fingerprint, a GPU
+    runner stored its `cpu` step-time groups in its GPU's file, shared by every host with those GPUs whatever its
+    CPU. Those measured on this CPU (their provenance names its fingerprint) are this CPU's; the others are no one's
+    here."""
+    found = {}
+    for key, group in ((document or {}).get("figures") or {}).items():
+        fingerprint = ((group.get("provenance") or {}).get("hardware") or {}).get("fingerprint") or {}
+        if device_of_key(key) == "cpu" and fingerprint.get("cpu") == cpu_fingerprint:
+            found[key] = group
+    return found
+
+
+def without_cpu_groups(document: dict, cpu_fingerprint: str) -> dict:
+    """A GPU fingerprint's document less the `cpu` step-time groups measured on `cpu_fingerprint` (an update moves
+    them to that CPU's file); other CPUs' stay, as no one's here."""
+    moved = cpu_groups_kept_by_a_gpu_file(document, cpu_fingerprint)
+    return {**document, "figures": {k: g for k, g in (document.get("figures") or {}).items() if k not in moved}}
+
+
 def figure_of(document: dict | None, key: str, name: str) -> Figure | None:
     group = (document or {}).get("figures", {}).get(key)
     if not group or name not in group:

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from bench import contract, gate, records, reference, store, workers
-from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, Options
+from bench.options import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, RECIPES, Options
 from bench.judged import StoredFigures
 from bench.store import BASELINE_DIR
 from finetune import (FinetuneError, RunConfig, cluster, data, models, engines, environment, metrics, perf,
@@ -48,11 +48,17 @@ class Suite(StoredFigures):
         self.night_error = None  # why it was not
         self._calibration = None
         self._collapse = None
+        self._device_baselines: dict = {}  # fingerprint -> the baseline of another device's figures (judged.py)
+        self._lent: dict = {}  # quality key -> (bench.bands.Lent or None, why none): bands lent by other hosts
         self.variant_results: dict = {}  # (variant, seed) -> Result of its fine-tune
         self._prepared = None
         self.quality_results: dict = {}  # (loss, optimizer, seed) -> Result
         self.step_results: dict = {}  # (device, batch_size, seed) -> contract.StepTime
         self.verdicts: list = []  # (test id, passed, message), for the summary
+        self.figures_judged: list = []  # (test id, figure, passed, the lender of its band or ""): the gate summary
+        self.outcomes: dict = {}  # test id -> bench.gate_summary.Outcome, as its reports arrive
+        self.records_checked = 0  # records read back whole against bench.contract (the contract gate)
+        self.records_broken = 0
         self.progress = None  # bench.progress.Progress, once the session's plan is made (bench/conftest.py)
 
     # --- configuration -------------------------------------------------------------------------------
@@ -88,6 +94,27 @@ class Suite(StoredFigures):
         tier = self.options.tier
         return store.step_key(self.options.task, device, batch_size, tier.step_passes, tier.step_batches,
                               tier.step_processes, self.options.engine_name)
+
+    def session_keys(self) -> dict:
+        """{"quality": [...], "step time": [...]}: the stored groups this session's gates compare against."""
+        devices = [d for d in ("cpu", "gpu") if self.options.device in (None, d)]
+        return {"quality": [self.quality_key(*recipe) for recipe in RECIPES],
+                "step time": [self.step_key(d, b) for d in devices for b in self.options.tier.batch_sizes]}
+
+    def baseline_holdings(self) -> str:
+        """What the baseline file holds for this session, for the header: `found` only where it holds a group of
+        this session's keys; else what it holds instead (a file with only bench.tune's choice gates nothing)."""
+        if self.baseline is None:
+            return "MISSING: comparisons skip; create with --update-baselines"
+        figures = self.baseline.get("figures") or {}
+        held = {kind: sum(key in figures for key in keys) for kind, keys in self.session_keys().items()}
+        counts = ", ".join(f"{kind} {held[kind]} of {len(keys)}" for kind, keys in self.session_keys().items())
+        if any(held.values()):
+            return f"found: this session's groups held: {counts}"
+        other = [f"{len(figures)} group(s) of other keys"] if figures else []
+        other += ["bench.tune's choice"] if self.baseline.get("tuned") else []
+        return (f"holds none of this session's groups ({counts}); it holds {' and '.join(other) or 'nothing'}: "
+                "create them with --update-baselines")
 
     # --- runs ----------------------------------------------------------------------------------------
     def quality(self, loss: str, optimizer: str, seed: int) -> Result:
@@ -149,7 +176,7 @@ class Suite(StoredFigures):
     @property
     def context(self) -> records.Context:
         return records.Context(self.options.model, self.options.tier.name, self.options.epochs,
-                               self.options.engine_name)
+                               self.options.engine_name, self.options.plant_slowdown)
 
     def quality_record(self, r: Result) -> contract.Quality:
         return records.quality(self.context, r)

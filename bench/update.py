@@ -8,24 +8,33 @@ from finetune import environment
 
 
 def updated_groups(suite) -> dict:
-    """The figure groups this session measured: its fine-tunes' quality, each seed's step time as one session."""
+    """{fingerprint: the figure groups this session measured there}: its fine-tunes' quality under the session's
+    fingerprint, each seed's step time as one session under its device's (a GPU runner's CPU step times under its
+    CPU's: bench.judged.StoredFigures.key_of)."""
     provenance = suite.provenance()
-    groups = store.quality_groups([r.to_dict() for r in suite.quality_results.values()], provenance)
-    stored = (store.load(suite.baseline_path) or {}).get("figures") or {}
+    by_file = {suite.hardware_key: store.quality_groups([r.to_dict() for r in suite.quality_results.values()],
+                                                       provenance)}
     for (device, batch_size, seed), record in sorted(suite.step_results.items()):
         key = suite.step_key(device, batch_size)  # each seed's step time is one session of the group
-        groups[key] = store.step_group(record.blocks_ms, groups.get(key) or stored.get(key), {
+        baseline, fingerprint = suite.stored_for(key)
+        groups = by_file.setdefault(fingerprint, {})
+        groups[key] = store.step_group(record.blocks_ms, groups.get(key) or ((baseline or {}).get("figures") or {}).get(key), {
             **provenance, "seeds": [seed], "device": record.device_name})
-    return groups
+    return {fingerprint: groups for fingerprint, groups in by_file.items() if groups}
 
 
 def write_baselines(suite) -> str:
-    groups = updated_groups(suite)
-    if not groups:
+    by_file = updated_groups(suite)
+    if not by_file:
         return "--update-baselines: nothing was measured, baselines unchanged"
-    header = {"model": suite.options.model, "hardware_key": suite.hardware_key, "hardware": environment.hardware(),
-              "calibration": suite.calibration}
-    current = store.load(suite.baseline_path)  # re-read: another update may have landed meanwhile
-    document = store.merged(current, header, groups)
-    store.write_atomic(suite.baseline_path, document)
-    return f"--update-baselines: wrote {len(groups)} figure group(s) to {suite.baseline_path}"
+    written = []
+    for fingerprint, groups in by_file.items():
+        path = store.path_for(suite.baseline_dir, suite.options.model, fingerprint)
+        header = {"model": suite.options.model, "hardware_key": fingerprint, "hardware": environment.hardware(),
+                  "calibration": suite.calibration}
+        current = store.load(path)  # re-read: another update may have landed meanwhile
+        if current is not None and fingerprint != suite.key_of("cpu") and suite.key_of("cpu") in by_file:
+            current = store.without_cpu_groups(current, suite.key_of("cpu"))  # migrated: now in the CPU's file
+        store.write_atomic(path, store.merged(current, header, groups))
+        written.append(f"{len(groups)} figure group(s) to {path}")
+    return f"--update-baselines: wrote {'; '.join(written)}"

@@ -35,6 +35,36 @@ def test_the_benchmarks_one_core_and_the_callers_own_choice_get_no_workers(cores
     assert dev.parallel_args("test", []) == []
 
 
+def test_tests_that_compare_two_moments_run_after_the_workers_alone(cores):
+    """The parallel phase leaves the `serial` tests out; they run next without workers, so no other worker loads
+    the host at one of the moments they compare and not at the other. `-m` or no workers: one run, as given."""
+    cores(2)
+    parallel, serial = dev.phases("test", [])
+    assert parallel == ["-n", "2", "--dist", "loadfile", "-m", "not serial"]
+    assert serial == ["-p", "no:xdist", "-m", "serial"]
+    assert dev.phases("test", ["-m", "not slow"]) == [["-n", "2", "--dist", "loadfile"]]
+    assert dev.phases("test", ["-p", "no:xdist"]) == [[]]
+    assert dev.phases("bench", []) == [[]]
+
+
+def test_the_phases_exit_status_is_the_first_failure_and_a_phase_with_nothing_to_run_is_none():
+    assert dev.combined([0, 0]) == 0 and dev.combined([0, 5]) == 0 and dev.combined([5, 0]) == 0
+    assert dev.combined([1, 0]) == 1 and dev.combined([0, 1]) == 1 and dev.combined([2, 1]) == 2
+    assert dev.combined([5, 5]) == 5 and dev.combined([5]) == 5
+
+
+def test_every_serial_test_is_declared_in_the_running_doc():
+    """docs/running.md lists every test that times something; each `serial` one is named there as such."""
+    marked = subprocess.run([sys.executable, "-m", "pytest", "tests", "-m", dev.SERIAL, "--co", "-q",
+                             "-p", "no:cacheprovider", "-p", "no:xdist"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    ids = {line.split("[")[0] for line in marked.stdout.splitlines() if "::" in line}
+    assert ids, marked.stdout[-2000:]
+    doc = (ROOT / "docs" / "running.md").read_text()
+    for test_id in ids:
+        assert f"`{test_id.split('::')[-1]}`" in doc and "serial phase" in doc, test_id
+
+
 def test_a_pytest_bench_session_started_by_a_worker_still_benchmarks(tmp_path):
     """tests/conftest.py drops the worker's PYTEST_XDIST_* variables: a `pytest bench/` a test starts inherits the
     environment, and with PYTEST_XDIST_WORKER set pytest-benchmark takes itself for a worker and disables every

@@ -1,0 +1,148 @@
+"""Quality bands lent across hosts of the same numerics (bench/bands.py), as the session uses them (bench/judged.py),
+and the gate summary that says which gates were live (bench/gate_summary.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import bands, gate_summary, store
+from bench.judged import StoredFigures
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = "quality/mrpc/from_logits/linear-decay/epochs=1/train=2400/batch=8"
+VERSIONS = {"python": "3.11.7", "tensorflow": "2.20.0", "tf_keras": "2.20.1", "transformers": "4.54.1",
+            "numpy": "2.4.6", "pytest-benchmark": "5.3.1"}
+NEW_HOST = "cpu-amd-epyc-avx512bf16-2c-000000"
+
+
+def group(accuracy: list, f1: list | None = None, versions: dict = VERSIONS, collapsed=None) -> dict:
+    found = {"accuracy": store.Figure.of(accuracy).to_dict(), "collapsed": collapsed or [None] * len(accuracy),
+             "provenance": {"versions": versions, "seeds": list(range(len(accuracy)))}}
+    if f1 is not None:
+        found["f1"] = store.Figure.of(f1).to_dict()
+    return found
+
+
+def write(directory: Path, fingerprint: str, groups: dict, model: str = "minilm-l6") -> None:
+    store.write_atomic(store.path_for(directory, model, fingerprint),
+                       {"model": model, "hardware_key": fingerprint, "figures": groups})
+
+
+def test_the_committed_ci_bands_agree_across_hosts_and_are_lent_to_a_new_one():
+    """Measured, not assumed: the two AMX Xeons' stored seeds of the CI tier's fix agree (the same values seed by
+    seed), and a host of the same numerics with no band gets one of theirs, named."""
+    found = bands.holders(store.BASELINE_DIR, "minilm-l6", FIX)
+    assert len(found) >= 2, [h.fingerprint for h in found]
+    agreeing, differing = bands.agreement(found)
+    assert len(agreeing) == len(found) and not differing, differing
+    versions = found[0].group["provenance"]["versions"]
+    lent, why = bands.lender(store.BASELINE_DIR, "minilm-l6", FIX, NEW_HOST, versions)
+    assert lent is not None and lent.fingerprint in {h.fingerprint for h in found}, why
+    assert "same model, recipe, engine, device type (cpu) and library versions" in lent.where()
+    assert "agreed by" in lent.why
+
+
+def test_a_host_whose_scores_leave_the_others_band_is_named_and_lends_to_no_one(tmp_path):
+    write(tmp_path, "cpu-a-2c-aaaaaa", {FIX: group([0.71, 0.72, 0.72, 0.71, 0.71])})
+    write(tmp_path, "cpu-b-2c-bbbbbb", {FIX: group([0.71, 0.72, 0.72])})
+    write(tmp_path, "cpu-c-2c-cccccc", {FIX: group([0.64, 0.65, 0.64])})  # other numerics, e.g. another ISA's kernels
+    agreeing, differing = bands.agreement(bands.holders(tmp_path, "minilm-l6", FIX))
+    assert [h.fingerprint for h in agreeing] == ["cpu-a-2c-aaaaaa", "cpu-b-2c-bbbbbb"]
+    assert [h.fingerprint for h, _ in differing] == ["cpu-c-2c-cccccc"] and "outside" in differing[0][1]
+    lent, _ = bands.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)
+    assert lent.fingerprint == "cpu-a-2c-aaaaaa" and "cpu-c-2c-cccccc differs and keeps its own" in lent.why
+    lent_to_c, _ = bands.lender(tmp_path, "minilm-l6", FIX, "cpu-c-2c-cccccc", VERSIONS)
+    assert lent_to_c.fingerprint == "cpu-a-2c-aaaaaa"  # c has a band of its own: the session never asks (below)
+    assert bands.main(["--baselines", str(tmp_path)]) == 1  # the listing flags the disagreement
+
+
+def test_no_band_is_lent_across_versions_device_types_or_from_groups_that_cannot_gate(tmp_path):
+    write(tmp_path, "cpu-a-2c-aaaaaa", {FIX: group([0.71, 0.72, 0.72], versions={**VERSIONS, "tensorflow": "2.21.0"})})
+    write(tmp_path, "gpu-h100-x1-dddddd", {FIX: group([0.71, 0.72, 0.72])})
+    write(tmp_path, "cpu-e-2c-eeeeee", {FIX: group([0.70])})  # one seed: no band
+    lent, why = bands.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)
+    assert lent is None and "no host of the same numerics has a band" in why
+    (tmp_path / "minilm-l6__cpu-e-2c-eeeeee.json").unlink()
+    lent, why = bands.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)
+    assert lent is None and "tensorflow 2.21.0 here 2.20.0" in why  # the GPU's band is never lent to a CPU
+    # a version that cannot change a score does not stop the loan
+    write(tmp_path, "cpu-f-2c-ffffff", {FIX: group([0.71, 0.72, 0.72], versions={**VERSIONS, "pytest-benchmark": "9"})})
+    assert bands.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)[0].fingerprint == "cpu-f-2c-ffffff"
+    write(tmp_path, "cpu-g-2c-999999", {FIX: group([0.68, 0.68, 0.68], collapsed=["all-positive"] * 3)})
+    assert bands.lender(tmp_path, "minilm-l6", FIX, "cpu-h-2c-888888", VERSIONS)[0].fingerprint != "cpu-g-2c-999999"
+
+
+class Judged(StoredFigures):
+    """The session's judgements (bench/judged.py) without a pytest session: a baseline folder and this host."""
+
+    def __init__(self, directory: Path, fingerprint: str):
+        from types import SimpleNamespace
+
+        self.options = SimpleNamespace(update=False, model="minilm-l6", history=None, tier=SimpleNamespace(name="ci"))
+        self.baseline_dir, self.hardware_key = directory, fingerprint
+        self.baseline = store.load(store.path_for(directory, "minilm-l6", fingerprint))
+        self.other_baselines = store.others(directory, "minilm-l6", fingerprint)
+        self.engine = SimpleNamespace(versions=lambda: dict(VERSIONS), flags=lambda: [])
+        self.verdicts, self.figures_judged, self._lent = [], [], {}
+
+    def missing_baseline(self, name: str, key: str) -> str:
+        return f"no baseline for {name} ({key}): {(self._lent.get(key) or (None, ''))[1]}"
+
+
+def test_the_session_gates_a_new_host_with_a_lent_band_naming_it_and_fails_outside_it(tmp_path):
+    write(tmp_path, "cpu-a-2c-aaaaaa", {FIX: group([0.71, 0.72, 0.72, 0.71, 0.71])})
+    session = Judged(tmp_path, NEW_HOST)
+    passed, message = session.compare("t::q", "accuracy", 0.715, FIX, resolution=1 / 408)
+    assert passed is True and "the band of cpu-a-2c-aaaaaa, lent" in message
+    passed, message = session.compare("t::q", "accuracy", 0.60, FIX, resolution=1 / 408)
+    assert passed is False and "OUTSIDE" in message and "cpu-a-2c-aaaaaa" in message
+    assert session.figures_judged[-1] == ("t::q", "accuracy", False, "cpu-a-2c-aaaaaa")
+
+
+def test_a_host_with_a_band_of_its_own_is_judged_by_it_not_by_a_lent_one(tmp_path):
+    write(tmp_path, "cpu-a-2c-aaaaaa", {FIX: group([0.71, 0.72, 0.72, 0.71, 0.71])})
+    write(tmp_path, NEW_HOST, {FIX: group([0.64, 0.65, 0.64])})  # its own numerics, measured
+    session = Judged(tmp_path, NEW_HOST)
+    passed, message = session.compare("t::q", "accuracy", 0.645, FIX, resolution=1 / 408)
+    assert passed is True and "lent" not in message and NEW_HOST in message
+    assert session.figures_judged[-1][3] == ""
+
+
+def test_the_gate_summary_says_live_or_skipped_and_the_required_gates_that_were_not_live():
+    outcomes = [
+        gate_summary.Outcome("bench/test_quality.py::test_quality[seed0-from_logits-linear-decay]", "passed",
+                             figures=(("accuracy", True, "cpu-a-2c-aaaaaa"), ("f1", None, ""))),
+        gate_summary.Outcome("bench/test_quality.py::test_course_claims[seed0]", "skipped",
+                             "claims not shown: the tiny model was not measured"),
+        gate_summary.Outcome("bench/test_step_time.py::test_step_time[seed0-batch8-cpu]", "failed",
+                             figures=(("step_time_ms", False, ""),)),
+        gate_summary.Outcome("bench/test_performance.py::test_variant_step_time[seed0-course]", "passed"),
+        gate_summary.contract_outcome(5, 0),
+    ]
+    text = gate_summary.lines(outcomes)
+    assert text == [
+        "gate quality band [seed0-from_logits-linear-decay]: live, passed (accuracy passed against the band lent by "
+        "cpu-a-2c-aaaaaa; f1 skipped)",
+        "gate the course's claims [seed0]: skipped: claims not shown: the tiny model was not measured",
+        "gate step time (block gate) [seed0-batch8-cpu]: live, FAILED (step_time_ms FAILED)",
+        "gate JSON contract of every record: live, passed (5 record(s) read back whole)",
+    ]  # a variant's step time is measured, not judged: no gate line
+    missing = gate_summary.not_live(("claims", "best-learns", "contract"), outcomes)
+    assert missing == [
+        "finetune: --require-live claims: the course's claims was not live: claims not shown: the tiny model was "
+        "not measured",
+        "finetune: --require-live best-learns: the best variant learns was not live: no test of it ran in this session"]
+    assert gate_summary.contract_outcome(0, 0).outcome == "skipped"
+    assert gate_summary.contract_outcome(3, 1).outcome == "failed"
+    learned = gate_summary.Outcome("bench/test_performance.py::test_variant_quality[seed0-best]", "failed")
+    assert gate_summary.not_live(("best-learns",), [learned]) == []  # a failure is live: the run fails by itself
+
+
+def test_a_skip_reason_is_one_short_clause_per_distinct_reason():
+    reason = ("no baseline for accuracy (k) on this machine (cpu-x: AMD EPYC (...)), and no other host lends one. "
+              "Create one here with: python3 dev.py bench; no baseline for accuracy (k) on this machine (cpu-x)")
+    assert gate_summary.brief(reason) == "no baseline for accuracy (k)"
+    assert len(gate_summary.brief("x" * 1000)) == 240
