@@ -35,5 +35,15 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     from finetune import environment
 
     machine_info.setdefault("finetune", {}).update(
-        {"versions": environment.versions(), "hardware": environment.hardware(),
+        {"versions": session_versions(config), "hardware": environment.hardware(),
          "hardware_key": environment.hardware_key()})
+
+
+def session_versions(config) -> dict:
+    """The library versions of the session's engine (one engine per session), from the engine's own `versions()`:
+    the very function the gate from nights compares a night with (bench.history.baseline_group), so that a keras3
+    night records keras, keras-hub, jax and torch and can feed the gate (environment.versions() without the engine
+    recorded none of them, and no keras3 night ever matched)."""
+    from finetune import engines
+
+    return engines.get(config.getoption("--engine"), config.getoption("--backend")).versions()

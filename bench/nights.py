@@ -2,13 +2,16 @@
 figure read back from the nights.
 
     DIR/<fingerprint>/<YYYYmmddTHHMMSSZ>__<revision>.json        a night: the session's pytest-benchmark JSON
-    DIR/<fingerprint>/<night>.<what>-<YYYYmmddTHHMMSSZ>.json     a verdict beside its night (bench.history confirm)
+    DIR/<fingerprint>/<night>.<what>-<YYYYmmddTHHMMSSZ>.json     a verdict beside its night: ab, bisect (bench.history
+                                                                 confirm, bisect) or ack (bench.history ack)
 
 A night is keyed by the suite's own fingerprint (finetune.hardware: CPU model, instruction set, cores; GPU model),
 not by pytest-benchmark's machine id (`Linux-CPython-3.11-64bit`, the same on every x86 Linux runner), then by its
 date and revision. A file is written beside its final name and linked into place, so a night is whole or absent
 and an existing file is never replaced. A file that cannot be read as a night of its folder's fingerprint is
-named in one line and left out; the series go on without it. Imports neither TensorFlow nor transformers.
+named in one line and left out; the series go on without it. A verdict file that cannot be read, or is not one of
+the verdicts this suite writes, is named in one line too, and judges nothing. Imports neither TensorFlow nor
+transformers.
 """
 
 from __future__ import annotations
@@ -215,15 +218,54 @@ def verdict_index(directory: Path, fingerprint: str) -> dict:
 
 
 def verdicts(directory: Path, fingerprint: str, night: str, paths: list | None = None) -> list[dict]:
-    """The verdicts stored beside a night (bench.history confirm, bisect), oldest first (`paths`: from
-    verdict_index, instead of reading the folder)."""
+    """The verdicts stored beside a night (bench.history confirm, bisect, ack), oldest first (`paths`: from
+    verdict_index, instead of reading the folder). A file that is not a whole verdict comes back as
+    {"file", "problem": one line naming it and what is wrong}: it must be reported, and judges nothing (an
+    interrupted copy would otherwise silence the change it sits beside)."""
     found = []
     for path in (sorted((Path(directory) / fingerprint).glob(f"{night}.*-*.json")) if paths is None else paths):
         try:
-            found.append({**json.loads(path.read_text(encoding="utf-8")), "file": path.name})
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-            found.append({"file": path.name, "unreadable": True})
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as err:
+            found.append({"file": path.name, "problem": f"{path}: a verdict that cannot be read "
+                                                        f"({err.__class__.__name__}): it judges nothing"})
+            continue
+        except json.JSONDecodeError as err:
+            found.append({"file": path.name, "problem": f"{path}: a verdict that is not JSON, truncated? ({err.msg}, "
+                                                        f"line {err.lineno}): it judges nothing; remove it and "
+                                                        "judge the change again (confirm or ack)"})
+            continue
+        problem = verdict_problem(document)
+        found.append({**document, "file": path.name} if problem is None else
+                     {"file": path.name, "problem": f"{path}: {problem}: it judges nothing; remove it and judge the "
+                                                    "change again (confirm or ack)"})
     return found
+
+
+# What each kind of verdict must hold to judge a change: a field missing means a file this suite did not write whole.
+VERDICT_FIELDS = {
+    "ab": "a bench.ab decision (verdict.slower: true or false)",
+    "bisect": "a bisection's result (first_slow, described)",
+    "ack": "an acknowledgement (series, by, reason)",
+}
+
+
+def verdict_problem(document) -> str | None:
+    """What keeps a parsed verdict file from judging a change (None: nothing). Checked on read, not trusted from
+    the file name, since any file beside a night with a dash in its name is taken for a verdict."""
+    if not isinstance(document, dict):
+        return "not a verdict (not a JSON object)"
+    what = document.get("what")
+    if what not in VERDICT_FIELDS:
+        return f"not a verdict this suite writes (what = {what!r}; one of {', '.join(VERDICT_FIELDS)})"
+    verdict = document.get("verdict")
+    whole = {
+        "ab": isinstance(verdict, dict) and isinstance(verdict.get("slower"), bool),
+        "bisect": "first_slow" in document and isinstance(document.get("described"), str),
+        "ack": all(isinstance(document.get(name), str) and document[name].strip()
+                   for name in ("series", "by", "reason")),
+    }[what]
+    return None if whole else f"a {what} verdict without {VERDICT_FIELDS[what]}"
 
 
 def write_verdict(directory: Path, fingerprint: str, night: str, what: str, document: dict) -> Path:

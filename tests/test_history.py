@@ -3,6 +3,7 @@ found where a level moved (bench/changes.py), bad files named and left out, the 
 and bisection (bench/bisection.py) with the A/B decisions replaced by a rule."""
 
 import datetime as dt
+import importlib.util
 import json
 import math
 import random
@@ -20,11 +21,11 @@ KEY = "step_time/mrpc/cpu/batch=8/blocks=3x5x16"
 VERSIONS = {"tensorflow": "2.20.0", "transformers": "4.54.1"}
 
 
-def step_record(ms: float, gate: str = "passed", rng=None) -> dict:
+def step_record(ms: float, gate: str = "passed", rng=None, engine: str = "tf-keras") -> dict:
     rng = rng or random.Random(0)
     blocks = [[ms * math.exp(rng.gauss(0, 0.01)) for _ in range(5)] for _ in range(3)]
     return {"schema": 2, "kind": "step_time", "model": "minilm-l6", "task": "mrpc", "device": "cpu",
-            "batch_size": 8, "seed": 0, "epochs": 1, "tier": "ci", "engine": "tf-keras",
+            "batch_size": 8, "seed": 0, "epochs": 1, "tier": "ci", "engine": engine,
             "step_time_ms": ms, "examples_per_s": 8000 / ms, "tokens_per_s": 1.0, "steps_timed": 15 * 16,
             "blocks_ms": blocks, "processes": 3, "gate": {"step_time_ms": gate}, "peak_rss_mb": 1500.0}
 
@@ -158,6 +159,60 @@ def test_the_gate_from_nights_keeps_only_the_level_since_the_last_change(tmp_pat
     group, _ = history.baseline_group(tmp_path, FP, KEY, VERSIONS)
     assert len(group["sessions_ms"]) == 5 and "since the change" in group["provenance"]["described"]
     assert min(min(map(min, s)) for s in group["sessions_ms"]) > 450  # the new level only
+
+
+class SessionConfig:
+    """What the root conftest.py's machine_info hook reads of pytest's config: the session's options."""
+
+    def __init__(self, engine: str, backend: str | None):
+        self.options = {"--engine": engine, "--backend": backend}
+
+    def getoption(self, name):
+        return self.options[name]
+
+
+def recorded_versions(engine: str, backend: str | None, monkeypatch) -> dict:
+    """The versions a night of `engine` records: the root conftest.py's pytest-benchmark hook, as a session runs it
+    (the host's description stubbed: it is not what this is about)."""
+    from finetune import environment
+
+    monkeypatch.setattr(environment, "hardware", lambda: {})
+    monkeypatch.setattr(environment, "hardware_key", lambda device="auto": FP)
+    spec = importlib.util.spec_from_file_location("root_conftest_under_test", ROOT / "conftest.py")
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    machine_info: dict = {}
+    root_conftest.pytest_benchmark_update_machine_info(SessionConfig(engine, backend), machine_info)
+    return machine_info["finetune"]["versions"]
+
+
+def test_a_keras3_night_series_feeds_the_gate_from_nights(tmp_path, monkeypatch):
+    """Issue 42.3: a night recorded environment.versions() (no engine) and the gate compared engine.versions(),
+    which for keras3 adds keras, keras-hub, jax and torch: no keras3 night ever fed the gate. Now a night records
+    its engine's versions() and is compared on that engine's libraries: three keras3 nights gate a keras3 session,
+    three tf-keras nights beside them a tf-keras one, and a keras3 library that moved (or was never recorded, as in
+    the keras3 nights from before) keeps a night out."""
+    from finetune import engines, environment
+
+    keras3 = recorded_versions("keras3", "jax", monkeypatch)
+    assert set(environment.ENGINE_LIBRARIES["keras3"]) <= set(keras3)
+    key3 = f"{KEY}/engine=keras3-jax"
+    for i in range(3):
+        write_night(tmp_path, i, [step_record(400, rng=random.Random(i), engine="keras3-jax")], versions=keras3)
+    session3 = engines.get("keras3", "jax").versions()
+    group, why = history.baseline_group(tmp_path, FP, key3, session3)
+    assert group is not None and len(group["sessions_ms"]) == 3, why
+    for i in range(3, 6):
+        write_night(tmp_path, i, [step_record(400, rng=random.Random(i))],
+                    versions=recorded_versions("tf-keras", None, monkeypatch))
+    group, why = history.baseline_group(tmp_path, FP, KEY, engines.get("tf-keras").versions())
+    assert group is not None and len(group["sessions_ms"]) == 3, why
+    group, why = history.baseline_group(tmp_path, FP, key3, {**session3, "keras": "99.0.0"})
+    assert group is None and "3 more with other versions: keras" in why and "99.0.0" in why
+    old = {name: version for name, version in keras3.items() if name not in environment.ENGINE_LIBRARIES["keras3"]}
+    write_night(tmp_path, 6, [step_record(400, engine="keras3-jax")], versions=old)  # a keras3 night from before
+    group, _ = history.baseline_group(tmp_path, FP, key3, session3)
+    assert len(group["sessions_ms"]) == 3  # its keras version unknown: not one of these versions
 
 
 # --- the command -------------------------------------------------------------------------------------------------
