@@ -109,8 +109,10 @@ class StoredFigures:
             return None, ""
         from bench import history
 
-        return history.baseline_group(self.options.history, self.hardware_key, key,
-                                      self.engine.versions())
+        cpu = self.key_of("cpu")
+        if store.device_of_key(key) == "cpu" and cpu != self.hardware_key:
+            key = f"{key}/cpu={cpu}"  # a GPU runner's CPU step time: its series of this CPU (bench.nights.on_its_cpu)
+        return history.baseline_group(self.options.history, self.hardware_key, key, self.engine.versions())
 
     def missing_baseline(self, name: str, key: str) -> str:
         here = f"{self.hardware_key}: {self.host.describe(runtime.device_kind('auto'))}"

@@ -42,6 +42,7 @@ class Night:
     versions: dict
     records: tuple  # bench.contract records, in file order
     path: Path
+    cpu_fingerprint: str | None = None  # the host's CPU's, where the night recorded it (a GPU runner's differs)
 
     @property
     def date(self) -> str:
@@ -123,9 +124,11 @@ def read(path: Path, fingerprint: str) -> Night:
         record = contract.read(info, f"{path}: benchmark {bench.get('name', '?')}")
         if record is not None:
             records.append(record)
-    versions = ((document.get("machine_info") or {}).get("finetune") or {}).get("versions") or {}
+    machine = (document.get("machine_info") or {}).get("finetune") or {}
+    versions = machine.get("versions") or {}
+    cpu = ((machine.get("hardware") or {}).get("fingerprint") or {}).get("cpu")
     return Night(path.stem, fingerprint, str(ours.get("when", "")), str(ours.get("revision", "unknown")), versions,
-                 tuple(records), path)
+                 tuple(records), path, cpu)
 
 
 # --- series ---------------------------------------------------------------------------------------------------
@@ -197,12 +200,21 @@ def figures_of(record) -> list[tuple[str, str, float, str | None, list | None]]:
     return []
 
 
+def on_its_cpu(key: str, night: Night) -> str:
+    """A CPU step time's series key on a GPU runner: with its CPU's fingerprint (`.../cpu=<fingerprint>`), since
+    the nights are kept under the GPU's fingerprint and hosts with the same GPUs may have other CPUs."""
+    if store.device_of_key(key) != "cpu" or not night.cpu_fingerprint or night.cpu_fingerprint == night.fingerprint:
+        return key
+    return f"{key}/cpu={night.cpu_fingerprint}"
+
+
 def series(nights: list[Night]) -> list[Series]:
     """Every figure's series over `nights` (oldest first), by key and figure."""
     found: dict = {}
     for index, night in enumerate(nights):
         for record in night.records:
             for key, figure, value, gate, blocks_ms in figures_of(record):
+                key = on_its_cpu(key, night)
                 entry_ = found.setdefault((key, figure), Series(key, figure))
                 entry_.points.append(Point(index, float(value), gate, blocks_ms))
     return [found[k] for k in sorted(found)]

@@ -4,6 +4,7 @@ GPU's; CPU step times an older update left in the GPU's file are migrated to the
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -82,3 +83,25 @@ def test_a_step_keys_device_is_read_from_the_key_in_both_layouts():
     assert store.device_of_key(CPU_STEP) == "cpu" and store.device_of_key(GPU_STEP) == "gpu"
     assert store.device_of_key("step_time/cpu/batch=8/passes=5x16") == "cpu"  # one-process groups, from before
     assert store.device_of_key(QUALITY) is None
+
+
+def test_a_gpu_runners_cpu_step_times_make_a_series_per_cpu_and_gate_only_their_own(tmp_path):
+    """Nights are kept under the GPU's fingerprint; two runners with those GPUs and different CPUs share that
+    folder (a history cached by fingerprint): each CPU's step times are a series of their own, and the gate from
+    nights of one CPU never draws on the other's."""
+    from bench import history, nights
+    from tests.test_history import VERSIONS, step_record, write_night
+
+    for index, (cpu, ms) in enumerate([(CPU, 100.0), (OTHER_CPU, 300.0)] * 3):
+        path = write_night(tmp_path, index, [step_record(ms)], fingerprint=GPU)
+        document = json.loads(path.read_text())
+        document["machine_info"]["finetune"]["hardware"] = {"fingerprint": {"cpu": cpu, "gpu": GPU}}
+        path.write_text(json.dumps(document))
+    found = {s.key: s.values() for s in nights.series(nights.load(tmp_path, GPU)) if s.figure == "step_time_ms"}
+    assert set(found) == {f"{CPU_STEP}/cpu={CPU}", f"{CPU_STEP}/cpu={OTHER_CPU}"}
+    assert max(found[f"{CPU_STEP}/cpu={CPU}"]) < 110 < 290 < min(found[f"{CPU_STEP}/cpu={OTHER_CPU}"])
+    runner = GpuRunner(tmp_path)
+    runner.options.history, runner.engine = tmp_path, SimpleNamespace(versions=lambda: dict(VERSIONS))
+    group, why = runner.history_group(CPU_STEP)
+    assert group is not None and len(group["sessions_ms"]) == 3, why
+    assert all(100 * 0.9 < v < 100 * 1.1 for session in group["sessions_ms"] for p in session for v in p)
