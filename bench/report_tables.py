@@ -3,6 +3,7 @@ own band judgement), engines side by side, the profile by category, faster than 
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from pathlib import Path
 
@@ -15,13 +16,17 @@ from finetune.tasks import METRIC_RANGE
 
 
 # --- quality ------------------------------------------------------------------------------------------
-def band_text(document: dict | None, key: str, name: str, value: float, resolution: float) -> str:
+def band_text(document: dict | None, key: str, name: str, value: float, resolution: float,
+              collapsed: str | None = None) -> str:
     """The report's cell for a quality figure: the gate's own judgement (bench.verdicts.judge_quality), shortened.
-    (The report has no data to compute the collapse scores from, so it shows no "holds a collapse" cell.)"""
+    (The report has no data to compute the collapse scores from, so it shows no "holds a collapse" cell.) A run
+    that `collapsed` is never in the band: its score is a constant prediction's, whatever band it lands in."""
     if document is None:
         return "no baseline"
     limits = METRIC_RANGE.get(name, verdicts.SCORE_RANGE)
     found = verdicts.judge_quality(name, value, (document.get("figures") or {}).get(key), resolution, limits)
+    if collapsed and found.passed:
+        return f"{dataclasses.replace(found, passed=False, why='outside').short(limits)} (collapsed)"
     return found.short(limits)
 
 
@@ -52,7 +57,7 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
             collapsed = "" if metrics.learned(*state) else f"**{metrics.verdict(*state)}**"
             scores = r.scores or {"accuracy": r.accuracy, "f1": r.f1}  # files before `scores`: MRPC's two
             bands = "no baseline" if document is None else "; ".join(
-                f"{'F1' if name == 'f1' else name} {band_text(document, key, name, value, resolution)}"
+                f"{'F1' if name == 'f1' else name} {band_text(document, key, name, value, resolution, r.collapsed)}"
                 for name, value in scores.items())
             table.append([
                 *([run.name] if len(runs) > 1 else []), run.hardware_key, r.engine, r.task or "mrpc", r.model,

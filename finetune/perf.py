@@ -125,7 +125,9 @@ class BestChoice:
     needs: str  # the capability, in words
     applies: object  # Host -> bool
     variant: str
-    target: float | None  # claimed: a whole fine-tune takes at most this fraction of the course's; None: unmeasured
+    # claimed: a whole fine-tune takes at most this fraction of the course's (a row below, or a stored choice's
+    # interval: finetune.tuned.claim); None: no claim, `evidence` says why
+    target: float | None
     evidence: str
 
 

@@ -33,6 +33,8 @@ def keras3_bench_run(generated_glue_dir, tmp_path_factory):
          "--glue-dir", str(generated_glue_dir), "--tb=short", "-q", "--progress", "off"],
         cwd=ROOT, capture_output=True, text=True, timeout=900, env=without_tensorflow())
     failures = done.stdout.find("= FAILURES =")
+    # 0: every test of the session passed; a failed test or gate is 1, its records still reported (gpu_check's last
+    # line, at the end of stderr, names the failed tests)
     assert done.returncode == 0, done.stdout[failures:failures + 4000] + done.stdout[-2000:] + done.stderr[-2000:]
     return json.loads((out / "out" / "jax.json").read_text()), done.stdout, out / "out"
 

@@ -1,6 +1,8 @@
 """bench.tune: candidates named in one line each, the decision on measured times (paired over replicates, ties to
-the candidate that changes no arithmetic), the stored choice that --perf best reads, and a whole run on the numpy
-engine that picks the faster of a planted pair while naming the candidates it cannot run."""
+the candidate that changes no arithmetic), the stored choice that --perf best reads with its speed claim, --store
+refused on a dirty tree, the collapse rule in every band check outside bench/verdicts.py (tune's quality check, the
+gate's fix band, the report's cell), and a whole run on the numpy engine that picks the faster of a planted pair
+while naming the candidates it cannot run."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from bench import blocks, candidates, tune
+from bench import blocks, candidates, gate, report_tables, tune
+from bench.store import Figure
 from finetune import FinetuneError, perf, tuned
 from finetune.hardware import Host
 
@@ -86,7 +90,7 @@ def test_best_reads_the_stored_choice_for_its_engine_and_falls_back_to_the_rule(
     row = {"variant": "xla-buckets", "ratio": 0.61, "low": 0.58, "high": 0.64, "p": 0.001, "quality": "inside"}
     _store(tmp_path, {"by_engine": {"tf-keras": row}, "measured_at": "2026-12-03", "revision": "abc1234"})
     choice = tuned.best_choice("cpu", "minilm-l6", directory=tmp_path)
-    assert choice.variant == "xla-buckets" and choice.target is None
+    assert choice.variant == "xla-buckets" and choice.target == 0.64  # its interval's upper end: the claim
     assert "0.610x [0.580, 0.640]" in choice.evidence and "abc1234" in choice.evidence
     rule = perf.best_choice("cpu")
     other = tuned.best_choice("cpu", "minilm-l6", engine="keras3-jax", directory=tmp_path)
@@ -126,3 +130,137 @@ def test_tune_picks_the_faster_of_a_planted_pair_and_names_what_it_cannot_run(re
 def test_tune_without_its_baseline_says_so_in_one_line(capsys):
     assert tune.main(["--candidates", "multiple8,fixed"]) == 2
     assert "the baseline 'course' is not among the candidates" in capsys.readouterr().err
+
+
+def _tuned_row(**changes):
+    row = {"variant": "xla-buckets", "ratio": 0.61, "low": 0.58, "high": 0.64, "quality": "inside", "engine": "tf-keras",
+           "revision": "abc1234", "baseline": "course"}
+    return {k: v for k, v in {**row, **changes}.items() if v is not None}
+
+
+@pytest.mark.parametrize("changes, target, why", [
+    ({}, 0.64, "target: the upper end of its training step's interval, 0.640x"),
+    ({"whole": {"steps": 1377, "ratio": 0.7, "low": 0.66, "high": 0.7349}}, 0.735,
+     "the upper end of its whole fine-tune of 1377 steps, compiles included's interval, 0.735x"),
+    ({"ratio": None, "low": None, "high": None}, None, "stored without an interval"),
+    ({"high": 1.02}, None, "interval up to 1.020x the course's, not faster: no speed claim"),
+    ({"revision": "abc1234-dirty"}, None, "measured on a tree with uncommitted changes (abc1234-dirty)"),
+    ({"dirty": True}, None, "uncommitted changes"),
+    ({"baseline": "buckets"}, None, "judged against buckets on tf-keras, not the course on tf-keras"),
+    ({"engine": "keras3-jax"}, None, "judged against course on tf-keras, not the course on keras3-jax"),
+    ({"variant": "course", "ratio": 1.0, "low": 1.0, "high": 1.0}, None, "the course itself"),
+])
+def test_a_stored_choice_claims_its_intervals_upper_end_or_says_why_not(changes, target, why):
+    """The stored choice's claim: what test_faster_than_the_course asserts on the machine that stored it."""
+    found, said = tuned.claim(_tuned_row(**changes))
+    assert found == target and why in said, said
+
+
+def test_an_old_stored_choice_without_an_interval_is_read_and_reports_only(tmp_path):
+    _store(tmp_path, {"by_engine": {"tf-keras": {"variant": "bucket", "quality": "not needed"}}, "revision": "f00"})
+    choice = tuned.best_choice("cpu", "minilm-l6", directory=tmp_path)
+    assert choice.variant == "bucket" and choice.target is None
+    assert "no interval stored" in choice.evidence and "stored without an interval" in choice.evidence
+
+
+def _repo(path: Path, dirty: bool) -> Path:
+    """A git checkout with one commit, and a tracked file changed after it where `dirty`."""
+    path.mkdir()
+    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    (path / "a.txt").write_text("a\n")
+    for command in (["init", "-q"], ["add", "a.txt"], ["commit", "-q", "-m", "a"]):
+        subprocess.run(git + command, check=True, capture_output=True)
+    if dirty:
+        (path / "a.txt").write_text("changed\n")
+    return path
+
+
+def test_store_from_a_dirty_tree_is_refused_in_one_line_unless_forced(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tune, "REPO", _repo(tmp_path / "dirty", dirty=True))
+    assert tune.main(["--store", "--candidates", "multiple8"]) == 2  # refused before anything is timed
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "bench.tune: error: --store from a working tree with uncommitted changes (a.txt): commit them, or pass "
+        "--force-dirty to store the choice marked as from a dirty tree (it then carries no speed claim)"]
+    assert tune.store_refusal(tune.parse_args(["--store", "--force-dirty"])) is None
+    assert tune.store_refusal(tune.parse_args([])) is None  # nothing stored: nothing to refuse
+    monkeypatch.setattr(tune, "REPO", tmp_path)  # not a checkout: its revision is unknown
+    assert "git cannot tell which revision" in tune.store_refusal(tune.parse_args(["--store"]))
+    monkeypatch.setattr(tune, "REPO", _repo(tmp_path / "clean", dirty=False))
+    assert tune.store_refusal(tune.parse_args(["--store"])) is None
+
+
+@pytest.mark.parametrize("dirty", [False, True])
+def test_a_stored_choice_names_its_tree_and_claims_only_from_a_clean_one(tmp_path, monkeypatch, dirty):
+    """tune.run with its timing replaced by fixed per-replicate times (multiple8 about 0.6x the course): --store
+    writes a choice that --perf best reads; from a clean tree with its interval's upper end as the target, from a
+    dirty one (--force-dirty) marked dirty and with no target."""
+    monkeypatch.setattr(tune, "REPO", _repo(tmp_path / "repo", dirty=dirty))
+    measured = {"course": [100.0, 104.0, 98.0], "multiple8": [60.0, 63.0, 58.5]}
+
+    def replicate(found, args, r, times, skipped, firsts=None):
+        for text in found:
+            times.setdefault(text, [[] for _ in range(args.replicates)])[r].append(measured[text][r])
+
+    monkeypatch.setattr(tune, "replicate", replicate)
+    monkeypatch.setattr(tune.runtime, "device_kind", lambda device, host=None: "cpu")
+    args = tune.parse_args(["--candidates", "course,multiple8", "--store", "--baselines", str(tmp_path),
+                            "--no-quality", *(["--force-dirty"] if dirty else [])])
+    assert tune.run(args) == 0
+    entry = json.loads(tuned.baseline_path(tmp_path, "minilm-l6", Host.here().key("cpu")).read_text())
+    entry = entry["tuned"]["mrpc/cpu/batch=8"]
+    assert entry["dirty"] is dirty and entry["revision"].endswith("-dirty") is dirty
+    row = entry["by_engine"]["tf-keras"]
+    choice = tuned.best_choice("cpu", "minilm-l6", directory=tmp_path)
+    assert choice.variant == "multiple8" and row["high"] < 1.0
+    assert choice.target == (None if dirty else round(row["high"], 3)), choice.evidence
+
+
+def _checked(monkeypatch, scores, collapsed=None):
+    """bench.tune's quality check of a candidate whose fine-tune (replaced) scored `scores` on MRPC's 408 pairs,
+    against a band of the fix that holds accuracy 0.6838, the score of predicting "paraphrase" always."""
+    wide = {"accuracy": Figure.of([0.66, 0.70, 0.72, 0.68, 0.69]).to_dict(), "collapsed": [None] * 5}
+    run = {"scores": scores, "num_eval_examples": 408, "collapsed": collapsed, "majority_accuracy": 0.6838,
+           "ms_per_step": 1.0, "fit_s": 1.0, "compile_s": 0.0}
+    monkeypatch.setattr(tune, "quality_band", lambda args, fingerprint: (wide, "fix.json"))
+    monkeypatch.setattr(tune, "fine_tune", lambda c, args: run)
+    monkeypatch.setattr(tune, "collapse_scores", lambda args: {"accuracy": {0: 0.3162, 1: 0.6838}})
+    return tune.checked(candidates.parse("xla-buckets", "tf-keras"), SimpleNamespace(task="mrpc"), "here")
+
+
+def test_tunes_quality_check_never_accepts_a_collapse_nor_a_band_that_holds_one(monkeypatch):
+    collapsed = _checked(monkeypatch, {"accuracy": 0.6838}, collapsed="all-positive")
+    assert collapsed["passed"] is False and collapsed["why"].startswith("COLLAPSED to all-positive")
+    learned = _checked(monkeypatch, {"accuracy": 0.7010})  # inside, but the band cannot tell it from a collapse
+    assert learned["passed"] is False and "holds the collapse score 0.6838, no gate" in learned["why"]
+    monkeypatch.setattr(tune, "collapse_scores", lambda args: {})  # a band that holds none: inside passes
+    wide = {"accuracy": Figure.of([0.66, 0.70, 0.72, 0.68, 0.69]).to_dict(), "collapsed": [None] * 5}
+    monkeypatch.setattr(tune, "quality_band", lambda args, fingerprint: (wide, "fix.json"))
+    assert tune.checked(candidates.parse("xla-buckets", "tf-keras"), SimpleNamespace(task="mrpc"), "here")["passed"]
+
+
+def test_tunes_collapse_scores_are_the_validation_splits(real_glue_dir):
+    found = tune.collapse_scores(SimpleNamespace(task="mrpc", glue_dir=real_glue_dir))
+    assert found["accuracy"] == pytest.approx({0: 129 / 408, 1: 279 / 408}) and found["f1"][0] == 0.0
+
+
+def test_the_fix_band_never_counts_a_collapsed_run_inside(monkeypatch):
+    """bench.gate.in_the_fix_band where the run need not learn: a collapse (here STS-B's constant prediction, which
+    has no constant score for the band's collapse rule) that the band judged inside still fails."""
+    constant = SimpleNamespace(collapsed="constant", accuracy=None, f1=None, majority_accuracy=None,
+                               scores={"pearson": 0.0})
+    suite = SimpleNamespace(quality_key=lambda *recipe: "key",
+                            compare_scores=lambda nodeid, result, key: [("pearson", (True, "pearson 0 is inside"))])
+    benchmark = SimpleNamespace(extra_info={})
+    with pytest.raises(AssertionError, match="COLLAPSED to constant: never inside the band"):
+        gate.in_the_fix_band(benchmark, suite, "id", constant, "2 workers", must_learn=False)
+    assert benchmark.extra_info["gate"] == {"pearson": "failed"}
+    learned = SimpleNamespace(**{**vars(constant), "collapsed": None})
+    gate.in_the_fix_band(SimpleNamespace(extra_info={}), suite, "id", learned, "2 workers", must_learn=False)
+
+
+def test_the_reports_band_cell_never_puts_a_collapsed_run_in():
+    document = {"figures": {"key": {"accuracy": Figure.of([0.66, 0.70, 0.72, 0.68, 0.69]).to_dict(),
+                                    "collapsed": [None] * 5}}}
+    assert report_tables.band_text(document, "key", "accuracy", 0.6838, 1 / 408).endswith(" in")
+    cell = report_tables.band_text(document, "key", "accuracy", 0.6838, 1 / 408, collapsed="all-positive")
+    assert cell == "[0.5748, 0.8052] n=5 **OUT** (collapsed)"
