@@ -41,6 +41,10 @@ class Record:
     peak_gpu_memory_mb: float | None = None  # the engine's array library's peak GPU memory, on GPU hosts
     gpu_memory_scope: str | None = None  # process where that peak cannot be reset (JAX); else the benchmark's
     gate: dict | None = None  # each compared figure: passed, failed or "skipped: <why>"
+    # --plant-slowdown's factor (a test hook: every timed step slept this fraction of itself more), 0.0 for a real
+    # measurement, so that a planted run never passes for one: bench.ingest refuses it, and a planted session is
+    # never kept as a baseline or a night (bench.options.PLANTED_REFUSED). Files from before it: 0.0.
+    planted_slowdown: float = 0.0
 
     def to_extra_info(self) -> dict:
         return {"schema": SCHEMA, "kind": self.KIND, **dataclasses.asdict(self)}

@@ -8,7 +8,8 @@ For long measurements run outside pytest (e.g. many seeds in parallel sessions).
 its configuration, versions and hardware; the command that made it is rebuilt from its configuration.
 Figures are grouped by model x hardware x variant. A stored group measured with the same library versions
 keeps its other seeds (a new run of a stored seed replaces it); with other versions, or with --replace, the
-new runs replace the group. Each file is written atomically.
+new runs replace the group. Each file is written atomically. A session run with --plant-slowdown (its records'
+planted_slowdown) is refused, as is a performance variant's run: baselines hold the course's measurements only.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def results_in(path: Path) -> list[dict]:
         return [document]
     machine = document["machine_info"]["finetune"]
     found = [contract.read(b["extra_info"], f"{path}: benchmark {b.get('name', '?')}") for b in document["benchmarks"]]
+    refuse_planted(path, found)
     return [
         {"config": {name: getattr(r, name) for name in CONFIG_FIELDS}, "accuracy": r.accuracy, "f1": r.f1,
          "scores": r.scores, "collapsed": r.collapsed, "versions": machine["versions"], "hardware": machine["hardware"],
@@ -74,6 +76,16 @@ def results_in(path: Path) -> list[dict]:
          "measured_at": document["datetime"], "command": f"pytest bench/ --benchmark-json={path.name}"}
         for r in found if type(r) is contract.Quality
     ]
+
+
+def refuse_planted(path: Path, records: list) -> None:
+    """A session run with --plant-slowdown (a test hook) is no measurement: its file is refused whole, in one line,
+    before anything is written (its fine-tunes slept too, and a planted file may hold what else the hook changes)."""
+    planted = sorted({r.planted_slowdown for r in records if r is not None and r.planted_slowdown})
+    if planted:
+        raise SystemExit(f"error: {path} was run with --plant-slowdown {planted[0]:g} (planted_slowdown in its "
+                         "records), a test hook that slows every timed step: baselines hold measurements only: "
+                         "ingest a session run without --plant-slowdown")
 
 
 def stored_runs(group: dict | None, versions: dict, new_seeds: set) -> list[dict]:

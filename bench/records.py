@@ -21,6 +21,7 @@ class Context:
     tier: str
     epochs: int
     engine: str  # finetune.engines.Engine.label
+    planted_slowdown: float  # --plant-slowdown (0.0: none), in every record; no default: a writer must say
 
 
 def device_name(kind: str) -> str:
@@ -42,7 +43,7 @@ def perf_fields(variant: perf.PerfConfig) -> dict:
 def common(ctx: Context, c: dict) -> dict:
     return {"model": ctx.model, "task": c["task"], "device": runtime.device_kind(c["device"]),
             "batch_size": c["batch_size"], "seed": c["seed"], "epochs": c["epochs"], "tier": ctx.tier,
-            "engine": ctx.engine}
+            "engine": ctx.engine, "planted_slowdown": ctx.planted_slowdown}
 
 
 def quality(ctx: Context, r: Result) -> contract.Quality:
@@ -73,7 +74,8 @@ def step_time(ctx: Context, c, described: dict, blocks_ms: list, pass_times_s: l
     return contract.StepTime(
         model=ctx.model, task=c.task, device=c.device, device_name=device_name(c.device),
         batch_size=c.batch_size, seed=c.seed, epochs=ctx.epochs, tier=ctx.tier,
-        engine=ctx.engine, step_time_ms=step_time_ms, steps_timed=len(passes) * shape["batches"],
+        engine=ctx.engine, planted_slowdown=ctx.planted_slowdown, step_time_ms=step_time_ms,
+        steps_timed=len(passes) * shape["batches"],
         **steptime.rates(shape, step_time_ms), pass_times_s=list(pass_times_s),
         median_step_ms_of_passes=statistics.median(passes), blocks_ms=blocks_ms, processes=len(blocks_ms),
         reference=reference)
@@ -91,7 +93,8 @@ def variant_step_time(ctx: Context, variant: str, bench, step_time_ms: float, st
     c = bench.config
     return kind(model=ctx.model, task=c.task, device=c.device, device_name=device_name(c.device),
                 batch_size=c.batch_size, seed=c.seed, epochs=ctx.epochs, tier=ctx.tier, engine=ctx.engine,
-                step_time_ms=step_time_ms, steps_timed=steps, **bench.rates(step_time_ms), variant=variant,
+                planted_slowdown=ctx.planted_slowdown, step_time_ms=step_time_ms, steps_timed=steps,
+                **bench.rates(step_time_ms), variant=variant,
                 **perf_fields(c.perf), replicas=bench.replicas, rows=bench.rows,
                 distinct_shapes=len(bench.shapes), traces=bench.traces(),
                 xla_compiles=len(bench.shapes) if c.perf.jit_compile else 0, **more)

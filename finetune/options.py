@@ -240,7 +240,9 @@ OPTIONS = (
     Option("--baselines", "the folder of stored baselines, <model>__<fingerprint>.json (default: the repository's "
                           "baselines/)", type=Path, metavar="DIR", pytest=SAME),
     Option("--plant-slowdown", "test hook: make every timed step this fraction slower (e.g. 0.2), to see the gate "
-                               "fail", type=NonNegative(0.2), metavar="F", pytest=Surface(0.0)),
+                               "fail; every record carries it (planted_slowdown), and it is refused with "
+                               "--update-baselines or --history: a planted session is never stored",
+           type=NonNegative(0.2), metavar="F", pytest=Surface(0.0)),
 )
 BY_FLAG = {option.flag: option for option in OPTIONS}
 

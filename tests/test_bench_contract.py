@@ -1,6 +1,7 @@
 """`pytest bench/` end to end with the tiny model: every benchmark's extra_info keeps the JSON contract."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,7 @@ def test_every_benchmark_keeps_the_contract(bench_run):
     assert {(q["loss"], q["optimizer"]) for q in quality} == {
         ("string", "adam"), ("string", "linear-decay"), ("from_logits", "adam"), ("from_logits", "linear-decay")}
     assert [s["device"] for s in steps] == ["cpu"] + (["gpu"] if Host.here().gpus else [])  # gpu skips without one
+    assert {b["extra_info"]["planted_slowdown"] for b in document["benchmarks"]} == {0.0}  # real measurements
     for info in quality:
         assert QUALITY <= set(info), QUALITY - set(info)
         assert info["model"] == "tiny" and info["epochs"] == 1 and info["batch_size"] == 8
@@ -133,46 +135,88 @@ def test_the_session_is_kept_as_a_night_of_its_fingerprint(bench_run, history_di
     assert "blocks=3x5x16 step_time_ms: 1 night(s)" in listed.stdout and " accuracy: 1 night(s)" in listed.stdout
 
 
-def test_a_planted_slowdown_fails_the_step_time_gate_end_to_end(bench_run, real_glue_dir, history_dir, tmp_path):
-    """A stored baseline of this machine whose sessions of blocks are this host's own (the session above, on 3
-    dates) and whose calibration is far from this host's (such a drift once turned the failure into a skip):
-    --plant-slowdown 1.0 (twice as slow: far beyond the host's own drift between two sessions; 4.0 once, which
-    spent 2 of the test's 2.5 minutes asleep) fails with exit 1,
-    naming the figure, and the night keeps its failed gate. With --reference HEAD, as many processes of the
-    committed tree are timed beside these, never planted: the record's ratio to them shows the 2 times, and the
-    night adds a step_vs_reference series keyed by the reference's commit."""
+def stored_sessions_of_this_host(document: dict, directory: Path, factors) -> str:
+    """A stored baseline of this machine whose step-time sessions are those of the session `document` (its
+    pytest-benchmark JSON), times each of `factors` (on 3 dates), and whose calibration is far from this host's
+    (such a drift once turned a failure into a skip). Returns this machine's fingerprint."""
     from bench import contract, nights, store
 
-    document, _ = bench_run
     here = document["machine_info"]["finetune"]["hardware_key"]
     (step,) = [b["extra_info"] for b in document["benchmarks"]
                if b["extra_info"]["kind"] == "step_time" and b["extra_info"]["device"] == "cpu"]
     key = nights.step_key_of(contract.read(step))
-    sessions = [[[v * factor for v in p] for p in step["blocks_ms"]] for factor in (0.97, 1.0, 1.03)]
-    store.write_atomic(tmp_path / f"tiny__{here}.json", {
+    sessions = [[[v * factor for v in p] for p in step["blocks_ms"]] for factor in factors]
+    store.write_atomic(directory / f"tiny__{here}.json", {
         "model": "tiny", "hardware_key": here, "calibration": {"fp32_gflops": 1.0},
         "figures": {key: {"sessions_ms": sessions, "session_dates": ["2026-11-01", "2026-11-02", "2026-11-03"]}}})
-    done = subprocess.run(
+    return here
+
+
+# TensorFlow on one thread in each timing process: a load on one core of two (tests/under-load's burner) then
+# leaves the timed thread the other core, so it slows neither of two sessions compared a minute apart
+ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def step_session(real_glue_dir, *flags, env: dict | None = None):
+    """`pytest bench/test_step_time.py -k cpu` with the tiny model in the CI tier; $FINETUNE_HISTORY left out, so
+    that only `flags` say where the session is kept; `env`: more variables for it."""
+    env = {**{name: value for name, value in os.environ.items() if name != "FINETUNE_HISTORY"}, **(env or {})}
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_step_time.py", "-k", "cpu", "--model", "tiny", "--tier", "ci",
-         "--glue-dir", real_glue_dir, "--baselines", str(tmp_path), "--plant-slowdown", "1.0", "--history",
-         str(history_dir), "--reference", "HEAD", "-p", "no:cacheprovider", "-q"], cwd=ROOT, capture_output=True,
-        text=True, timeout=600)
+         "--glue-dir", real_glue_dir, *flags, "-p", "no:cacheprovider", "-q"], cwd=ROOT, capture_output=True,
+        text=True, timeout=600, env=env)
+
+
+@pytest.mark.serial
+def test_a_planted_slowdown_fails_the_step_time_gate_end_to_end(real_glue_dir, tmp_path):
+    """Against this host's own stored sessions (an unplanted session timed just before), --plant-slowdown 1.0
+    (twice as slow: far beyond the host's own drift between two sessions; 4.0 once, which spent 2 of the test's 2.5
+    minutes asleep) fails with exit 1, naming the figure. It compares two sessions timed a minute apart, so it runs
+    in dev.py's serial phase (a test worker busy at one moment and idle at the other once hid the planted 2x), each
+    timing process on one thread (ONE_THREAD). Every record says it was planted (planted_slowdown 1.0), and the
+    session is kept nowhere: --history is refused with the hook (tests/test_options.py). With --reference HEAD, as
+    many processes of the committed tree are timed beside these, never planted: the record's ratio to them, timed
+    side by side, shows the 2 times."""
+    unplanted = tmp_path / "unplanted.json"
+    done = step_session(real_glue_dir, f"--benchmark-json={unplanted}", "--baselines", str(tmp_path / "none"),
+                        env=ONE_THREAD)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    here = stored_sessions_of_this_host(json.loads(unplanted.read_text()), tmp_path, (0.97, 1.0, 1.03))
+    out = tmp_path / "planted.json"
+    done = step_session(real_glue_dir, "--baselines", str(tmp_path), "--plant-slowdown", "1.0", "--reference", "HEAD",
+                        f"--benchmark-json={out}", env=ONE_THREAD)
     shown = "\n".join(line for line in done.stdout.splitlines() if "step_time_ms" in line or "FAILED" in line)
     assert done.returncode == 1, shown or done.stdout[-3000:] + done.stderr[-3000:]
     (failed,) = [line for line in done.stdout.splitlines() if line.startswith("FAILED bench/test_step_time.py")]
     (verdict,) = [line for line in done.stdout.splitlines() if line.startswith("baseline FAIL step_time_ms")]
     assert "SLOWER" in verdict and "calibration" in verdict, verdict  # the drift is named, the failure kept
-    kept = [json.loads(p.read_text()) for p in (history_dir / here).glob("*.json")]
-    gates = sorted(b["extra_info"]["gate"]["step_time_ms"] for k in kept for b in k["benchmarks"]
-                   if b["extra_info"]["kind"] == "step_time")
-    assert gates[0] == "failed" and len(kept) == 2
-    (planted,) = [b["extra_info"] for k in kept for b in k["benchmarks"]
-                  if b["extra_info"]["kind"] == "step_time" and b["extra_info"].get("reference")]
+    infos = [b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]]
+    assert infos and {info["planted_slowdown"] for info in infos} == {1.0}
+    (planted,) = [info for info in infos if info["kind"] == "step_time" and info.get("reference")]
+    assert planted["gate"]["step_time_ms"] == "failed"
     reference = planted["reference"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     assert reference["commit"] == head[:12] and reference["rev"] == "HEAD"
     assert [len(p) for p in reference["blocks_ms"]] == [len(p) for p in planted["blocks_ms"]], "ABBA: as many passes"
     assert 1.5 < reference["ratio"] < 3.0 and reference["low"] > 1.0, reference["described"]  # planted 2x, ours only
-    series = [s for s in nights.series(nights.load(history_dir, here)) if s.figure == "step_vs_reference"]
-    assert [s.key.rsplit("/reference=", 1)[1] for s in series] == [head[:12]]
-    assert series[0].values() == [pytest.approx(reference["ratio"], rel=1e-9)]
+
+
+def test_a_failed_gate_is_kept_as_a_night(bench_run, real_glue_dir, history_dir, tmp_path):
+    """--history keeps the session whose gate failed, as a night of real measurements: stored sessions that say this
+    host stepped 20 times as fast (nothing planted: the session runs as it is) fail the gated step time with exit 1,
+    and the night holds the failed gate, its records unplanted (0.0), beside the session above's night."""
+    from bench import nights
+
+    # stored at 1/20 of this host's step: a failure whatever the load beside it (not a timing comparison)
+    here = stored_sessions_of_this_host(bench_run[0], tmp_path, (0.047, 0.05, 0.053))
+    done = step_session(real_glue_dir, "--baselines", str(tmp_path), "--history", str(history_dir))
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    (verdict,) = [line for line in done.stdout.splitlines() if line.startswith("baseline FAIL step_time_ms")]
+    assert "SLOWER" in verdict, verdict
+    kept = [json.loads(p.read_text()) for p in sorted((history_dir / here).glob("*.json"))]
+    gates = sorted(b["extra_info"]["gate"]["step_time_ms"] for k in kept for b in k["benchmarks"]
+                   if b["extra_info"]["kind"] == "step_time")
+    assert gates[0] == "failed" and len(kept) == 2
+    assert {b["extra_info"]["planted_slowdown"] for k in kept for b in k["benchmarks"]} == {0.0}
+    assert f"--history: this session kept as the night {history_dir / here}" in done.stdout
+    assert len(nights.load(history_dir, here)) == 2

@@ -137,3 +137,71 @@ def test_a_step_time_records_blocks_per_process_and_reads_them_back():
     record = contract.StepTime(**minimal(contract.StepTime), blocks_ms=[[100.0, 200.0], [150.0]], processes=2)
     again = contract.read(record.to_extra_info())
     assert again.blocks_ms == [[100.0, 200.0], [150.0]] and again.processes == 2
+
+
+def test_every_kind_carries_the_planted_factor_and_an_old_record_reads_as_unplanted():
+    """--plant-slowdown's factor is a field of every kind (0.0: a real measurement), kept through JSON, so a planted
+    run can never pass for a real one; a file from before the field is read as unplanted."""
+    for kind, cls in contract.KINDS.items():
+        record = cls(**minimal(cls), planted_slowdown=0.5)
+        assert contract.read(json.loads(json.dumps(record.to_extra_info()))).planted_slowdown == 0.5, kind
+        assert cls(**minimal(cls)).planted_slowdown == 0.0
+    old = {"model": "m", "device": "cpu", "batch_size": 8, "step_time_ms": 1.0, "examples_per_s": 8.0,
+           "tokens_per_s": 9.0}
+    assert contract.read(old).planted_slowdown == 0.0
+
+
+def test_every_record_the_suite_writes_carries_its_sessions_planted_factor():
+    """bench.records builds each kind from the session's Context, whose planted factor has no default (a writer
+    that forgot it would fail, not write a planted run as 0.0)."""
+    from bench import records
+    from finetune import steptime
+
+    with pytest.raises(TypeError, match="planted_slowdown"):
+        records.Context("tiny", "ci", 1, "tf-keras")
+    ctx = records.Context("tiny", "ci", 1, "tf-keras", 0.25)
+    config = {"task": "mrpc", "device": "cpu", "batch_size": 8, "seed": 0, "epochs": 1, "loss": "from_logits",
+              "optimizer": "linear-decay", "max_train_samples": 2400}
+    run = SimpleNamespace(config=config, fit={"ms_per_step": 2.0, "compile_s": 1.0, "epoch_s": [1.0], "steps": 1},
+                          examples_per_s=4.0, step_time={"median_ms": 2.0, "iqr_ms": 0.1}, peak_rss_mb=1.0,
+                          accuracy=0.7, f1=0.8, scores={"accuracy": 0.7, "f1": 0.8}, collapsed=None,
+                          majority_accuracy=0.68, epoch_losses=[0.6], num_train_steps=300, metric_source="x",
+                          num_eval_examples=408, data_source="x", wall_time_s={"total": 1.0}, perf_choice="bucket",
+                          num_train_examples=2400)
+    shape = {"flops_per_step": 1.0, "tokens_per_batch": 1.0, "padded_tokens_per_batch": 2.0, "batch_size": 8,
+             "precision": "fp32", "batches": 4, "rows": 32}
+    c = SimpleNamespace(task="mrpc", device="cpu", batch_size=8, seed=0, perf=PerfConfig())
+    bench = SimpleNamespace(config=c, rates=lambda ms: steptime.rates(shape, ms), replicas=1, rows=32,
+                            shapes={(8, 32)}, traces=lambda: 1)
+    written = [records.quality(ctx, run), records.variant_quality(ctx, "bucket", run),
+               records.faster(ctx, run, run, "bucket", None, PerfConfig()),
+               records.step_time(ctx, c, {"shape": shape}, [[2.0, 2.0]], [0.1, 0.1]),
+               records.variant_step_time(ctx, "bucket", bench, 2.0, 8)]
+    for record in written:
+        assert record.planted_slowdown == 0.25 and contract.validate(record.to_extra_info()) == record, record.KIND
+
+
+def planted_bench_file(tmp_path, factor: float) -> Path:
+    """The fixture session's pytest-benchmark JSON, its records marked as planted by `factor` (as a session run
+    with --plant-slowdown writes them)."""
+    document = json.loads((FIXTURES / "cpu_epyc_bench.json").read_text())
+    for b in document["benchmarks"]:
+        b["extra_info"]["planted_slowdown"] = factor
+    path = tmp_path / f"planted-{factor}.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_ingest_refuses_a_planted_session_in_one_line_and_writes_nothing(tmp_path, capsys):
+    """A session run with --plant-slowdown is no measurement: `python -m bench.ingest` names the file and the factor
+    and writes no baseline; the same file unplanted is ingested."""
+    from bench import ingest
+
+    baselines = tmp_path / "baselines"
+    with pytest.raises(SystemExit) as caught:
+        ingest.ingest([planted_bench_file(tmp_path, 0.5)], directory=baselines)
+    message = str(caught.value.code)
+    assert message.startswith(f"error: {tmp_path / 'planted-0.5.json'} was run with --plant-slowdown 0.5")
+    assert message.endswith("ingest a session run without --plant-slowdown") and "\n" not in message
+    assert not baselines.exists() or not list(baselines.iterdir())
+    assert ingest.ingest([planted_bench_file(tmp_path, 0.0)], directory=baselines)  # unplanted: written

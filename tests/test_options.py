@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +189,55 @@ def test_a_bad_engine_and_backend_pair_stops_pytest_bench_in_one_line(flags, mes
     assert done.returncode == 4 and "Traceback" not in done.stdout + done.stderr
     assert [line for line in done.stderr.splitlines() if "finetune:" in line] == [f"ERROR: {message}" + (
         ": leave --backend out, or pass --engine keras3" if flags[0] == "--backend" else "")], done.stderr
+
+
+@pytest.mark.parametrize("stored, flag", [({"update": True}, "--update-baselines"),
+                                          ({"history": Path("nights")}, "--history")])
+def test_a_planted_slowdown_cannot_be_an_option_set_that_stores_the_session(stored, flag, monkeypatch):
+    """The test hook never becomes a baseline or a night: Options refuses the pair in one line naming both flags and
+    the fix (a non-chief worker's replace() and every other construction included); each alone is fine."""
+    from bench.options import Options
+
+    monkeypatch.delenv("FINETUNE_HISTORY", raising=False)
+
+    def built(plant, **more):
+        return Options("tiny", "test", "mrpc", TIERS["ci"], "test", 1, None, (0,), None,
+                       **{"update": False, "plant_slowdown": plant, **more})
+
+    with pytest.raises(FinetuneError) as caught:
+        built(0.5, **stored)
+    message = str(caught.value)
+    assert message.startswith(f"--plant-slowdown 0.5 with {flag}: a planted session would be kept as ")
+    assert f"leave out {flag} to watch the gate fail, or --plant-slowdown to keep this session" in message
+    assert "\n" not in message
+    assert built(0.0, **stored) and built(0.5)
+    with pytest.raises(FinetuneError):
+        dataclasses.replace(built(0.5), **stored)
+    if flag == "--history":  # set by the environment: the fix says so
+        monkeypatch.setenv("FINETUNE_HISTORY", "nights")
+        with pytest.raises(FinetuneError, match=r"leave out --history \(unset \$FINETUNE_HISTORY\)"):
+            built(0.5, **stored)
+
+
+@pytest.mark.parametrize("flags", [("--update-baselines",), ("--history",)])
+def test_pytest_bench_refuses_a_planted_session_it_would_store_in_one_line_and_stores_nothing(flags, tmp_path):
+    """The issue's run: `pytest bench/test_step_time.py -k cpu --model tiny --plant-slowdown 0.5 --update-baselines
+    --baselines DIR` exited 0 and wrote the planted sessions to DIR as a figure group. Now: exit 4 before any test, one
+    line, nothing written (to the baselines' folder, or as a night)."""
+    store = tmp_path / "store"
+    store.mkdir()
+    argv = ["--update-baselines", "--baselines", str(store)] if flags[0] == "--update-baselines" else [
+        "--history", str(store), "--baselines", str(tmp_path / "none")]
+    env = {k: v for k, v in os.environ.items() if k != "FINETUNE_HISTORY"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench/test_step_time.py", "-k", "cpu", "--model", "tiny",
+                           "--tier", "ci", "--plant-slowdown", "0.5", *argv, "-p", "no:cacheprovider", "-q"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
+    assert [line for line in done.stderr.splitlines() if "finetune:" in line] == [
+        f"ERROR: finetune: --plant-slowdown 0.5 with {flags[0]}: a planted session would be kept as "
+        + ("this machine's baseline, against which its later sessions are gated" if flags[0] == "--update-baselines"
+           else "a night of this machine's history, never rewritten, against which its later nights are gated and in "
+                "whose series change points are found")
+        + f"; a test hook is no measurement: leave out {flags[0]} to watch the gate fail, or --plant-slowdown to "
+          "keep this session"], done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and not list(store.rglob("*"))
