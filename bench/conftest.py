@@ -196,6 +196,11 @@ def pytest_unconfigure(config):
 
 def pytest_sessionfinish(session, exitstatus):
     suite = session.config.stash.get(SUITE, None)
+    if suite is not None and suite.options.require_live and exitstatus in (pytest.ExitCode.OK,
+                                                                           pytest.ExitCode.TESTS_FAILED):
+        suite.not_live = gate_summary.not_live(suite.options.require_live, gate_outcomes(suite))
+        if suite.not_live:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a required gate that skipped is no green session
     if suite is None or not suite.options.update:
         return
     if exitstatus == pytest.ExitCode.INTERRUPTED:

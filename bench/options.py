@@ -92,7 +92,9 @@ class Tier:
     # The performance variants this tier times (test_variant_step_time), besides the host's best; None: every one.
     step_variants: tuple | None = None
     # False: the best variant's fine-tune (test_faster_than_the_course, test_variant_quality[best]) runs only where
-    # it carries a speed claim (BEST_BY_HOST's target), keeping .ci/run's 40 minutes on the AVX2 host (3.4 min there)
+    # it carries a speed claim (BEST_BY_HOST's or a stored choice's target). Every tier runs it: that the best
+    # variant learns needs no baseline, and .ci/run requires it live (--require-live best-learns), 3.4 min on the
+    # AVX2 EPYC where no claim is stored
     best_without_claim: bool = True
 
     def times_variant(self, name: str, best: str | None) -> str | None:
@@ -116,8 +118,7 @@ TIERS = {
     "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=4, step_processes=3,
                  variant_batches=24, variant_passes=3, batch_sizes=(8, 32)),
     "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, step_processes=3,
-               variant_batches=4, variant_passes=3, batch_sizes=(8,), learner_pairs=1, step_variants=CI_VARIANTS,
-               best_without_claim=False),
+               variant_batches=4, variant_passes=3, batch_sizes=(8,), learner_pairs=1, step_variants=CI_VARIANTS),
 }
 QUALITY_BATCH_SIZE = 8
 # Performance variants (bench/test_performance.py). Their quality check is a fine-tune of the tier's length per
@@ -168,6 +169,7 @@ class Options:
     baselines: Path | None = None  # the stored baselines' folder (None: the repository's baselines/)
     reference: str | None = None  # a git revision timed beside the gated step time (bench/reference.py), or None
     profile: bool = False  # --profile: each variant's step-time benchmark profiles one pass (finetune/profile.py)
+    require_live: tuple = ()  # --require-live: gates (bench.gate_summary.REQUIRABLE) whose skip fails the session
 
     def __post_init__(self):
         """A planted session that would be stored (PLANTED_REFUSED) cannot exist: refused in one line."""
@@ -213,7 +215,8 @@ class Options:
                    tuple(range(seeds)),
                    config.getoption("--device"), config.getoption("--update-baselines"),
                    config.getoption("--plant-slowdown"), engine, backend, config.getoption("--history"),
-                   config.getoption("--baselines"), config.getoption("--reference"), config.getoption("--profile"))
+                   config.getoption("--baselines"), config.getoption("--reference"), config.getoption("--profile"),
+                   tuple(config.getoption("--require-live")))
 
     @property
     def train_rows(self) -> int | None:

@@ -56,7 +56,7 @@ def test_variant_step_time(benchmark, suite, variant, seed):
     assert bench.traces() == traced, f"retraced while timed ({traced} -> {bench.traces()}): the warm-up missed a shape"
 
 
-def test_faster_than_the_course(benchmark, suite, seed):
+def test_faster_than_the_course(benchmark, suite, seed, request):
     """The best variant for this host against the course, as two whole fine-tunes of the tier's length (shared
     with test_quality and test_variant_quality: each runs once per session). The target is the stored tuned
     choice's (its interval's upper end: finetune.tuned.claim), else BEST_BY_HOST's; where there is none, the
@@ -71,7 +71,9 @@ def test_faster_than_the_course(benchmark, suite, seed):
     record = suite.faster_record(course, best, choice.variant, choice.target)
     benchmark.extra_info.update(record.to_extra_info())
     assert best.num_train_examples == course.num_train_examples and best.num_train_steps == course.num_train_steps
-    assert metrics.learned(*metrics.state(best)), (
+    learned = metrics.learned(*metrics.state(best))
+    suite.figures_judged.append((request.node.nodeid, "learned", learned, ""))  # live even if the speed half skips
+    assert learned, (
         f"best ({choice.variant}) did not learn: {metrics.scores_text(best.scores, best.accuracy, best.f1)} "
         f"[{metrics.verdict(*metrics.state(best))}]")
     ratio = record.step_time_ms / record.course_step_time_ms

@@ -101,6 +101,26 @@ class OneOf:
         return text
 
 
+@dataclass(frozen=True)
+class SomeOf:
+    """A comma-separated list of `choices` (each at most once), as a tuple."""
+    noun: str
+    choices: tuple
+    flag: str = ""
+
+    def __call__(self, text: str) -> tuple:
+        names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+        unknown = [name for name in names if name not in self.choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {self.noun} {', '.join(map(repr, unknown)) or repr(text)}: "
+                                             f"choose among {', '.join(self.choices)}, comma-separated, e.g. "
+                                             f"{self.flag} {','.join(self.choices[:2])}")
+        return names
+
+
+# the gates --require-live can ask for: those that need no baseline (bench/gate_summary.py says what each is)
+REQUIRABLE_GATES = ("claims", "best-learns", "contract")
+
 # --- the table -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Surface:
@@ -239,6 +259,10 @@ OPTIONS = (
                           "$FINETUNE_REFERENCE; unset: none)", metavar="REV", pytest=Surface(reference_from_env)),
     Option("--baselines", "the folder of stored baselines, <model>__<fingerprint>.json (default: the repository's "
                           "baselines/)", type=Path, metavar="DIR", pytest=SAME),
+    Option("--require-live", "fail the session (exit 1) when one of these gates, which need no baseline, did not "
+                             f"run live (passed or failed): {', '.join(REQUIRABLE_GATES)}; the session's last lines "
+                             "say which gates were live (bench/gate_summary.py; .ci/run asks for all three)",
+           type=SomeOf("gate", REQUIRABLE_GATES), metavar="GATE,...", pytest=Surface(())),
     Option("--plant-slowdown", "test hook: make every timed step this fraction slower (e.g. 0.2), to see the gate "
                                "fail; every record carries it (planted_slowdown), and it is refused with "
                                "--update-baselines or --history: a planted session is never stored",

@@ -137,8 +137,19 @@ def test_the_gate_summary_says_live_or_skipped_and_the_required_gates_that_were_
         "finetune: --require-live best-learns: the best variant learns was not live: no test of it ran in this session"]
     assert gate_summary.contract_outcome(0, 0).outcome == "skipped"
     assert gate_summary.contract_outcome(3, 1).outcome == "failed"
-    learned = gate_summary.Outcome("bench/test_performance.py::test_variant_quality[seed0-best]", "failed")
+    learned = gate_summary.Outcome("bench/test_performance.py::test_faster_than_the_course[seed0]", "failed")
     assert gate_summary.not_live(("best-learns",), [learned]) == []  # a failure is live: the run fails by itself
+    no_claim = gate_summary.Outcome("bench/test_performance.py::test_faster_than_the_course[seed0]", "skipped",
+                                    "no speed claim for this CPU", (("learned", True, ""),))
+    assert gate_summary.not_live(("best-learns",), [no_claim]) == []  # it learned, then skipped the speed half
+    assert gate_summary.line(no_claim) == ("gate best variant learns, and its speed claim [seed0]: live, passed "
+                                           "(learned passed); the rest skipped: no speed claim for this CPU")
+    unlearned = gate_summary.Outcome("bench/test_performance.py::test_faster_than_the_course[seed0]", "skipped",
+                                     "tier ci fine-tunes the best variant only where it carries a speed claim")
+    assert "the best variant learns was not live: tier ci" in gate_summary.not_live(("best-learns",), [unlearned])[0]
+    from finetune.options import REQUIRABLE_GATES
+
+    assert tuple(gate_summary.REQUIRABLE) == REQUIRABLE_GATES  # the flag's choices are the gates it can require
 
 
 def test_a_skip_reason_is_one_short_clause_per_distinct_reason():

@@ -1,5 +1,6 @@
 """The session's plan and estimate (bench.plan) and its progress lines (bench.progress), without TensorFlow."""
 
+import dataclasses
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -95,13 +96,17 @@ def test_skipped_work_is_left_out_of_the_plan():
     assert gpu[0].seconds == 0 and [w for w in made.works if "cpu" in w.nodeid][0].seconds > 0
 
 
-def test_the_ci_tier_fine_tunes_the_best_variant_only_where_it_has_a_speed_claim():
+def test_every_tier_fine_tunes_the_best_variant_with_or_without_a_speed_claim():
+    """That the host's best variant learns needs no baseline, and .ci/run requires that gate live: the CI tier
+    fine-tunes it on a host without a claim too (an AVX2 CPU); a tier that did not would say why."""
     made = plan.plan(session_items(), FakeSuite(claim=None), COSTS)
-    assert ("variant", "bf16-bucket", 0) not in made.fine_tune_names and made.fine_tunes == 4  # the 4 recipes
-    skip = FakeSuite(claim=None).variant_quality_skip("best")
+    assert made.fine_tune_names[("variant", "bf16-bucket", 0)] == 2 and made.fine_tunes == 5  # 4 recipes + best
+    assert FakeSuite(claim=None).variant_quality_skip("bf16-bucket") is None
+    thrifty = dataclasses.replace(TIERS["ci"], best_without_claim=False)
+    suite = FakeSuite(claim=None)
+    skip = Suite.best_fine_tune_skip(SimpleNamespace(options=SimpleNamespace(tier=thrifty),
+                                                     best_choice=suite.best_choice))
     assert "only where it carries a speed claim" in skip and "--tier full" in skip
-    full = plan.plan(session_items(), FakeSuite(tier="full", claim=None), COSTS)
-    assert full.fine_tune_names[("variant", "bf16-bucket", 0)] == 2  # the full tier fine-tunes it all the same
 
 
 def test_every_seed_is_its_own_fine_tune():
