@@ -18,7 +18,8 @@ transformers and datasets installed; the source tree is this one unless a revisi
 checked out with `git worktree` into a temporary folder; the revision must have bench/block.py's API, i.e. be
 this commit or later). `--quality` also fine-tunes once in each (1 epoch over the first --quality-rows rows) and
 prints both accuracies and F1. Exit status: 0 no slowdown, 1 B is slower, 2 bad input (a revision that does not
-exist among them), 3 a side could not be measured (its processes or its fine-tune failed).
+exist among them, a bad FINETUNE_*_TIMEOUT), 3 a side could not be measured (its processes or its fine-tune failed,
+or one passed its time limit: bench.timeouts, killed and named in one line).
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench import blocks, workers
+from bench import blocks, timeouts, workers
 
 ROOT = workers.ROOT
 
@@ -68,6 +68,10 @@ def parse_args(argv):
         python = getattr(args, f"{side}_python")
         if not Path(python).is_file():
             parser.error(f"--{side}-python {python}: no such interpreter; give a virtual environment's bin/python")
+    try:
+        timeouts.Limits.from_env()  # a bad limit is bad input, before anything starts
+    except timeouts.BadLimit as err:
+        parser.error(str(err))
     return args
 
 
@@ -82,13 +86,12 @@ class SideFailed(Exception):
 class Side:
     """One environment: its interpreter and source tree (a git worktree for a revision)."""
 
-    def __init__(self, name: str, python: str, rev: str | None, workdir: Path):
-        self.name, self.python, self.rev = name, python, rev
+    def __init__(self, name: str, python: str, rev: str | None, workdir: Path, limits: timeouts.Limits):
+        self.name, self.python, self.rev, self.limits = name, python, rev, limits
         self.tree = ROOT
         if rev is not None:
             self.tree = workdir / name
-            done = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(self.tree), rev],
-                                  capture_output=True, text=True)
+            done = timeouts.git(ROOT, "worktree", "add", "--detach", str(self.tree), rev)
             if done.returncode != 0:
                 raise BadRevision(f"--{name.lower()}-rev {rev}: {(done.stderr.strip().splitlines() or ['git worktree add failed'])[-1]}")
         self.workers: list[workers.Worker] = []
@@ -97,9 +100,16 @@ class Side:
     def env(self) -> dict:
         return {**os.environ, "PYTHONPATH": str(self.tree)}  # TF log level: as the caller's
 
-    def start(self, args, count: int, slowdown: float) -> None:
+    def start(self, args, count: int, slowdown: float, together: int) -> None:
+        """`count` timing processes of this side; `together`: how many processes set up at once (both sides')."""
         options = workers.block_options(args.model, args.batches, args.glue_dir, slowdown=slowdown)
-        self.workers += [workers.Worker(self.python, self.tree, options, name=self.name) for _ in range(count)]
+        self.workers += [workers.Worker(self.python, self.tree, options, name=f"{self.name} {i + 1} of {count}",
+                                        limits=self.limits, together=together) for i in range(count)]
+
+    def quality_limit_s(self, args) -> float:
+        """The fine-tune's limit: its steps at the slowest ms/step this side's processes timed (bench.timeouts)."""
+        measured = [max(w.ms) for w in self.workers if w.ms]
+        return self.limits.fine_tune_s(-(-args.quality_rows // 8), max(measured) if measured else None)
 
     def quality(self, args) -> dict:
         with tempfile.TemporaryDirectory() as out:
@@ -108,7 +118,10 @@ class Side:
                        "--max-train-samples", str(args.quality_rows), "--json", str(result)]
             if args.glue_dir:
                 command += ["--glue-dir", args.glue_dir]
-            done = subprocess.run(command, cwd=self.tree, env=self.env(), capture_output=True, text=True)
+            done = timeouts.run(command, cwd=self.tree, env=self.env(), capture_output=True, text=True,
+                                limit_s=self.quality_limit_s(args), name=f"the fine-tune of {self.name} ({self.python} "
+                                f"-m finetune, {args.quality_rows} rows)",
+                                fix=timeouts.raise_hint(timeouts.COMMAND_ENV, self.limits.command_s))
             if done.returncode != 0:
                 raise SideFailed(f"the fine-tune of {self.name} failed: "
                                  f"{(done.stderr.strip().splitlines() or ['no output'])[-1]}")
@@ -125,8 +138,7 @@ class Side:
     def close(self) -> None:
         self.stop()
         if self.rev is not None:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(self.tree)],
-                           capture_output=True)
+            timeouts.git(ROOT, "worktree", "remove", "--force", str(self.tree))
 
 
 def interleaved(pairs: list, rounds: int, progress=None, b_slowdown: float | None = None) -> None:
@@ -143,16 +155,17 @@ def interleaved(pairs: list, rounds: int, progress=None, b_slowdown: float | Non
 @contextlib.contextmanager
 def sides(args):
     """Both environments' workers, started together and warmed up: (A, B)."""
+    limits = getattr(args, "limits", None) or workers.limits_here()  # read once: both sides' processes, fine-tunes
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as workdir:
-        a = Side("A", args.a_python, args.a_rev, Path(workdir))
+        a = Side("A", args.a_python, args.a_rev, Path(workdir), limits)
         try:
-            b = Side("B", args.b_python, args.b_rev, Path(workdir))
-        except BadRevision:
+            b = Side("B", args.b_python, args.b_rev, Path(workdir), limits)
+        except BaseException:
             a.close()  # its worktree, registered with git
             raise
         try:
-            a.start(args, args.workers, 0.0)
-            b.start(args, args.workers, args.plant_slowdown_b)
+            a.start(args, args.workers, 0.0, together=2 * args.workers)
+            b.start(args, args.workers, args.plant_slowdown_b, together=2 * args.workers)
             for side in (a, b):
                 answers = [worker.ready() for worker in side.workers]
                 side.meta = {key: answers[0][key] for key in ("versions", "fingerprint", "rows")}
@@ -194,7 +207,7 @@ def main(argv=None) -> int:
     except BadRevision as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (workers.WorkerFailed, SideFailed) as err:
+    except (workers.WorkerFailed, SideFailed, timeouts.TimedOut) as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
     for side in ("A", "B"):

@@ -14,11 +14,10 @@ skipped.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
-from bench import ab, nights
+from bench import ab, nights, timeouts
 from bench.workers import ROOT, WorkerFailed
 from finetune.errors import FinetuneError
 
@@ -61,7 +60,7 @@ def decide(args, good: str, bad: str, model: str | None = None) -> dict:
     started = time.perf_counter()
     try:
         found = ab.run(ab_args(args, good, bad, model))
-    except WorkerFailed as err:
+    except (WorkerFailed, timeouts.TimedOut) as err:
         raise FinetuneError(f"the A/B mode could not time {good} against {bad}: {err}") from None
     except ab.BadRevision as err:
         raise FinetuneError(str(err)) from None
@@ -69,10 +68,17 @@ def decide(args, good: str, bad: str, model: str | None = None) -> dict:
     return {**found, "seconds": time.perf_counter() - started}
 
 
+def git(*arguments: str):
+    """git on this repository within its limit (bench.timeouts.GIT_S); past it, one line."""
+    try:
+        return timeouts.git(ROOT, *arguments)
+    except timeouts.TimedOut as err:
+        raise FinetuneError(str(err)) from None
+
+
 def commits(good: str, bad: str) -> list[str]:
     """The commits after `good` up to `bad`, oldest first (first-parent ancestry)."""
-    done = subprocess.run(["git", "-C", str(ROOT), "rev-list", "--ancestry-path", "--reverse", f"{good}..{bad}"],
-                          capture_output=True, text=True)
+    done = git("rev-list", "--ancestry-path", "--reverse", f"{good}..{bad}")
     if done.returncode != 0:
         raise FinetuneError(f"git rev-list {good}..{bad}: {(done.stderr.strip().splitlines() or ['failed'])[-1]}")
     found = done.stdout.split()
@@ -101,8 +107,7 @@ def bisect(args, good: str, bad: str, decide_=decide, known_end: dict | None = N
             hi = mid
         else:
             lo = mid
-    subject = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s", revs[hi]],
-                             capture_output=True, text=True).stdout.strip()
+    subject = git("log", "-1", "--format=%h %s", revs[hi]).stdout.strip()
     return {"good": good, "bad": bad, "commits": revs, "first_slow": revs[hi], "subject": subject, "steps": steps,
             "described": f"the first slow commit: {subject} ({len(steps)} A/B decisions over {len(revs)} commits)"}
 

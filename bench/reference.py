@@ -17,22 +17,29 @@ the revision the runner started from); a new REV starts a new series (the key ho
 from __future__ import annotations
 
 import math
+import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench import blocks, workers
+from bench import blocks, timeouts, workers
 from finetune.errors import FinetuneError
 
 ROOT = workers.ROOT
 
 
+def git(rev: str, *arguments: str):
+    """git on this repository within its limit (bench.timeouts.GIT_S); past it, one line naming --reference."""
+    try:
+        return timeouts.git(ROOT, *arguments)
+    except timeouts.TimedOut as err:
+        raise FinetuneError(f"--reference {rev}: {err}") from None
+
+
 def resolve(rev: str) -> str:
     """The full commit id of `rev`; one line naming the problem and the fix when git cannot resolve it."""
-    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                          capture_output=True, text=True)
+    done = git(rev, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if done.returncode != 0 or not done.stdout.strip():
         raise FinetuneError(f"--reference {rev}: not a commit of this repository ({ROOT}): give a revision git "
                             "can check out (a tag, a branch, a commit id), from a full clone")
@@ -49,8 +56,7 @@ class Reference:
         self.commit = resolve(rev)
         self._dir = Path(tempfile.mkdtemp(prefix="bench-reference-"))
         self.tree = self._dir / "reference"
-        done = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(self.tree), self.commit],
-                              capture_output=True, text=True)
+        done = git(rev, "worktree", "add", "--detach", str(self.tree), self.commit)
         if done.returncode != 0:
             self._dir.rmdir()
             last = (done.stderr.strip().splitlines() or ["git worktree add failed"])[-1]
@@ -60,6 +66,9 @@ class Reference:
             # or threading setting) is part of the change under test, and must not reach the reference's processes
             self.processes = workers.Processes(count, options, python=sys.executable, tree=self.tree,
                                                env=workers.initial_environment())
+        except workers.WorkerTimeout as err:
+            self._remove()
+            raise FinetuneError(f"--reference {rev} ({self.commit[:12]}): {err}") from None
         except workers.WorkerFailed as err:
             self._remove()
             raise FinetuneError(f"--reference {rev} ({self.commit[:12]}): {err} (a revision from before "
@@ -93,9 +102,8 @@ class Reference:
                 "described": f"paired ratio {ratio:.3f} [{low:.3f}, {high:.3f}]; by processes: {verdict.describe()}"}
 
     def _remove(self) -> None:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(self.tree)], capture_output=True)
-        if self._dir.exists():
-            subprocess.run(["rm", "-rf", str(self._dir)], capture_output=True)
+        git(self.rev, "worktree", "remove", "--force", str(self.tree))
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def close(self) -> None:
         self.processes.close()

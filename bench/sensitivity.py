@@ -17,13 +17,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench import ab, blocks
+from bench import ab, blocks, timeouts, workers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,12 +55,22 @@ def coverage(unchanged: list) -> dict:
     return {"decisions": len(unchanged), "above_1": slow, "below_1": fast, "missed": slow + fast}
 
 
-def stored_session(args, slowdown: float, out: Path) -> dict:
+def stored_session(args, slowdown: float, out: Path, expected_s: float | None = None) -> dict:
+    """One `pytest bench/test_step_time.py -k cpu` session; `expected_s`: what one took already (its limit is
+    FACTOR x that, else FINETUNE_COMMAND_TIMEOUT's floor: bench.timeouts)."""
     command = [sys.executable, "-m", "pytest", "bench/test_step_time.py", "-k", "cpu", "-q", "-p", "no:cacheprovider",
                "--tier", args.tier, "--benchmark-json", str(out), "--plant-slowdown", str(slowdown)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    # a planted session is refused with --history (bench.options): $FINETUNE_HISTORY, where the caller has it,
+    # stays out of these sessions, which are kept in their JSON only
+    env = {name: value for name, value in os.environ.items() if name != "FINETUNE_HISTORY"}
+    done = timeouts.run(command, cwd=ROOT, capture_output=True, text=True, env=env,
+                        limit_s=args.limits.command_s_for(expected_s),
+                        name=f"the step-time session ({' '.join(command[2:6])}, --plant-slowdown {slowdown:g})",
+                        fix=timeouts.raise_hint(timeouts.COMMAND_ENV, args.limits.command_s))
     if done.returncode not in (0, 1) or not out.is_file():
-        raise SystemExit(f"error: pytest exited {done.returncode}: {(done.stdout.strip().splitlines() or [''])[-1]}")
+        said = [line for line in (done.stdout + done.stderr).splitlines() if "finetune: " in line]  # the one line
+        last = said[-1] if said else (done.stdout.strip().splitlines() or [""])[-1]
+        raise SystemExit(f"error: pytest exited {done.returncode}: {last}")
     (bench,) = [b for b in json.loads(out.read_text())["benchmarks"] if b["extra_info"].get("kind") == "step_time"]
     info = bench["extra_info"]
     outcome = info["gate"]["step_time_ms"]
@@ -71,8 +80,10 @@ def stored_session(args, slowdown: float, out: Path) -> dict:
 
 
 def stored_repeat(args, workdir: Path) -> dict:
-    return {"unchanged": stored_session(args, 0.0, workdir / "unchanged.json"),
-            "slowed": stored_session(args, args.slowdown, workdir / "slowed.json")}
+    started = time.perf_counter()
+    unchanged = stored_session(args, 0.0, workdir / "unchanged.json")
+    return {"unchanged": unchanged,
+            "slowed": stored_session(args, args.slowdown, workdir / "slowed.json", time.perf_counter() - started)}
 
 
 def main(argv=None) -> int:
@@ -90,11 +101,18 @@ def main(argv=None) -> int:
     parser.add_argument("--tier", default="ci", help="stored: the tier whose step-time baseline is the gate")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    try:
+        args.limits = timeouts.Limits.from_env()  # read once: every session's and process's limits
+    except timeouts.BadLimit as err:
+        parser.error(str(err))
     repeats = []
     for i in range(args.repeats):
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="bench-sensitivity-") as workdir:
-            found = (ab_repeat if args.mode == "ab" else stored_repeat)(args, Path(workdir))
+            try:
+                found = (ab_repeat if args.mode == "ab" else stored_repeat)(args, Path(workdir))
+            except (timeouts.TimedOut, workers.WorkerFailed) as err:
+                raise SystemExit(f"error: {err}") from None
         found["seconds"] = time.perf_counter() - started
         repeats.append(found)
         print(f"repeat {i + 1}/{args.repeats}: unchanged flagged {found['unchanged']['slower']}, "

@@ -14,15 +14,20 @@
    that cannot be told apart from the fastest, one that changes no arithmetic first. Where none is, the baseline.
 3. Check. A candidate that changes the arithmetic or the batches (precision, XLA, bucketing) is fine-tuned for real
    (--quality-epochs over --quality-rows rows) and must land inside the stored band of the course's fix (this
-   machine's baseline file, else another machine's for the model: quality does not depend on the host); one
-   outside it, or with no band to be judged by, is passed over for the next. --side-by-side fine-tunes the
-   baseline too, for the whole fine-tune's ratio (compiles included).
+   machine's baseline file, else another machine's for the model: quality does not depend on the host), judged as
+   the gate judges (bench.verdicts.judge_quality): a run that collapsed to one class or did not learn is never
+   inside, and a band that holds a collapse score accepts nothing. One outside it, or with no band to be judged
+   by, is passed over for the next. --side-by-side fine-tunes the baseline too, for the whole fine-tune's ratio
+   (compiles included).
 4. Store. --store writes the choice per engine into baselines/<model>__<fingerprint>.json ("tuned"; finetune.tuned
-   reads it for --perf best), with the ratio, its interval and the quality check.
+   reads it for --perf best), with the ratio, its interval (the speed claim test_faster_than_the_course asserts
+   there) and the quality check, and the revision measured. A working tree with uncommitted changes is refused
+   (exit 2): such a revision cannot be measured again. --force-dirty stores it anyway, marked "dirty" (no claim).
 
 A candidate that is no candidate (an unknown variant or engine), or that this host or engine cannot run (bf16
 without native support, a missing engine), gets one line naming it, and the others still run. Exit status: 0
-done, 2 bad input (no baseline, or nothing left to compare), 3 the baseline could not be timed.
+done, 2 bad input (no baseline, nothing left to compare, --store from a dirty tree), 3 the baseline could not be
+timed.
 """
 
 from __future__ import annotations
@@ -36,13 +41,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import blocks, candidates, store, workers
+from bench import blocks, candidates, store, timeouts, workers
 from bench.candidates import Candidate
-from finetune import engines, environment, runtime, tuned
+from finetune import engines, environment, metrics, runtime, tuned
 from finetune.errors import FinetuneError
-from finetune.tasks import TASKS
+from finetune.tasks import METRIC_RANGE, TASKS
 
 RECIPE = ("from_logits", "linear-decay")  # the course's fix: what every candidate fine-tunes with
+REPO = workers.ROOT  # the source tree measured: its revision goes into a stored choice
 
 
 def parse_args(argv):
@@ -66,6 +72,8 @@ def parse_args(argv):
                                                                   "cannot be chosen")
     parser.add_argument("--side-by-side", action="store_true", help="fine-tune the baseline too (whole-run ratio)")
     parser.add_argument("--store", action="store_true", help="write the choice into this machine's baseline file")
+    parser.add_argument("--force-dirty", action="store_true",
+                        help="--store from a tree with uncommitted changes, the choice marked dirty (no speed claim)")
     parser.add_argument("--baselines", type=Path, default=store.BASELINE_DIR)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plant-slowdown", action="append", default=[], metavar="CANDIDATE=F",
@@ -161,15 +169,19 @@ def fine_tune(c: Candidate, args) -> dict:
         command += ["--glue-dir", args.glue_dir] if args.glue_dir else []
         command += ["--max-train-samples", str(args.quality_rows)] if args.quality_rows else []
         warn(f"fine-tuning {c.text}: {args.quality_epochs} epoch(s)")
-        done = subprocess.run(command, cwd=workers.ROOT, env={**os.environ, **c.env(), "PYTHONPATH": str(workers.ROOT)},
-                              capture_output=True, text=True)
+        limits = workers.limits_here()  # bench.timeouts: its steps at a slow step, at least the command floor
+        done = timeouts.run(command, cwd=workers.ROOT, env={**os.environ, **c.env(), "PYTHONPATH": str(workers.ROOT)},
+                            capture_output=True, text=True, limit_s=limits.fine_tune_s(whole_steps(args)),
+                            name=f"the fine-tune of {c.text}",
+                            fix=timeouts.raise_hint(timeouts.COMMAND_ENV, limits.command_s))
         if done.returncode != 0:
             raise FinetuneError(f"the fine-tune of {c.text} failed: "
                                 f"{(done.stderr.strip().splitlines() or ['no output'])[-1]}")
         found = json.loads(result.read_text())
     return {"scores": found["scores"], "ms_per_step": found["fit"]["ms_per_step"],
             "fit_s": found["wall_time_s"]["train"], "compile_s": found["fit"].get("compile_s"),
-            "num_eval_examples": found["num_eval_examples"]}
+            "num_eval_examples": found["num_eval_examples"], "collapsed": found.get("collapsed"),
+            "majority_accuracy": found.get("majority_accuracy")}
 
 
 def quality_band(args, fingerprint: str) -> tuple:
@@ -193,11 +205,30 @@ def checked(c: Candidate, args, fingerprint: str) -> dict:
     if group is None:
         return {"passed": False, "why": f"no stored band for {where}: create it with pytest bench/ --update-baselines"}
     run = fine_tune(c, args)
-    judged = {name: verdicts.judge(value, store.Figure.from_dict(group[name]), 1 / run["num_eval_examples"],
-                                   limits=(0.0, 1.0)) for name, value in run["scores"].items() if name in group}
+    state = (run["scores"].get("accuracy"), run["collapsed"], run["majority_accuracy"], run["scores"].get("pearson"))
+    if not metrics.learned(*state):  # a collapse's score can sit inside a wide band: it is never accepted
+        return {"passed": False, "why": f"{metrics.verdict(*state)}: never inside the band ({where})", "run": run}
+    collapse = collapse_scores(args)
+    limits = {name: METRIC_RANGE.get(name, verdicts.SCORE_RANGE) for name in run["scores"]}
+    judged = {name: verdicts.judge_quality(name, value, group, 1 / run["num_eval_examples"], limits[name],
+                                           collapse.get(name))
+              for name, value in run["scores"].items() if name in group}
     passed = bool(judged) and all(j.passed for j in judged.values())
-    text = ", ".join(f"{n} {run['scores'][n]:.4f} {j.short((0.0, 1.0))}" for n, j in judged.items())
+    text = ", ".join(f"{n} {run['scores'][n]:.4f} {j.short(limits[n])}" for n, j in judged.items())
     return {"passed": passed, "why": f"{text} ({where})", "run": run}
+
+
+def collapse_scores(args) -> dict:
+    """{metric: {label: its score when every validation example is predicted as that label}} of the task's headline
+    validation split (none for a regression), as the gate computes them (bench/suite.py): a band that holds one
+    cannot tell a collapsed candidate from one that learned."""
+    from finetune import data
+
+    task = TASKS[args.task]
+    if task.num_labels < 2:
+        return {}
+    splits, _ = data.load_splits(task, args.glue_dir)
+    return metrics.constant_scores(task, data.labels_of(splits[task.eval_splits[0]]))
 
 
 def choose(found: dict, rows: dict, args, fingerprint: str, baseline: str) -> tuple:
@@ -232,7 +263,8 @@ def by_engine(found: dict, rows: dict, choice: str, checks: dict, baseline: str)
         row = rows[text]
         table[c.engine] = {"candidate": text, "variant": c.variant, "ratio": row["ratio"], "low": row["low"],
                            "high": row["high"], "p_faster": None if row["p"] is None else 1 - row["p"],
-                           "quality": checks[text]["why"] if text in checks else "unchanged arithmetic: not needed"}
+                           "quality": checks[text]["why"] if text in checks else "unchanged arithmetic: not needed",
+                           **({"whole": row["whole"]} if row.get("whole") else {})}  # its claim: finetune.tuned
     return table
 
 
@@ -277,12 +309,42 @@ def stored_document(args, entry: dict, fingerprint: str) -> Path:
 
 
 def revision() -> str | None:
-    done = subprocess.run(["git", "-C", str(workers.ROOT), "describe", "--always", "--dirty", "--abbrev=7"],
-                          capture_output=True, text=True)  # "-dirty": measured with uncommitted changes
+    done = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty", "--abbrev=7"],
+                          capture_output=True, text=True, timeout=timeouts.GIT_S)  # "-dirty": uncommitted changes
     return done.stdout.strip() or None
 
 
+def uncommitted() -> list[str] | None:
+    """The tracked files with uncommitted changes in the measured tree (what makes `revision()` "-dirty"), or None
+    where git cannot tell (not a checkout)."""
+    done = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                          capture_output=True, text=True, timeout=timeouts.GIT_S)
+    if done.returncode:
+        return None
+    return [line[3:] for line in done.stdout.splitlines() if line.strip()]
+
+
+def store_refusal(args) -> str | None:
+    """Why --store must not write this tree's choice: a stored choice names the revision it measured, and a tree with
+    uncommitted changes is none that can be measured again. None where it may (or with --force-dirty)."""
+    if not args.store or args.planted or args.force_dirty:
+        return None  # planted runs are never stored
+    changed = uncommitted()
+    if changed is None:
+        return (f"--store: git cannot tell which revision {REPO} is (not a checkout?): run from a clone, or pass "
+                "--force-dirty to store the choice marked as from a dirty tree")
+    if not changed:
+        return None
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return (f"--store from a working tree with uncommitted changes ({shown}): commit them, or pass --force-dirty to "
+            "store the choice marked as from a dirty tree (it then carries no speed claim)")
+
+
 def run(args) -> int:
+    refusal = store_refusal(args)  # before minutes of timing
+    if refusal:
+        warn(f"error: {refusal}")
+        return 2
     found = chosen_candidates(args)
     baseline = next((t for t, c in found.items() if t == args.baseline or c.text == args.baseline), None)
     if baseline is None:
@@ -327,7 +389,7 @@ def run(args) -> int:
     if side:
         print(f"whole fine-tunes, {args.quality_epochs} epoch(s): {choice} {side['choice']['fit_s']:.0f} s against "
               f"{baseline} {side['baseline']['fit_s']:.0f} s, {side['ratio']:.3f}x")
-    entry = {"device": kind, "choice": choice, "baseline": baseline,
+    entry = {"device": kind, "choice": choice, "baseline": baseline, "baseline_engine": found[baseline].engine,
              "by_engine": by_engine(found, rows, choice, checks, baseline),
              "candidates": rows, "checks": checks,
              "not_run": skipped, "side_by_side": side,
@@ -335,8 +397,10 @@ def run(args) -> int:
                                                       "min_effect", "quality_epochs", "quality_rows")},
              "measured_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "revision": revision(),
              "command": "python -m bench.tune " + " ".join(sys.argv[1:]), "fingerprint": fingerprint}
+    entry["dirty"] = (entry["revision"] or "-dirty").endswith("-dirty")  # unknown counts as dirty: no claim
     if args.store and not args.planted:
-        print(f"stored in {stored_document(args, entry, fingerprint)}")
+        dirty = f" from a dirty tree ({entry['revision']}): no speed claim" if entry["dirty"] else ""
+        print(f"stored in {stored_document(args, entry, fingerprint)}{dirty}")
     elif args.store:
         warn("not stored: planted slowdowns are a test hook, not a measurement")
     if args.json:
@@ -349,7 +413,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except (FinetuneError, workers.WorkerFailed) as err:
+    except (FinetuneError, workers.WorkerFailed, timeouts.TimedOut, subprocess.TimeoutExpired) as err:
         warn(f"error: {err}")
         return 3
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from bench import launch
 from finetune import cluster
 from finetune.data import NumpyBatches
 from finetune.errors import FinetuneError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_launcher(*args, timeout=60):
@@ -68,6 +71,65 @@ def test_a_hang_is_a_failure_after_the_timeout():
                                  "import time; time.sleep(600)")
     assert done.returncode == launch.TIMEOUT_STATUS and "--timeout 2 s passed" in done.stderr
     assert seconds < 2 + launch.STOP_BOUND_S + 5
+
+
+def test_the_launcher_has_a_time_limit_by_default():
+    """A hang with no --timeout given still ends: the default bounds it."""
+    args, _ = launch.parse(["--workers", "2", "--", "true"])
+    assert args.timeout == launch.TIMEOUT_S and 0 < launch.TIMEOUT_S < float("inf")
+    with pytest.raises(FinetuneError, match="--timeout 0: give a positive number of seconds"):
+        launch.parse(["--workers", "2", "--timeout", "0", "--", "true"])
+
+
+def test_a_scheduled_worker_that_hangs_is_stopped_at_the_timeout_with_what_it_started(tmp_path):
+    """--from-scheduler supervises its one worker as local workers are: past --timeout it and the processes it
+    started are stopped, and one line names the worker (SLURM_PROCID) and the limit."""
+    scontrol = tmp_path / "scontrol"  # Slurm's, standing in: the job's one host
+    scontrol.write_text("#!/bin/sh\necho localhost\n")
+    scontrol.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SLURM_PROCID": "0", "SLURM_NTASKS": "1",
+           "SLURM_JOB_NODELIST": "localhost"}
+    done = subprocess.run([sys.executable, "-m", "bench.launch", "--from-scheduler", "--port", "29999", "--timeout",
+                           "2", "--", "sh", "-c", f"sleep 600 & echo $! > {tmp_path}/child; wait"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert done.returncode == launch.TIMEOUT_STATUS, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "bench.launch: --timeout 2 s passed with worker(s) 0 still running: stopped it with its process group (a "
+        "hang, or a run longer than the timeout: raise --timeout)"]
+    assert dead(int((tmp_path / "child").read_text()))
+
+
+def test_a_launcher_stopped_by_sigterm_stops_its_workers_and_what_they_started(tmp_path):
+    """A CI job's own limit ends the launcher with SIGTERM: its workers (in sessions of their own) must not outlive
+    it, nor what they started."""
+    script = f"sleep 600 & echo $! > {tmp_path}/child$KERAS_DISTRIBUTION_PROCESS_ID; wait"
+    launcher = subprocess.Popen([sys.executable, "-m", "bench.launch", "--workers", "2", "--", "sh", "-c", script],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        children = [tmp_path / f"child{i}" for i in range(2)]
+        deadline = time.monotonic() + 30
+        while not all(c.exists() and c.read_text().strip() for c in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        launcher.terminate()
+        _, err = launcher.communicate(timeout=60)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 130 and err.strip().splitlines() == ["bench.launch: interrupted: stopped every "
+                                                                       "worker"]
+    assert all(dead(int(c.read_text())) for c in children)
+
+
+def dead(pid: int, within_s: float = 10.0) -> bool:
+    """No longer running (gone, or a zombie nobody reaped), within `within_s`."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_a_port_in_use_is_one_line():

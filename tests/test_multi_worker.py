@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import launch
+from finetune import engines
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--model", "tiny", "--epochs", "1", "--warmup-steps", "0"]
@@ -76,12 +77,20 @@ def test_a_world_and_a_distribution_that_do_not_fit_are_one_line(world, says, ge
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(f"error: {says}")
 
 
+@pytest.mark.parametrize("device, collective", [("cpu", "RING"), ("gpu", "NCCL")])
+def test_tf_keras_workers_all_reduce_over_ring_on_cpus_and_nccl_on_gpus(device, collective):
+    """The choice the records are judged by (the multi-worker test below): tf.distribute's RING between CPUs, NCCL
+    between GPUs, whatever this process sees."""
+    assert engines.get("tf-keras").collective(device) == collective
+
+
 def test_pytest_bench_under_the_launcher_runs_the_multi_worker_benchmarks_and_the_chief_writes(generated_glue_dir,
                                                                                                  tmp_path):
     """`python -m bench.launch --workers 2 -- pytest bench/`: every single-process test is deselected on both
     workers, the two multi-worker benchmarks run, and the chief alone writes the JSON, whose records carry the world
-    (2 workers of 1 replica on one host, RING), the one-process figure beside the step time, the all-reduce timed
-    alone, and no speed claim (the workers share this host's cores)."""
+    (2 workers of 1 replica on one host, and the collective the engine picks for the record's device: RING on CPUs,
+    NCCL where the workers use GPUs), the one-process figure beside the step time, the all-reduce timed alone, and
+    no speed claim (the workers share this host's cores)."""
     out = tmp_path / "mw.json"
     done = subprocess.run(
         [sys.executable, "-m", "bench.launch", "--workers", "2", "--timeout", "500", "--", sys.executable, "-m",
@@ -96,7 +105,9 @@ def test_pytest_bench_under_the_launcher_runs_the_multi_worker_benchmarks_and_th
     assert set(infos) == {"multi_worker_step_time", "multi_worker_quality"}
     step, quality = infos["multi_worker_step_time"], infos["multi_worker_quality"]
     for info in (step, quality):
-        assert (info["workers"], info["replicas_per_worker"], info["hosts"], info["collective"]) == (2, 1, 1, "RING")
+        collective = engines.get("tf-keras").collective(info["device"])  # the code that picks it, for this device
+        assert (info["workers"], info["replicas_per_worker"], info["hosts"], info["collective"]) == (2, 1, 1,
+                                                                                                    collective)
         assert info["speed_claim"].startswith("none: the 2 workers share one host's cores")
     assert step["batch_size"] == 8 and step["worker_batch_size"] == 4 and step["rows"] == 20  # 40 rows, halved
     assert step["single_process_step_time_ms"] > 0 and step["allreduce_ms"] > 0

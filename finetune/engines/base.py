@@ -112,8 +112,9 @@ class Engine:
         """Why this engine cannot run `perf` (None: it can)."""
         return None
 
-    def collective(self) -> str | None:
-        """The all-reduce implementation of this engine's multi-worker runs (None: it has none)."""
+    def collective(self, kind: str | None = None) -> str | None:
+        """The all-reduce implementation of this engine's multi-worker runs on `kind` ("cpu" or "gpu"; None: where
+        this process runs), None where it has none."""
         return None
 
     def flags(self) -> list[str]:

@@ -114,11 +114,11 @@ class Keras3(Engine):
     def unsupported(self, perf: PerfConfig) -> str | None:
         return unsupported(effective(perf, self.backend), self.backend)
 
-    def collective(self) -> str | None:
+    def collective(self, kind: str | None = None) -> str | None:
         if unsupported(PerfConfig(distribute="multi-worker"), self.backend):
             return None
         # jax.distributed's CPU collectives are gloo's (JAX's default since 0.5.1); on GPUs, NCCL's
-        return "gloo" if device_kind(self.backend) == "cpu" else "NCCL"
+        return "gloo" if (kind or device_kind(self.backend)) == "cpu" else "NCCL"
 
 
 GPU_PLATFORMS = ("cuda", "gpu", "rocm")

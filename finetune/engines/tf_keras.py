@@ -70,8 +70,8 @@ class TfKeras(Engine):
     def step_bench(self, config, prepared, batches: int):
         return StepBench(config, prepared, batches)
 
-    def collective(self) -> str | None:
-        return runtime.multi_worker_collective()
+    def collective(self, kind: str | None = None) -> str | None:
+        return runtime.multi_worker_collective(kind)
 
     def flags(self) -> list[str]:
         return []  # the default: what revisions from before engines take (bench/block.py under the A/B mode)
