@@ -262,11 +262,12 @@ class Suite(StoredFigures):
         return self.best_choice().variant
 
     def best_choice(self) -> perf.BestChoice:
-        """perf.BEST_BY_HOST's row for this host; its speed target was measured on tf-keras, so another engine has
-        the same variant without a target (test_faster_than_the_course measures, and says, without a claim)."""
+        """This machine's stored choice for the session's engine (its claim measured on that engine), else
+        perf.BEST_BY_HOST's row; a row's target was measured on tf-keras, so another engine has the rule's variant
+        without a target (test_faster_than_the_course measures, and says, without a claim)."""
         row = tuned.best_choice(self.perf_kind(), self.options.model, self.options.task, QUALITY_BATCH_SIZE,
                                 self.engine.label, self.host, self.baseline_dir)
-        if self.engine.speed_targets or row.target is None:
+        if self.engine.speed_targets or row.target is None or tuned.measured_here(row):
             return row
         return dataclasses.replace(row, target=None, evidence=f"{row.evidence}; measured on tf-keras: no speed claim "
                                                               f"for {self.options.engine_name} yet")
@@ -349,7 +350,7 @@ class Suite(StoredFigures):
 
     def best_text(self) -> str:
         row = self.best_choice()
-        target = "no speed claim (unmeasured here)" if row.target is None else f"target <= {row.target}x the course"
+        target = "no speed claim" if row.target is None else f"target <= {row.target}x the course"
         return f"best = {row.variant} (for {row.needs}; {target}; {row.evidence})"
 
     def compare_scores(self, test_id: str, result: Result, key: str) -> list:

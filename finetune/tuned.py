@@ -113,6 +113,14 @@ def describe(row: dict) -> str:
     return f"{text}; {claim(row)[1]}"
 
 
+MEASURED_HERE = "this machine ("  # how a stored choice's row names what it needs: measured on this machine
+
+
+def measured_here(row: perf.BestChoice) -> bool:
+    """Whether `row` is this machine's stored choice (its target measured here, on its engine), not a rule's."""
+    return row.needs.startswith(MEASURED_HERE)
+
+
 def best_choice(device_kind: str, model: str, task: str = "mrpc", batch_size: int = 8, engine: str = "tf-keras",
                 host: Host | None = None, directory: Path | None = None) -> perf.BestChoice:
     """The stored choice for this machine where there is one, its claim() the speed target; else
@@ -125,5 +133,5 @@ def best_choice(device_kind: str, model: str, task: str = "mrpc", batch_size: in
             rule = dataclasses.replace(rule, evidence=f"{rule.evidence}; not tuned on this machine "
                                                       "(python -m bench.tune --store measures it)")
         return rule
-    return perf.BestChoice(device_kind, f"this machine ({host.key(device_kind)}), {engine}, measured",
+    return perf.BestChoice(device_kind, f"{MEASURED_HERE}{host.key(device_kind)}), {engine}, measured",
                            lambda _: True, row["variant"], claim(row)[0], describe(row))

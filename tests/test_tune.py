@@ -264,3 +264,23 @@ def test_the_reports_band_cell_never_puts_a_collapsed_run_in():
     assert report_tables.band_text(document, "key", "accuracy", 0.6838, 1 / 408).endswith(" in")
     cell = report_tables.band_text(document, "key", "accuracy", 0.6838, 1 / 408, collapsed="all-positive")
     assert cell == "[0.5748, 0.8052] n=5 **OUT** (collapsed)"
+
+
+def test_a_stored_choice_of_another_engine_keeps_its_claim_where_a_rule_of_tf_keras_would_not(monkeypatch):
+    """The suite drops BEST_BY_HOST's targets on engines without speed targets (measured on tf-keras), but a choice
+    stored for that engine was measured on it: its claim stands."""
+    from types import SimpleNamespace
+
+    from bench.suite import Suite
+
+    stored_row = perf.BestChoice("cpu", f"{tuned.MEASURED_HERE}cpu-x-2c-000000), keras3-jax, measured",
+                                 lambda _: True, "xla-buckets", 0.8, "measured")
+    rule = perf.BestChoice("cpu", "CPUs with native bfloat16", lambda _: True, "bf16-bucket", 0.85, "Xeon")
+    fake = SimpleNamespace(perf_kind=lambda: "cpu", options=SimpleNamespace(model="minilm-l6", task="mrpc",
+                                                                             engine_name="keras3-jax"),
+                           engine=SimpleNamespace(label="keras3-jax", speed_targets=False), host=None,
+                           baseline_dir=None)
+    for row, target in ((stored_row, 0.8), (rule, None)):
+        monkeypatch.setattr(tuned, "best_choice", lambda *a, row=row, **k: row)
+        assert Suite.best_choice(fake).target == target
+    assert tuned.measured_here(stored_row) and not tuned.measured_here(rule)
