@@ -7,7 +7,7 @@ import dataclasses
 import statistics
 from pathlib import Path
 
-from bench import contract, store, verdicts
+from bench import bands, contract, store, verdicts
 from bench.report_steps import gate_text, median_of, memory_text, variant_label
 from bench.results import Run, hardware_of, records
 from finetune import metrics
@@ -37,6 +37,20 @@ def load_baseline(path: Path) -> dict | None:
         raise FinetuneError(f"baseline {path}: cannot be read ({err.__class__.__name__})") from None
 
 
+def quality_baseline(baseline_dir: Path, model: str, key: str, run: Run) -> tuple[dict | None, str]:
+    """(the baseline document a quality figure of `run` is judged by, "" or " (lent by <fingerprint>)"): the run's
+    machine's own group where it gates, else the band another host of the same numerics lends (bench.bands), as
+    the gate chose it."""
+    document = load_baseline(store.path_for(baseline_dir, model, run.hardware_key))
+    own = ((document or {}).get("figures") or {}).get(key)
+    if own and bands.Holder(run.hardware_key, own).gates():
+        return document, ""
+    lent, _ = bands.lender(baseline_dir, model, key, run.hardware_key, run.versions)
+    if lent is None:
+        return document, ""
+    return {"figures": {key: lent.group}}, f" (lent by {lent.fingerprint})"
+
+
 def quality_records(run: Run) -> list:
     """The loss x optimizer fine-tunes (variant "-"), then the performance variants' fine-tunes and the fix on
     several workers, alike."""
@@ -48,9 +62,9 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
     table = []
     for run in runs:
         for r in quality_records(run):
-            document = load_baseline(store.path_for(baseline_dir, r.model, run.hardware_key))
             key = store.quality_key(r.task, r.loss, r.optimizer, r.epochs, r.max_train_samples, r.batch_size,
                                     r.engine)
+            document, lent = quality_baseline(baseline_dir, r.model, key, run)
             # The gate widens the band by one validation example; older results do not say how many there were.
             resolution = 1 / r.num_eval_examples if r.num_eval_examples else 0.0
             state = metrics.state(r)
@@ -58,7 +72,7 @@ def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
             scores = r.scores or {"accuracy": r.accuracy, "f1": r.f1}  # files before `scores`: MRPC's two
             bands = "no baseline" if document is None else "; ".join(
                 f"{'F1' if name == 'f1' else name} {band_text(document, key, name, value, resolution, r.collapsed)}"
-                for name, value in scores.items())
+                for name, value in scores.items()) + lent
             table.append([
                 *([run.name] if len(runs) > 1 else []), run.hardware_key, r.engine, r.task or "mrpc", r.model,
                 variant_label(r) or "-", r.loss, r.optimizer, str(r.epochs),

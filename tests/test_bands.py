@@ -157,3 +157,16 @@ def test_a_skip_reason_is_one_short_clause_per_distinct_reason():
               "Create one here with: python3 dev.py bench; no baseline for accuracy (k) on this machine (cpu-x)")
     assert gate_summary.brief(reason) == "no baseline for accuracy (k)"
     assert len(gate_summary.brief("x" * 1000)) == 240
+
+
+def test_the_reports_quality_cell_uses_the_band_the_gate_used_and_names_its_lender(tmp_path):
+    from bench import report_tables
+    from bench.results import Run
+
+    write(tmp_path, "cpu-a-2c-aaaaaa", {FIX: group([0.71, 0.72, 0.72, 0.71, 0.71])})
+    run = Run("ci.json", "2026-12-07", "abc", dict(VERSIONS), None, NEW_HOST, [])
+    document, lent = report_tables.quality_baseline(tmp_path, "minilm-l6", FIX, run)
+    assert lent == " (lent by cpu-a-2c-aaaaaa)" and FIX in document["figures"]
+    assert report_tables.band_text(document, FIX, "accuracy", 0.715, 1 / 408).endswith(" in")
+    other = Run("ci.json", "2026-12-07", "abc", {**VERSIONS, "tensorflow": "2.21.0"}, None, NEW_HOST, [])
+    assert report_tables.quality_baseline(tmp_path, "minilm-l6", FIX, other) == (None, "")  # other numerics

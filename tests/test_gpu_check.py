@@ -73,8 +73,11 @@ from pathlib import Path
 args = sys.argv[1:]
 if args[:2] == ["-m", "pytest"]:
     Path(args[args.index("--benchmark-json") + 1]).write_text(json.dumps({{"benchmarks": []}}))
+    # --rootdir: the JUnit classname is the test file's path from the rootdir, which pytest would otherwise take
+    # from the caller's working directory (a clone elsewhere than the planted file's folder names it otherwise)
     sys.exit(subprocess.call([{python!r}, "-m", "pytest", {planted!r}, "-q", "-p", "no:cacheprovider", "-p",
-                              "no:xdist", "--junit-xml", args[args.index("--junit-xml") + 1]],
+                              "no:xdist", "--rootdir", str(Path({planted!r}).parent),
+                              "--junit-xml", args[args.index("--junit-xml") + 1]],
                              stdout=subprocess.DEVNULL))
 with open({calls!r}, "a") as calls:
     calls.write(json.dumps(args) + "\\n")
