@@ -5,6 +5,7 @@ gate skipped is otherwise as green as one where every gate ran). Pure: the sessi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 # test function -> the gate it is (tests not named here measure without judging: no gate)
@@ -59,13 +60,23 @@ def contract_outcome(records: int, failures: int) -> Outcome:
     return Outcome(CONTRACT, "passed", f"{records} record(s) read back whole")
 
 
+CUT_AT = (". Create one here with", ". Narrow it", ": create it with")  # the full verdict above says the fix
+MACHINE = re.compile(r"^(cpu|gpu)-[\w.-]+$")  # a fingerprint alone: an item of a list of other machines
+
+
 def brief(reason: str, limit: int = 240) -> str:
-    """A skip's reason for one line: each distinct clause once, without the machine's description and the
-    command that the full verdict above already gives."""
+    """A skip's reason for one line: without its parentheses (the machine's description, the key, the band's
+    derivation), the list of other machines and the command that the full verdict above already give; each
+    distinct clause once."""
+    text, before = reason, None
+    while text != before:
+        before, text = text, re.sub(r"\s*\([^()]*\)", "", text)
+    for cut in CUT_AT:
+        text = text.split(cut)[0]
     parts = []
-    for part in reason.split("; "):
-        part = part.split(" on this machine (")[0].split(". Create one here with")[0].strip()
-        if part and part not in parts:
+    for part in text.split("; "):
+        part = re.split(r": (?=(cpu|gpu)-)", part)[0].strip()
+        if part and not MACHINE.match(part) and part not in parts:
             parts.append(part)
     text = "; ".join(parts)
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -85,11 +96,33 @@ def line(test: Outcome) -> str:
         return f"gate {name}: live, FAILED{detail}"
     if test.live():  # judged some figures, then skipped the rest (a speed claim where there is none)
         return f"gate {name}: live, passed ({figures}); the rest skipped: {brief(test.reason)}"
-    return f"gate {name}: skipped: {brief(test.reason)}"
+    lenders = sorted({lender for _, _, lender in test.figures if lender})
+    lent = f" (bands lent by {', '.join(lenders)})" if lenders else ""
+    return f"gate {name}: skipped: {brief(test.reason)}{lent}"
 
 
 def lines(outcomes: list[Outcome]) -> list[str]:
-    return [line(test) for test in outcomes if test.function in GATES or test.function == CONTRACT]
+    """One line a gate; the parametrizations of one gate skipped for one reason share a line (a tier's skips)."""
+    shown: dict = {}
+    for test in outcomes:
+        if test.function not in GATES and test.function != CONTRACT:
+            continue
+        if test.live():
+            shown[test.nodeid] = test
+            continue
+        same = (test.function, "skipped", test.reason, test.figures)
+        group = shown.setdefault(same, [])
+        group.append(test)
+    return [line(group if isinstance(group, Outcome) else merged(group)) for group in shown.values()]
+
+
+def merged(tests: list[Outcome]) -> Outcome:
+    """Skips of one gate for one reason as one outcome, its parametrizations listed."""
+    first = tests[0]
+    if len(tests) == 1:
+        return first
+    params = ", ".join(test.params for test in tests)
+    return Outcome(f"{first.nodeid.partition('[')[0]}[{params}]", first.outcome, first.reason, first.figures)
 
 
 def not_live(required: tuple[str, ...], outcomes: list[Outcome]) -> list[str]:

@@ -105,7 +105,8 @@ class Suite(StoredFigures):
         """What the baseline file holds for this session, for the header: `found` only where it holds a group of
         this session's keys; else what it holds instead (a file with only bench.tune's choice gates nothing)."""
         if self.baseline is None:
-            return "MISSING: comparisons skip; create with --update-baselines"
+            return ("MISSING: step times skip; quality bands are lent by hosts of the same numerics where they "
+                    "agree; create this machine's with --update-baselines")
         figures = self.baseline.get("figures") or {}
         held = {kind: sum(key in figures for key in keys) for kind, keys in self.session_keys().items()}
         counts = ", ".join(f"{kind} {held[kind]} of {len(keys)}" for kind, keys in self.session_keys().items())
@@ -253,7 +254,7 @@ class Suite(StoredFigures):
             return self.best_fine_tune_skip()
         tier = self.options.tier.name
         if tier not in PERF_QUALITY_TIERS and name != best:
-            return (f"tier {tier}: a fine-tune per variant runs in tiers {PERF_QUALITY_TIERS}; "
+            return (f"tier {tier}: a fine-tune per variant runs in the {' and '.join(PERF_QUALITY_TIERS)} tier only; "
                     f"this tier checks the best variant for this host ({best}) only")
         return self.variant_skip(name)
 

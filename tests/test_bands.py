@@ -153,10 +153,37 @@ def test_the_gate_summary_says_live_or_skipped_and_the_required_gates_that_were_
 
 
 def test_a_skip_reason_is_one_short_clause_per_distinct_reason():
-    reason = ("no baseline for accuracy (k) on this machine (cpu-x: AMD EPYC (...)), and no other host lends one. "
-              "Create one here with: python3 dev.py bench; no baseline for accuracy (k) on this machine (cpu-x)")
-    assert gate_summary.brief(reason) == "no baseline for accuracy (k)"
+    """The verdicts' own texts, as a CI-tier session on a host without a baseline file wrote them (2026-12-07)."""
+    step = ("no baseline for step_time_ms (step_time/mrpc/cpu/batch=8/blocks=3x5x16) on this machine "
+            "(cpu-amd-epyc-avx512bf16-2c-2c9d86: AMD EPYC (AuthenticAMD 25/17/1; avx512bf16; 2 usable cores)); step "
+            "times of other machines are never a gate: cpu-amd-epyc-2c (AMD EPYC, 2 cores, recorded before "
+            "fingerprints); cpu-amd-epyc-avx2-2c-682825 (AMD EPYC (AuthenticAMD 25/1/1; avx2; 2 usable cores)). "
+            "Create one here with: python3 dev.py bench --tier ci --update-baselines --seeds 5; or keep this "
+            "runner's nights with --history DIR: its step time is gated from the 3rd")
+    assert gate_summary.brief(step) == ("no baseline for step_time_ms on this machine; step times of other machines "
+                                        "are never a gate")
+    collapse = ("baseline band for f1 (minilm-l6 on cpu-x, quality/k; the band of cpu-y, lent: same model, recipe; "
+                "agreed by cpu-z; baseline mean 0.8184, std 0.00294, n=5) is [0.8012, 0.8357], which holds 0.8122, "
+                "the score of predicting label 1 for every example: no gate against a collapse. Narrow it with more "
+                "seeds (python3 dev.py bench); the claims test checks that the fix learns")
+    assert gate_summary.brief(collapse) == ("baseline band for f1 is [0.8012, 0.8357], which holds 0.8122, the score "
+                                            "of predicting label 1 for every example: no gate against a collapse")
+    twice = "no baseline for accuracy (k) on this machine (cpu-x); no baseline for accuracy (k) on this machine (y)"
+    assert gate_summary.brief(twice) == "no baseline for accuracy on this machine"
     assert len(gate_summary.brief("x" * 1000)) == 240
+
+
+def test_one_gates_parametrizations_skipped_for_one_reason_share_a_line():
+    why = "tier ci: a fine-tune per variant runs in the full tier only; this tier checks the best variant (bf16-bucket) only"
+    outcomes = [gate_summary.Outcome(f"bench/test_performance.py::test_variant_quality[seed0-{v}]", "skipped", why)
+                for v in ("bucket", "xla")]
+    outcomes.insert(1, gate_summary.Outcome("bench/test_performance.py::test_variant_quality[seed0-bf16-bucket]",
+                                            "passed", figures=(("accuracy", True, "cpu-a"),)))
+    assert gate_summary.lines(outcomes) == [
+        "gate variant learns, in the fix's band [seed0-bucket, seed0-xla]: skipped: tier ci: a fine-tune per "
+        "variant runs in the full tier only; this tier checks the best variant only",
+        "gate variant learns, in the fix's band [seed0-bf16-bucket]: live, passed (accuracy passed against the band "
+        "lent by cpu-a)"]
 
 
 def test_the_reports_quality_cell_uses_the_band_the_gate_used_and_names_its_lender(tmp_path):
