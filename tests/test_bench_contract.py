@@ -90,6 +90,11 @@ def test_a_comparison_without_a_baseline_is_a_visible_skip(bench_run):
                             for outcome in gate.values()), gate
     # 4 quality + the step times, skipped for want of a baseline (the gpu step time for want of a GPU, or of one)
     assert f"{4 + 2} skipped" in stdout.strip().splitlines()[-1] and "no baseline for" in stdout
+    # the session's gate summary: a line per gate, each a skip with its reason here, and the contract live
+    gates = [line for line in stdout.splitlines() if line.startswith("gate ")]
+    assert sum(line.startswith("gate quality band [seed0-") for line in gates) == 4, gates
+    assert all(": skipped: " in line for line in gates if line.startswith("gate quality band")), gates
+    assert "gate JSON contract of every record: live, passed (5 record(s) read back whole)" in gates, gates
 
 
 def test_summary_names_collapsed_runs(bench_run):
