@@ -16,8 +16,10 @@ class StoredFigures:
 
     def compare(self, test_id: str, name: str, value: float, key: str, confirm=None, **kwargs) -> tuple:
         """The verdict on `value` against its stored band; with `confirm` (a step time: upper bound only), a value
-        above the bound is timed once more before it fails (verdicts.check_confirmed). Only a baseline of this
-        host's fingerprint is a gate: with none, the comparison is skipped, naming the machines that have one."""
+        above the bound is timed once more before it fails (verdicts.check_confirmed). A step time is judged only
+        by its device's fingerprint's baseline (stored_for); a quality figure by this host's band, else one a host
+        of the same numerics lends (lent_band); with neither, the comparison is skipped, naming the machines that
+        have one."""
         lent = None if confirm is not None or self.options.update else self.lent_band(key)
         baseline, fingerprint = self.stored_for(key)
         if self.options.update:
