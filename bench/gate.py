@@ -25,7 +25,7 @@ def in_the_fix_band(benchmark, suite, nodeid: str, result, who: str, must_learn:
     """A fine-tune that is not one of the course's recipes (a performance variant, the fix on several workers):
     it must learn (where `must_learn`), and land in the band of the fix, the recipe it trains with. The gate's
     outcome goes into the record; a comparison with no baseline is a visible skip. A run that collapsed is never
-    inside the band, even where it need not learn: its score is a constant prediction's, whatever band it meets."""
+    inside the band, even where it need not learn (bench.verdicts.judge's collapse rule)."""
     from finetune import metrics
 
     from bench.options import WINNER
@@ -33,21 +33,11 @@ def in_the_fix_band(benchmark, suite, nodeid: str, result, who: str, must_learn:
     assert metrics.learned(*metrics.state(result)) or not must_learn, (
         f"{who} did not learn: {metrics.scores_text(result.scores, result.accuracy, result.f1)} "
         f"[{metrics.verdict(*metrics.state(result))}]")
-    verdicts = never_inside_if_collapsed(suite.compare_scores(nodeid, result, suite.quality_key(*WINNER)), result)
+    verdicts = suite.compare_scores(nodeid, result, suite.quality_key(*WINNER))  # a collapse is never inside
     benchmark.extra_info["gate"] = gate_of(verdicts)
     failures = [f"{who}: {message}" for _, (passed, message) in verdicts if passed is False]
     assert not failures, "; ".join(failures)
     skip_if_ungated(benchmark.extra_info["gate"])
-
-
-def never_inside_if_collapsed(verdicts: list, result) -> list:
-    """[(metric, (passed, message))] with each "inside" of a collapsed `result` turned into a failure: the band's
-    collapse rule (bench.verdicts.judge) misses a collapse whose score it has no constant score for (a regression's
-    constant prediction), and such a run must not pass as inside."""
-    if not result.collapsed:
-        return verdicts
-    return [(name, (False, f"{message}; but the run COLLAPSED to {result.collapsed}: never inside the band")
-             if passed else (passed, message)) for name, (passed, message) in verdicts]
 
 
 def slowed(timed, fraction: float):

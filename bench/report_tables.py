@@ -3,7 +3,6 @@ own band judgement), engines side by side, the profile by category, faster than 
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from pathlib import Path
 
@@ -24,9 +23,8 @@ def band_text(document: dict | None, key: str, name: str, value: float, resoluti
     if document is None:
         return "no baseline"
     limits = METRIC_RANGE.get(name, verdicts.SCORE_RANGE)
-    found = verdicts.judge_quality(name, value, (document.get("figures") or {}).get(key), resolution, limits)
-    if collapsed and found.passed:
-        return f"{dataclasses.replace(found, passed=False, why='outside').short(limits)} (collapsed)"
+    found = verdicts.judge_quality(name, value, (document.get("figures") or {}).get(key), resolution, limits,
+                                   collapsed=collapsed)
     return found.short(limits)
 
 

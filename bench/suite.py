@@ -358,7 +358,8 @@ class Suite(StoredFigures):
         """[(metric, (passed, message))] of each of the task's GLUE metrics against its stored band."""
         collapse = self.collapse_scores()
         return [(name, self.compare(test_id, name, value, key, resolution=1 / result.num_eval_examples,
-                                    limits=METRIC_RANGE[name], collapse=collapse.get(name)))
+                                    limits=METRIC_RANGE[name], collapse=collapse.get(name),
+                                    collapsed=result.collapsed))
                 for name, value in result.scores.items()]
 
     def collapse_scores(self) -> dict:

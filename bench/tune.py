@@ -211,7 +211,7 @@ def checked(c: Candidate, args, fingerprint: str) -> dict:
     collapse = collapse_scores(args)
     limits = {name: METRIC_RANGE.get(name, verdicts.SCORE_RANGE) for name in run["scores"]}
     judged = {name: verdicts.judge_quality(name, value, group, 1 / run["num_eval_examples"], limits[name],
-                                           collapse.get(name))
+                                           collapse.get(name), run["collapsed"])
               for name, value in run["scores"].items() if name in group}
     passed = bool(judged) and all(j.passed for j in judged.values())
     text = ", ".join(f"{n} {run['scores'][n]:.4f} {j.short(limits[n])}" for n, j in judged.items())

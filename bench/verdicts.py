@@ -66,11 +66,11 @@ class Judgement:
     the gate's sentence, `short()` the report's cell: one decision, two renderings."""
 
     passed: bool | None
-    why: str  # "no baseline", "n=1", "covers", "holds collapse", "all collapsed", "inside", "outside"
+    why: str  # "no baseline", "n=1", "covers", "holds collapse", "all collapsed", "inside", "outside", "collapsed"
     figure: Figure | None = None
     band: Band | None = None
     held: tuple | None = None  # (label, score) of a collapse the band holds
-    classes: str = ""  # the classes stored runs collapsed to ("all collapsed")
+    classes: str = ""  # the classes stored runs collapsed to ("all collapsed"); the run's own class ("collapsed")
 
     def message(self, name: str, value: float, where: str, upper_only: bool = False, create: str = CREATE) -> str:
         if self.why == "all collapsed":
@@ -92,8 +92,10 @@ class Judgement:
                     f"predicting label {label} for every example: no gate against a collapse. Narrow it with more "
                     f"seeds ({create}); the claims test checks that the fix learns")
         verdict = "inside" if self.passed else "OUTSIDE"
-        return (f"{name} {value:.4g} is {verdict} the baseline band {shown} ({where}; {stored}; "
-                f"tolerance {derived.half_width:.3g} = {derived.how})")
+        collapsed = (f"; but the run COLLAPSED to {self.classes}: never inside the band, its score is a constant "
+                     "prediction's" if self.why == "collapsed" else "")
+        return (f"{name} {value:.4g} is {'inside' if self.why == 'collapsed' else verdict} the baseline band {shown} "
+                f"({where}; {stored}; tolerance {derived.half_width:.3g} = {derived.how}){collapsed}")
 
     def short(self, limits: tuple[float, float] | None = None) -> str:
         if self.why == "all collapsed":
@@ -107,15 +109,17 @@ class Judgement:
         if self.why == "holds collapse":
             return f"n={self.figure.n}: holds the collapse score {self.held[1]:.4f}, no gate"
         return (f"[{self.band.low:.4f}, {self.band.high:.4f}] n={self.figure.n} "
-                f"{'in' if self.passed else '**OUT**'}")
+                f"{'in' if self.passed else '**OUT**'}{' (collapsed)' if self.why == 'collapsed' else ''}")
 
 
 def judge(value: float, figure: Figure | None, resolution: float = 0.0, upper_only: bool = False,
-          limits: tuple[float, float] | None = None, collapse: dict | None = None) -> Judgement:
+          limits: tuple[float, float] | None = None, collapse: dict | None = None,
+          collapsed: str | None = None) -> Judgement:
     """`value` against `figure`'s band. No gate (passed None) when there is nothing to compare against, when the
     band covers `limits` (every value the figure can take) and so cannot tell a regression from noise, or when it
     holds a score of `collapse` ({label: the score of predicting it always}) and so cannot tell a collapse from a
-    run that learned."""
+    run that learned. A run that `collapsed` (the class it predicts always) is never inside a band that gates: its
+    score is a constant prediction's (a regression's has no collapse score for the rule above to find)."""
     if figure is None:
         return Judgement(None, "no baseline")
     derived = band(figure, resolution, upper_only)
@@ -128,6 +132,8 @@ def judge(value: float, figure: Figure | None, resolution: float = 0.0, upper_on
     if held:
         return Judgement(None, "holds collapse", figure, derived, held[0])
     inside = derived.low <= value <= derived.high
+    if inside and collapsed:
+        return Judgement(False, "collapsed", figure, derived, classes=collapsed)
     return Judgement(inside, "inside" if inside else "outside", figure, derived)
 
 
@@ -139,12 +145,13 @@ def all_collapsed(group: dict | None) -> bool:
 
 
 def judge_quality(name: str, value: float, group: dict | None, resolution: float = 0.0,
-                  limits: tuple[float, float] | None = SCORE_RANGE, collapse: dict | None = None) -> Judgement:
+                  limits: tuple[float, float] | None = SCORE_RANGE, collapse: dict | None = None,
+                  collapsed: str | None = None) -> Judgement:
     """judge() of a GLUE metric against its stored group; no gate where every stored run collapsed."""
     if all_collapsed(group):
         return Judgement(None, "all collapsed", classes=", ".join(sorted(set(group["collapsed"]))))
     figure = Figure.from_dict(group[name]) if group and name in group else None
-    return judge(value, figure, resolution, limits=limits, collapse=collapse)
+    return judge(value, figure, resolution, limits=limits, collapse=collapse, collapsed=collapsed)
 
 
 def check(name: str, value: float, figure: Figure | None, where: str, resolution: float = 0.0,
@@ -158,9 +165,9 @@ def check(name: str, value: float, figure: Figure | None, where: str, resolution
 
 def check_quality(name: str, value: float, group: dict | None, where: str, resolution: float = 0.0,
                   limits: tuple[float, float] | None = SCORE_RANGE, create: str = CREATE,
-                  collapse: dict | None = None) -> tuple[bool | None, str]:
+                  collapse: dict | None = None, collapsed: str | None = None) -> tuple[bool | None, str]:
     """(passed, message) of judge_quality()."""
-    found = judge_quality(name, value, group, resolution, limits, collapse)
+    found = judge_quality(name, value, group, resolution, limits, collapse, collapsed)
     return found.passed, found.message(name, value, where, create=create)
 
 

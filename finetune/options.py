@@ -102,20 +102,15 @@ class OneOf:
 
 
 @dataclass(frozen=True)
-class SomeOf:
-    """A comma-separated list of `choices` (each at most once), as a tuple."""
-    noun: str
-    choices: tuple
-    flag: str = ""
+class SomeOf(OneOf):
+    """A comma-separated list of `choices` (each at most once), as a tuple; each name checked as OneOf does."""
 
     def __call__(self, text: str) -> tuple:
         names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-        unknown = [name for name in names if name not in self.choices]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(f"unknown {self.noun} {', '.join(map(repr, unknown)) or repr(text)}: "
-                                             f"choose among {', '.join(self.choices)}, comma-separated, e.g. "
-                                             f"{self.flag} {','.join(self.choices[:2])}")
-        return names
+        if not names:
+            raise argparse.ArgumentTypeError(f"no {self.noun} in {text!r}: choose among {', '.join(self.choices)}, "
+                                             f"comma-separated, e.g. {self.flag} {','.join(self.choices[:2])}")
+        return tuple(OneOf.__call__(self, name) for name in names)
 
 
 # the gates --require-live can ask for: those that need no baseline (bench/gate_summary.py says what each is)

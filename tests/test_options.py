@@ -115,10 +115,17 @@ def test_a_bad_epochs_is_refused_with_the_same_line_by_the_cli_and_by_pytest(cap
     ("pytest", "--progress", "bar", "unknown progress mode 'bar': choose one of auto, live, lines, off"),
     ("pytest", "--plant-slowdown", "-0.2", "must be a number, 0 or more, got '-0.2': pass e.g. --plant-slowdown 0.2"),
     ("pytest", "--plant-slowdown", "nan", "got 'nan'"),
+    ("pytest", "--require-live", "claims,nope", "unknown gate 'nope': choose one of claims, best-learns, contract"),
+    ("pytest", "--require-live", ",", "no gate in ',': choose among claims, best-learns, contract, comma-separated"),
 ])
 def test_each_bad_value_is_one_line_naming_the_flag_the_value_and_the_fix(surface, flag, value, fix):
     message = parse_error(cli.build_parser() if surface == "cli" else pytest_parser(), flag, value)
     assert message.startswith(f"argument {flag}: ") and fix in message and "\n" not in message
+
+
+def test_require_live_is_each_named_gate_once_in_order():
+    parsed = pytest_parser().parse_args(["--require-live", "contract, claims,contract"])
+    assert parsed.require_live == ("contract", "claims") and pytest_parser().parse_args([]).require_live == ()
 
 
 def test_the_clis_defaults_are_runconfigs(monkeypatch):

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import blocks, candidates, gate, report_tables, tune
+from bench import blocks, candidates, report_tables, tune, verdicts
 from bench.store import Figure
 from finetune import FinetuneError, perf, tuned
 from finetune.hardware import Host
@@ -243,19 +243,24 @@ def test_tunes_collapse_scores_are_the_validation_splits(real_glue_dir):
     assert found["accuracy"] == pytest.approx({0: 129 / 408, 1: 279 / 408}) and found["f1"][0] == 0.0
 
 
-def test_the_fix_band_never_counts_a_collapsed_run_inside(monkeypatch):
-    """bench.gate.in_the_fix_band where the run need not learn: a collapse (here STS-B's constant prediction, which
-    has no constant score for the band's collapse rule) that the band judged inside still fails."""
-    constant = SimpleNamespace(collapsed="constant", accuracy=None, f1=None, majority_accuracy=None,
-                               scores={"pearson": 0.0})
-    suite = SimpleNamespace(quality_key=lambda *recipe: "key",
-                            compare_scores=lambda nodeid, result, key: [("pearson", (True, "pearson 0 is inside"))])
-    benchmark = SimpleNamespace(extra_info={})
-    with pytest.raises(AssertionError, match="COLLAPSED to constant: never inside the band"):
-        gate.in_the_fix_band(benchmark, suite, "id", constant, "2 workers", must_learn=False)
-    assert benchmark.extra_info["gate"] == {"pearson": "failed"}
-    learned = SimpleNamespace(**{**vars(constant), "collapsed": None})
-    gate.in_the_fix_band(SimpleNamespace(extra_info={}), suite, "id", learned, "2 workers", must_learn=False)
+def test_the_fix_band_never_counts_a_collapsed_run_inside():
+    """The collapse rule lives in bench.verdicts.judge: a collapse (here STS-B's constant prediction, which has no
+    constant score for the band's "holds a collapse" rule) that lands inside the band fails, and the session passes
+    every fine-tune's collapse to it (Suite.compare_scores: the fix band of a variant or of several workers too)."""
+    from bench.suite import Suite
+
+    figure = Figure.of([0.0, 0.05, -0.05, 0.02, -0.02])
+    inside = verdicts.judge(0.0, figure, limits=(-1.0, 1.0))
+    assert inside.passed is True
+    constant = verdicts.judge(0.0, figure, limits=(-1.0, 1.0), collapsed="constant")
+    assert constant.passed is False and constant.why == "collapsed"
+    assert "COLLAPSED to constant: never inside the band" in constant.message("pearson", 0.0, "here")
+    asked = []
+    fake = SimpleNamespace(collapse_scores=lambda: {},
+                           compare=lambda *args, **kwargs: asked.append(kwargs) or (None, "no baseline"))
+    result = SimpleNamespace(num_eval_examples=1500, scores={"pearson": 0.0}, collapsed="constant")
+    Suite.compare_scores(fake, "id", result, "key")
+    assert asked[0]["collapsed"] == "constant"
 
 
 def test_the_reports_band_cell_never_puts_a_collapsed_run_in():
