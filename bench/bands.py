@@ -72,11 +72,10 @@ def holders(directory: Path, model: str, key: str) -> list[Holder]:
 def differs(one: Holder, other: Holder, resolution: float = 0.0) -> str | None:
     """How `other`'s stored scores fall outside `one`'s band (a seed's value), or None where they agree."""
     for name, figure in one.scores().items():
-        derived = verdicts.band(figure, resolution)
         theirs = other.scores().get(name)
-        if derived is None or theirs is None:
+        if theirs is None:
             continue
-        outside = [v for v in theirs.values if not derived.low <= v <= derived.high]
+        outside, derived = verdicts.outside(figure, theirs.values, resolution)
         if outside:
             return (f"{other.fingerprint}'s {name} {outside[0]:.4f} is outside {one.fingerprint}'s band "
                     f"[{derived.low:.4f}, {derived.high:.4f}]")

@@ -137,6 +137,15 @@ def judge(value: float, figure: Figure | None, resolution: float = 0.0, upper_on
     return Judgement(inside, "inside" if inside else "outside", figure, derived)
 
 
+def outside(figure: Figure, values, resolution: float = 0.0) -> tuple[list[float], Band | None]:
+    """(the `values` outside `figure`'s band, the band): whether another host's stored runs of a group agree with
+    this one's (bench.bands lends a band only among hosts that do). No band (n = 1): nothing is outside."""
+    derived = band(figure, resolution)
+    if derived is None:
+        return [], None
+    return [v for v in values if not derived.low <= v <= derived.high], derived
+
+
 def all_collapsed(group: dict | None) -> bool:
     """Every stored run of a quality group collapsed to one class: a band of such runs (often identical, std 0)
     gates only which class the next collapse lands on, and that depends on the seed."""
