@@ -14,8 +14,8 @@ import pytest
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 import finetune  # noqa: E402,F401  (TF_USE_LEGACY_KERAS before TensorFlow is imported by any plugin)
-from bench.options import TIERS  # noqa: E402  (imports neither TensorFlow nor transformers)
-from bench.progress import MODES  # noqa: E402
+from bench.session.tiers import TIERS  # noqa: E402  (imports neither TensorFlow nor transformers)
+from bench.session.progress import MODES  # noqa: E402
 from finetune import options  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 def session_versions(config) -> dict:
     """The library versions of the session's engine (one engine per session), from the engine's own `versions()`:
-    the very function the gate from nights compares a night with (bench.history.baseline_group), so that a keras3
+    the very function the gate from nights compares a night with (bench.history.cli.baseline_group), so that a keras3
     night records keras, keras-hub, jax and torch and can feed the gate (environment.versions() without the engine
     recorded none of them, and no keras3 night ever matched)."""
     from finetune import engines

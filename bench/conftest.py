@@ -13,9 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bench import contract, gate_summary, nights, plan, progress, update
-from bench.options import Options
-from bench.suite import Suite, invocation_args
+from bench.store import contract
+from bench.session import summary
+from bench.history import nights
+from bench.session import plan
+from bench.session import progress
+from bench.store import update
+from bench.session.tiers import Options
+from bench.session.suite import Suite, invocation_args
 from finetune import FinetuneError, cluster, memory, metrics
 
 SUITE = pytest.StashKey[Suite]()
@@ -123,7 +128,7 @@ def peak_memory(request, suite):
 
 
 def pytest_collection_finish(session):
-    """The plan and its estimate, before the first test; then the progress reporter (bench.progress)."""
+    """The plan and its estimate, before the first test; then the progress reporter (bench.session.progress)."""
     suite = session.config.stash.get(SUITE, None)
     if suite is None or not session.items or session.config.option.collectonly:
         return
@@ -139,7 +144,7 @@ def pytest_collection_finish(session):
 
 
 class GateRecorder:
-    """A plugin of the session's Suite: each test's end for the gate summary (bench.gate_summary)."""
+    """A plugin of the session's Suite: each test's end for the gate summary (bench.session.summary)."""
 
     def __init__(self, suite: Suite):
         self.suite = suite
@@ -159,11 +164,11 @@ class GateRecorder:
             reason = f"its {report.when} failed"
         figures = tuple((name, passed, lender) for test_id, name, passed, lender in self.suite.figures_judged
                         if test_id == report.nodeid)
-        self.suite.outcomes[report.nodeid] = gate_summary.Outcome(report.nodeid, report.outcome, reason, figures)
+        self.suite.outcomes[report.nodeid] = summary.Outcome(report.nodeid, report.outcome, reason, figures)
 
 
 def gate_outcomes(suite) -> list:
-    return [*suite.outcomes.values(), gate_summary.contract_outcome(suite.records_checked, suite.records_broken)]
+    return [*suite.outcomes.values(), summary.contract_outcome(suite.records_checked, suite.records_broken)]
 
 
 def pytest_sessionstart(session):
@@ -198,7 +203,7 @@ def pytest_sessionfinish(session, exitstatus):
     suite = session.config.stash.get(SUITE, None)
     if suite is not None and suite.options.require_live and exitstatus in (pytest.ExitCode.OK,
                                                                            pytest.ExitCode.TESTS_FAILED):
-        suite.not_live = gate_summary.not_live(suite.options.require_live, gate_outcomes(suite))
+        suite.not_live = summary.not_live(suite.options.require_live, gate_outcomes(suite))
         if suite.not_live:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a required gate that skipped is no green session
     if suite is None or not suite.options.update:
@@ -254,7 +259,7 @@ def write_results(terminalreporter, suite) -> None:
 def write_gates(terminalreporter, suite) -> None:
     """One line a gate: live (passed/FAILED) or skipped and why; then the required gates that were not live."""
     terminalreporter.section("gates")
-    for text in gate_summary.lines(gate_outcomes(suite)):
+    for text in summary.lines(gate_outcomes(suite)):
         terminalreporter.write_line(text)
     for text in getattr(suite, "not_live", ()):
         terminalreporter.write_line(text, red=True)

@@ -11,9 +11,9 @@ chief alone writes the JSON and the night. The global batch is the recipe's 8, e
 import pytest
 
 import finetune  # noqa: F401
-from bench import multi_worker
-from bench.gate import in_the_fix_band
-from bench.options import QUALITY_BATCH_SIZE
+from bench.session import multi_worker
+from bench.session.gating import in_the_fix_band
+from bench.session.tiers import QUALITY_BATCH_SIZE
 
 pytestmark = pytest.mark.multi_worker
 
@@ -68,7 +68,7 @@ def test_multi_worker_step_time(benchmark, suite, seed):
 
 
 def test_multi_worker_quality(benchmark, suite, seed, request):
-    """The course's fix fine-tuned by every worker learns (a pretrained model: bench.multi_worker.must_learn), and
+    """The course's fix fine-tuned by every worker learns (a pretrained model: bench.session.multi_worker.must_learn), and
     lands in the one-process fix's band (the baseline's, where this machine has one)."""
     _skip(suite)
     benchmark.group = f"quality on several workers {suite.options.model} {suite.options.epochs} epoch(s)"

@@ -9,14 +9,14 @@ the task's (finetune.steptime.length_sample, not the first rows: padding and buc
 batched (bucketing regroups them into as many batches), in whole passes after one untimed pass (tracing, and an
 XLA compile per shape). "Faster than the course" compares whole fine-tunes instead, by fit()'s wall
 time over every epoch: compiles and retraces included, as a user waits for them. Each benchmark writes one
-record of bench.contract (its `kind` tells readers what it measured).
+record of bench.store.contract (its `kind` tells readers what it measured).
 """
 
 import pytest
 
 import finetune  # noqa: F401
-from bench.gate import in_the_fix_band
-from bench.options import QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
+from bench.session.gating import in_the_fix_band
+from bench.session.tiers import QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
 from finetune import metrics
 from finetune.perf import VARIANTS
 from finetune.steptime import interleaved_passes

@@ -6,9 +6,9 @@ default MRPC), judged on the task's GLUE metrics.
 
 import pytest
 
-from bench.gate import gate_of, skip_if_ungated
-from bench import claims
-from bench.options import RECIPES, WINNER
+from bench.session.gating import gate_of, skip_if_ungated
+from bench.judge import claims
+from bench.session.tiers import RECIPES, WINNER
 
 
 @pytest.mark.parametrize("loss, optimizer", RECIPES, ids=[f"{l}-{o}" for l, o in RECIPES])
@@ -25,9 +25,9 @@ def test_quality(benchmark, suite, loss, optimizer, seed, request):
 
 def test_course_claims(suite, seed):
     """from_logits + linear-decay learns, and beats every other recipe on accuracy: by a clear margin those that
-    did not learn, and by the tier's margin those that learned (bench.claims; margins in validation examples).
+    did not learn, and by the tier's margin those that learned (bench.judge.claims; margins in validation examples).
     Skipped, as the session's header says before the run, where the tier was not measured to show them on this task,
-    model and engine (Options.claims_not_shown: bench/options.py CI_CLAIMS_MEASURED)."""
+    model and engine (Options.claims_not_shown: bench/session/tiers.py CI_CLAIMS_MEASURED)."""
     if suite.options.claims_not_shown():
         pytest.skip(suite.options.claims_not_shown())
     results = {recipe: suite.quality(*recipe, seed) for recipe in RECIPES}

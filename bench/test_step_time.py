@@ -1,5 +1,5 @@
 """Step time: whole passes over prepared batches (the mean step, as an epoch counts it), per device and batch size,
-timed in several processes (bench.workers) whose passes are interleaved.
+timed in several processes (bench.timing.processes) whose passes are interleaved.
 
     pytest bench/test_step_time.py --benchmark-json=steps.json [--device gpu]
 """
@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 import finetune  # noqa: F401
-from bench.gate import gate_of, skip_if_ungated
+from bench.session.gating import gate_of, skip_if_ungated
 
 DEVICES = ("cpu", "gpu")
 
@@ -25,7 +25,7 @@ def test_step_time(benchmark, suite, device, batch_size, seed, request):
     # untimed pass (tracing, per-shape kernel set-up); then whole passes (blocks), process after process, round by
     # round. A pass's figure is its time / batches: every step counts, as in an epoch of fit().
     # With --reference, as many processes of that revision, one of their passes beside each of these (ABBA:
-    # bench/reference.py), run in pytest-benchmark's untimed setup: the record gets the ratio to them.
+    # bench/timing/reference_revision.py), run in pytest-benchmark's untimed setup: the record gets the ratio to them.
     rounds = tier.step_processes * tier.step_passes
     with suite.step_processes(config, tier.step_batches, tier.step_processes) as processes, \
             suite.reference_processes(config, tier.step_batches, tier.step_processes) as reference:

@@ -1,5 +1,5 @@
 """The world a process runs in: how many workers fine-tune together, which one this is, and where they meet. Read
-once, from the environment a launcher or a cluster scheduler gives (bench/launch.py sets all of these):
+once, from the environment a launcher or a cluster scheduler gives (bench/launch/cli.py sets all of these):
 
     TF_CONFIG                              tf.distribute's: {"cluster": {"worker": ["host:port", ...]},
                                            "task": {"type": "worker", "index": i}} (TFJob on Kubernetes sets it)

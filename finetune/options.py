@@ -113,7 +113,7 @@ class SomeOf(OneOf):
         return tuple(OneOf.__call__(self, name) for name in names)
 
 
-# the gates --require-live can ask for: those that need no baseline (bench/gate_summary.py says what each is)
+# the gates --require-live can ask for: those that need no baseline (bench/session/summary.py says what each is)
 REQUIRABLE_GATES = ("claims", "best-learns", "contract")
 
 # --- the table -------------------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ DEFAULT = "(default: %(default)s)"  # argparse fills it in
 OPTIONS = (
     Option("--task", "the GLUE task: {choices}", noun="task", cli=Surface(RUN["task"], tuple(TASKS), DEFAULT),
            pytest=Surface(RUN["task"], tuple(TASKS), "(default: %(default)s; a large task's tiers train on a slice of "
-                                                     "its rows, bench/options.py)")),
+                                                     "its rows, bench/session/tiers.py)")),
     Option("--model", f"{', '.join(MODELS)}, a Hub id or a directory "
                       "(default: bert-base-uncased when TensorFlow sees a GPU, else minilm-l6)", cli=SAME, pytest=SAME),
     Option("--engine", "{choices}: transformers' TF classes on tf-keras (the course's), or Keras 3 + keras-hub "
@@ -234,29 +234,29 @@ OPTIONS = (
     Option("--distribute", "{choices}: data-parallel over every device of the kind (mirrored) or over the workers "
                            "of python -m bench.launch (multi-worker, docs/multi-worker.md); --batch-size stays the "
                            "global batch, split over the replicas", noun="distribute", cli=Surface(None, DISTRIBUTES)),
-    # pytest only (bench/options.py Options.from_pytest reads them)
+    # pytest only (bench/session/tiers.py Options.from_pytest reads them)
     Option("--seeds", "seeds (repeats) per benchmark: 0..N-1", type=Whole(1, 3), metavar="N",
            pytest=Surface(1, help=DEFAULT)),
     Option("--tier", "how long the benchmarks train: {choices} (full: the course's 3 epochs; ci: one epoch over the "
                      "first rows, every parametrization; default: full where TensorFlow sees a GPU, else ci)",
            noun="tier", pytest=Surface(None, FROM_CALLER)),
-    Option("--progress", "{choices}: the fine-tunes' progress on the terminal (bench/progress.py): live, one line "
+    Option("--progress", "{choices}: the fine-tunes' progress on the terminal (bench/session/progress.py): live, one line "
                          "rewritten in place; lines, one per epoch (for logs); auto: live on a terminal, else off "
                          "(default: %(default)s)", noun="progress mode", pytest=Surface("auto", FROM_CALLER)),
     Option("--update-baselines", "measure and rewrite baselines/<model>__<hardware>.json instead of comparing",
            action="store_true", pytest=Surface(False)),
-    Option("--history", "append this session's JSON to DIR/<fingerprint>/ as one night (bench/nights.py), and judge "
+    Option("--history", "append this session's JSON to DIR/<fingerprint>/ as one night (bench/history/nights.py), and judge "
                         "the gated step time against this runner's own nights there (default: $FINETUNE_HISTORY; "
                         "unset: no history)", type=Path, metavar="DIR", pytest=Surface(history_from_env)),
     Option("--reference", "time the gated step time beside revision REV's in alternating processes (checked out "
                           "with git worktree): the record's ratio to it, and the history's step_vs_reference series, "
-                          "are free of the host's drift between nights (bench/reference.py; default: "
+                          "are free of the host's drift between nights (bench/timing/reference_revision.py; default: "
                           "$FINETUNE_REFERENCE; unset: none)", metavar="REV", pytest=Surface(reference_from_env)),
     Option("--baselines", "the folder of stored baselines, <model>__<fingerprint>.json (default: the repository's "
                           "baselines/)", type=Path, metavar="DIR", pytest=SAME),
     Option("--require-live", "fail the session (exit 1) when one of these gates, which need no baseline, did not "
                              f"run live (passed or failed): {', '.join(REQUIRABLE_GATES)}; the session's last lines "
-                             "say which gates were live (bench/gate_summary.py; .ci/run asks for all three)",
+                             "say which gates were live (bench/session/summary.py; .ci/run asks for all three)",
            type=SomeOf("gate", REQUIRABLE_GATES), metavar="GATE,...", pytest=Surface(())),
     Option("--plant-slowdown", "test hook: make every timed step this fraction slower (e.g. 0.2), to see the gate "
                                "fail; every record carries it (planted_slowdown), and it is refused with "
@@ -279,6 +279,6 @@ def add_cli(target, chosen) -> None:
 
 def add_pytest(group, chosen, choices=None) -> None:
     """Add the options `chosen` (flags) to a pytest option group (parser.getgroup(...)), as pytest has them;
-    `choices` ({flag: names}) fills in those the table leaves to the caller (--tier: bench.options.TIERS)."""
+    `choices` ({flag: names}) fills in those the table leaves to the caller (--tier: bench.session.tiers.TIERS)."""
     for flag in chosen:
         group.addoption(flag, **BY_FLAG[flag].kwargs("pytest", (choices or {}).get(flag)))

@@ -29,7 +29,7 @@ class Described:
     sets config, batches, rows, flops_per_step, tokens_per_batch, padded_tokens_per_batch and precision()."""
 
     def shape(self) -> dict:
-        """What is timed, in plain numbers: enough for `rates` in another process (bench/block.py)."""
+        """What is timed, in plain numbers: enough for `rates` in another process (bench/timing/timed_process.py)."""
         return {"batches": len(self.batches), "batch_size": self.config.batch_size, "rows": self.rows,
                 "flops_per_step": self.flops_per_step, "tokens_per_batch": self.tokens_per_batch,
                 "padded_tokens_per_batch": self.padded_tokens_per_batch, "precision": self.precision()}

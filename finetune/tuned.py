@@ -6,7 +6,7 @@ unmeasured here) where nothing is stored.
 
 A choice is per task (lengths differ: SST-2's sentences are short), device kind, batch size and engine (the
 engine is the caller's choice; bench.tune also names the fastest engine overall). The file is read, never written,
-here: bench/tune.py writes it.
+here: bench/tune/cli.py writes it.
 
 A stored choice keeps its claim (claim()): the upper end of its paired ratio's interval against the course, the
 whole fine-tune's projected with its compiles where bench.tune stored one, else the training step's, is the speed
@@ -29,7 +29,7 @@ BASELINE_DIR = Path(__file__).resolve().parent.parent / "baselines"
 
 
 def baseline_path(directory: Path, model: str, hardware_key: str) -> Path:
-    """A model x machine's baseline file (bench.store keeps the same files)."""
+    """A model x machine's baseline file (bench.store.baselines keeps the same files)."""
     return Path(directory) / f"{model.replace('/', '--')}__{hardware_key}.json"
 
 

@@ -6,10 +6,11 @@ import math
 import pytest
 
 import finetune  # noqa: F401
-from bench import store, verdicts
+from bench.store import baselines
+from bench.judge import verdicts
 from finetune import environment
 from finetune.errors import FinetuneError
-from bench.store import Figure
+from bench.store.baselines import Figure
 
 ACCURACY = Figure.of([0.80, 0.81, 0.82, 0.81, 0.80])
 
@@ -92,9 +93,9 @@ def test_a_band_covering_every_possible_score_is_not_a_pass():
 def test_every_committed_step_time_gate_passes_its_own_mean_and_fails_a_50_percent_slowdown():
     """On every committed baseline, whatever machine it is from (this test does not depend on the host running
     it): each step-time figure's own mean passes, and the same step 50% slower fails (the band of older files)."""
-    figures = [(path.name, key, store.Figure.from_dict(group["step_time_ms"]))
+    figures = [(path.name, key, baselines.Figure.from_dict(group["step_time_ms"]))
                for path in sorted(baselines_dir().glob("*__*.json"))
-               for key, group in store.load(path)["figures"].items() if "step_time_ms" in group]
+               for key, group in baselines.load(path)["figures"].items() if "step_time_ms" in group]
     assert len({name for name, _, _ in figures}) >= 2, "the committed step-time baselines are missing"
     for name, key, figure in figures:
         assert verdicts.check("step_time_ms", figure.mean, figure, key, upper_only=True)[0] is True, (name, key)
@@ -105,11 +106,11 @@ def test_every_committed_block_baseline_passes_its_own_sessions_and_fails_them_m
     """Leave one session out: judged against the others, each stored session passes as it was measured, and the
     same passes 50% slower fail. (How much less can be caught depends on the host's spread between sessions: the
     docs/gates.md, measures it with bench.sensitivity.)"""
-    groups = [(path.name, key, store.stored_sessions(group)) for path in sorted(baselines_dir().glob("*__*.json"))
-              for key, group in store.load(path)["figures"].items() if store.stored_sessions(group)]
+    groups = [(path.name, key, baselines.stored_sessions(group)) for path in sorted(baselines_dir().glob("*__*.json"))
+              for key, group in baselines.load(path)["figures"].items() if baselines.stored_sessions(group)]
     assert groups, "no committed baseline holds blocks"
     for name, key, sessions in groups:
-        assert len(sessions) >= store.MIN_SESSIONS + 1, (name, key)
+        assert len(sessions) >= baselines.MIN_SESSIONS + 1, (name, key)
         for i, held_out in enumerate(sessions):
             others = {"sessions_ms": sessions[:i] + sessions[i + 1:]}
             assert verdicts.check_blocks("step_time_ms", held_out, others, key)[0] is True, (name, key, i)
@@ -118,23 +119,23 @@ def test_every_committed_block_baseline_passes_its_own_sessions_and_fails_them_m
 
 
 def baselines_dir():
-    from bench.store import BASELINE_DIR
+    from bench.store.baselines import BASELINE_DIR
 
     return BASELINE_DIR
 
 
 def test_update_merges_and_keeps_other_figures(tmp_path):
     path = tmp_path / "m__hw.json"
-    store.write_atomic(path, store.merged(None, {"model": "m"}, {"a": {"x": ACCURACY}, "b": {"x": ACCURACY}}))
+    baselines.write_atomic(path, baselines.merged(None, {"model": "m"}, {"a": {"x": ACCURACY}, "b": {"x": ACCURACY}}))
     newer = Figure.of([0.5, 0.6])
-    store.write_atomic(path, store.merged(store.load(path), {"model": "m"}, {"a": {"x": newer}}))
-    assert store.figure_of(store.load(path), "a", "x") == newer
-    assert store.figure_of(store.load(path), "b", "x") == ACCURACY
+    baselines.write_atomic(path, baselines.merged(baselines.load(path), {"model": "m"}, {"a": {"x": newer}}))
+    assert baselines.figure_of(baselines.load(path), "a", "x") == newer
+    assert baselines.figure_of(baselines.load(path), "b", "x") == ACCURACY
 
 
 def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "m__hw.json"
-    store.write_atomic(path, {"figures": {"a": {"x": ACCURACY.to_dict()}}})
+    baselines.write_atomic(path, {"figures": {"a": {"x": ACCURACY.to_dict()}}})
     before = path.read_text()
 
     def interrupted(*args, **kwargs):
@@ -142,7 +143,7 @@ def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(json, "dump", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        store.write_atomic(path, {"figures": {}})
+        baselines.write_atomic(path, {"figures": {}})
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m__hw.json"]  # no temporary file left behind
 
@@ -159,22 +160,22 @@ def cli_result(tmp_path, name, seed, accuracy, loss="from_logits", tensorflow="2
 
 
 def test_cli_results_are_grouped_per_variant(tmp_path):
-    from bench.ingest import ingest
+    from bench.store.ingest import ingest
 
     paths = [cli_result(tmp_path, f"r{i}", i, accuracy, loss)
              for i, (loss, accuracy) in enumerate([("from_logits", 0.80), ("from_logits", 0.82), ("string", 0.6838)])]
     ingest(paths, tmp_path)
-    document = store.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")
-    key = store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
-    assert store.figure_of(document, key, "accuracy").values == (0.80, 0.82)
+    document = baselines.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")
+    key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    assert baselines.figure_of(document, key, "accuracy").values == (0.80, 0.82)
     assert document["figures"][key]["provenance"]["seeds"] == [0, 1]
     assert "--loss from_logits" in document["figures"][key]["provenance"]["command"]
-    string_key = store.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
-    assert store.figure_of(document, string_key, "accuracy").n == 1
+    string_key = baselines.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
+    assert baselines.figure_of(document, string_key, "accuracy").n == 1
 
 
 def test_provenance_names_the_command_of_every_seed(tmp_path):
-    from bench.ingest import ingest
+    from bench.store.ingest import ingest
 
     bench_file = tmp_path / "full.json"  # one quality benchmark of `pytest bench/ --benchmark-json=full.json`
     info = {**json.loads(cli_result(tmp_path, "x", 0, 0.79).read_text())["config"], "accuracy": 0.79, "f1": 0.85,
@@ -184,8 +185,8 @@ def test_provenance_names_the_command_of_every_seed(tmp_path):
         "machine_info": {"finetune": {"versions": {"tensorflow": "2.20.0"},
                                       "hardware": {"cpu": "Some CPU", "cpu_count": 2, "gpus": []}}}}))
     ingest([cli_result(tmp_path, "a", 1, 0.80), cli_result(tmp_path, "b", 2, 0.82), bench_file], tmp_path)
-    group = store.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")["figures"][
-        store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)]
+    group = baselines.load(tmp_path / "minilm-l6__cpu-some-cpu-2c.json")["figures"][
+        baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)]
     assert group["provenance"]["seeds"] == [0, 1, 2] and group["accuracy"]["values"] == [0.79, 0.80, 0.82]
     cli, bench = group["provenance"]["command"].split("; ")
     assert cli.startswith("GLUE_DIR=") and cli.endswith("--seed {1,2} --json RESULT.json")
@@ -193,21 +194,21 @@ def test_provenance_names_the_command_of_every_seed(tmp_path):
 
 
 def test_ingest_adds_seeds_to_a_group_of_the_same_versions(tmp_path):
-    from bench.ingest import ingest
+    from bench.store.ingest import ingest
 
-    key = store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
     stored = tmp_path / "minilm-l6__cpu-some-cpu-2c.json"
     ingest([cli_result(tmp_path, "a", 0, 0.80), cli_result(tmp_path, "b", 1, 0.82)], tmp_path)
     ingest([cli_result(tmp_path, "c", 1, 0.83), cli_result(tmp_path, "d", 2, 0.84)], tmp_path)
-    document = store.load(stored)
-    assert store.figure_of(document, key, "accuracy").values == (0.80, 0.83, 0.84)  # seed 1 re-measured
+    document = baselines.load(stored)
+    assert baselines.figure_of(document, key, "accuracy").values == (0.80, 0.83, 0.84)  # seed 1 re-measured
     assert document["figures"][key]["provenance"]["seeds"] == [0, 1, 2]
     assert "kept seeds [0]" in document["figures"][key]["provenance"]["command"]
 
     ingest([cli_result(tmp_path, "e", 5, 0.70, tensorflow="2.21.0")], tmp_path)  # other versions: a new group
-    assert store.figure_of(store.load(stored), key, "accuracy").values == (0.70,)
+    assert baselines.figure_of(baselines.load(stored), key, "accuracy").values == (0.70,)
     ingest([cli_result(tmp_path, "f", 6, 0.71, tensorflow="2.21.0")], tmp_path, replace=True)
-    assert store.figure_of(store.load(stored), key, "accuracy").values == (0.71,)
+    assert baselines.figure_of(baselines.load(stored), key, "accuracy").values == (0.71,)
 
 
 def test_other_machines_baselines_are_named_with_the_machine_in_words(tmp_path):
@@ -215,18 +216,18 @@ def test_other_machines_baselines_are_named_with_the_machine_in_words(tmp_path):
 
     legacy = {"hardware": {"cpu": "AMD EPYC", "cpu_count": 2}, "figures": {}}
     described = {"hardware": {"described": {"cpu": AVX2.describe("cpu")}}, "figures": {}}
-    store.write_atomic(tmp_path / "minilm-l6__cpu-amd-epyc-2c.json", legacy)
-    store.write_atomic(tmp_path / f"minilm-l6__{AVX2.key('cpu')}.json", described)
-    store.write_atomic(tmp_path / "tiny__cpu-other.json", described)  # another model: not listed
-    found = dict(store.others(tmp_path, "minilm-l6", "cpu-this-machine-2c-000000"))
+    baselines.write_atomic(tmp_path / "minilm-l6__cpu-amd-epyc-2c.json", legacy)
+    baselines.write_atomic(tmp_path / f"minilm-l6__{AVX2.key('cpu')}.json", described)
+    baselines.write_atomic(tmp_path / "tiny__cpu-other.json", described)  # another model: not listed
+    found = dict(baselines.others(tmp_path, "minilm-l6", "cpu-this-machine-2c-000000"))
     assert found == {"cpu-amd-epyc-2c": "AMD EPYC, 2 cores, recorded before fingerprints",
                      AVX2.key("cpu"): "AMD EPYC (AuthenticAMD 25/1/1; avx2; 2 usable cores)"}
-    assert dict(store.others(tmp_path, "minilm-l6", AVX2.key("cpu"))).keys() == {"cpu-amd-epyc-2c"}
+    assert dict(baselines.others(tmp_path, "minilm-l6", AVX2.key("cpu"))).keys() == {"cpu-amd-epyc-2c"}
 
 
 def test_a_truncated_baseline_of_another_machine_is_named_not_listed_as_a_machine(tmp_path):
     (tmp_path / "minilm-l6__cpu-broken-2c-123456.json").write_text('{"hardware": {"descr', encoding="utf-8")
-    ((key, described),) = store.others(tmp_path, "minilm-l6", "cpu-this-machine-2c-000000")
+    ((key, described),) = baselines.others(tmp_path, "minilm-l6", "cpu-this-machine-2c-000000")
     assert key == "cpu-broken-2c-123456" and "?" not in described and "\n" not in described
     assert described.startswith("UNREADABLE baseline file minilm-l6__cpu-broken-2c-123456.json: not valid JSON")
 
@@ -258,10 +259,10 @@ def test_a_truncated_baseline_file_is_one_clear_line(tmp_path):
     path = tmp_path / "m__hw.json"
     path.write_text('{"figures": {"quality/mrpc', encoding="utf-8")
     with pytest.raises(FinetuneError, match=r"m__hw.json: not valid JSON .*git checkout -- m__hw.json"):
-        store.load(path)
+        baselines.load(path)
     path.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(FinetuneError, match="not a baseline file"):
-        store.load(path)
+        baselines.load(path)
 
 
 def test_a_truncated_baseline_stops_pytest_bench_with_one_line(tmp_path):
@@ -271,7 +272,7 @@ def test_a_truncated_baseline_stops_pytest_bench_with_one_line(tmp_path):
     import subprocess
     import sys
 
-    path = store.path_for(tmp_path, "tiny", environment.hardware_key())
+    path = baselines.path_for(tmp_path, "tiny", environment.hardware_key())
     path.write_text('{"figures": {', encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "pytest", "bench", "--model", "tiny", "--co", "-q", "--baselines",
                            str(tmp_path), "-p", "no:cacheprovider"], cwd=baselines_dir().parent, capture_output=True,

@@ -144,14 +144,16 @@ def stored_sessions_of_this_host(document: dict, directory: Path, factors) -> st
     """A stored baseline of this machine whose step-time sessions are those of the session `document` (its
     pytest-benchmark JSON), times each of `factors` (on 3 dates), and whose calibration is far from this host's
     (such a drift once turned a failure into a skip). Returns this machine's fingerprint."""
-    from bench import contract, nights, store
+    from bench.store import contract
+    from bench.history import nights
+    from bench.store import baselines
 
     here = document["machine_info"]["finetune"]["hardware_key"]
     (step,) = [b["extra_info"] for b in document["benchmarks"]
                if b["extra_info"]["kind"] == "step_time" and b["extra_info"]["device"] == "cpu"]
     key = nights.step_key_of(contract.read(step))
     sessions = [[[v * factor for v in p] for p in step["blocks_ms"]] for factor in factors]
-    store.write_atomic(directory / f"tiny__{here}.json", {
+    baselines.write_atomic(directory / f"tiny__{here}.json", {
         "model": "tiny", "hardware_key": here, "calibration": {"fp32_gflops": 1.0},
         "figures": {key: {"sessions_ms": sessions, "session_dates": ["2026-11-01", "2026-11-02", "2026-11-03"]}}})
     return here
@@ -210,7 +212,7 @@ def test_a_failed_gate_is_kept_as_a_night(bench_run, real_glue_dir, history_dir,
     """--history keeps the session whose gate failed, as a night of real measurements: stored sessions that say this
     host stepped 20 times as fast (nothing planted: the session runs as it is) fail the gated step time with exit 1,
     and the night holds the failed gate, its records unplanted (0.0), beside the session above's night."""
-    from bench import nights
+    from bench.history import nights
 
     # stored at 1/20 of this host's step: a failure whatever the load beside it (not a timing comparison)
     here = stored_sessions_of_this_host(bench_run[0], tmp_path, (0.047, 0.05, 0.053))

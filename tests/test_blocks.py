@@ -1,4 +1,4 @@
-"""Step time as independent blocks (bench.blocks) and the block gate of the store: significant AND large enough
+"""Step time as independent blocks (bench.judge.blocks) and the block gate of the store: significant AND large enough
 to fail, a process-to-process or day-to-day spread that is not mistaken for a slowdown, and the stored sessions'
 bookkeeping."""
 
@@ -8,7 +8,9 @@ import statistics
 
 import pytest
 
-from bench import blocks, store, verdicts
+from bench.judge import blocks
+from bench.store import baselines
+from bench.judge import verdicts
 
 
 def processes(rng, count, passes, mean=400.0, between=0.02, within=0.04, shift=0.0):
@@ -33,7 +35,7 @@ def sessions(rng, count, processes_each=3, passes=5, day=0.02, **kwargs):
 
 
 def test_sessions_of_eight_days_pass_unchanged_sessions_and_fail_a_15_percent_slowdown():
-    """Sessions from 8 days (a runner's own nights, bench.history.baseline_group: no DAY_DRIFT floor). Over many
+    """Sessions from 8 days (a runner's own nights, bench.history.cli.baseline_group: no DAY_DRIFT floor). Over many
     baselines of 8 sessions and one new session each (the rate a user meets is over baselines too): false alarms at
     most near the test's level, and a 15% slowdown caught, with 2% between days, 2% between processes and 4%
     between passes. What the committed baselines, of one day, catch: the next test."""
@@ -51,9 +53,9 @@ def test_sessions_of_eight_days_pass_unchanged_sessions_and_fail_a_15_percent_sl
 def committed_step_groups():
     """(fingerprint, key, group) of every committed step-time group with sessions."""
     found = []
-    for path in sorted(store.BASELINE_DIR.glob("*__*.json")):
-        for key, group in ((store.load(path) or {}).get("figures") or {}).items():
-            if key.startswith("step_time/") and len(store.stored_sessions(group)) >= store.MIN_SESSIONS:
+    for path in sorted(baselines.BASELINE_DIR.glob("*__*.json")):
+        for key, group in ((baselines.load(path) or {}).get("figures") or {}).items():
+            if key.startswith("step_time/") and len(baselines.stored_sessions(group)) >= baselines.MIN_SESSIONS:
                 found.append((path.stem, key, group))
     return found
 
@@ -65,7 +67,7 @@ def test_what_the_committed_step_time_baselines_catch():
     groups = committed_step_groups()
     assert groups, "no committed step-time baseline with sessions"
     for name, key, group in groups:
-        stored = store.stored_sessions(group)
+        stored = baselines.stored_sessions(group)
         days = len({d for d in group.get("session_dates") or [] if d}) or 1
         assert days < blocks.MIN_DAYS, f"{name} {key}: sessions of {days} dates: the floor no longer applies"
         level = math.exp(statistics.fmean(blocks.session_value(s) for s in stored))
@@ -130,25 +132,25 @@ def test_the_ab_test_tells_a_10_percent_slowdown_from_an_unchanged_b():
 
 def test_a_step_group_adds_this_session_while_the_versions_match():
     provenance = {"versions": {"tensorflow": "2.20.0"}}
-    first = store.step_group([[400.0, 410.0], [402.0, 404.0]], None, provenance)
-    second = store.step_group([[420.0, 430.0], [424.0, 426.0]], first, provenance)
+    first = baselines.step_group([[400.0, 410.0], [402.0, 404.0]], None, provenance)
+    second = baselines.step_group([[420.0, 430.0], [424.0, 426.0]], first, provenance)
     assert second["sessions_ms"] == [[[400.0, 410.0], [402.0, 404.0]], [[420.0, 430.0], [424.0, 426.0]]]
     assert second["step_time_ms"].n == 2 and second["step_time_ms"].mean == pytest.approx(414.5)
     assert second["noise"]["sessions"] == 2 and second["provenance"]["processes"] == 4
     assert len(second["session_dates"]) == 2 and second["session_dates"][0] == second["session_dates"][1]
-    upgraded = store.step_group([[300.0]], second, {"versions": {"tensorflow": "2.21.0"}})
+    upgraded = baselines.step_group([[300.0]], second, {"versions": {"tensorflow": "2.21.0"}})
     assert upgraded["sessions_ms"] == [[[300.0]]]  # another TensorFlow: the old sessions no longer describe it
     many = first
-    for i in range(store.MAX_SESSIONS + 3):
-        many = store.step_group([[float(i + 1)]], many, provenance)
-    assert len(many["sessions_ms"]) == store.MAX_SESSIONS
-    assert many["sessions_ms"][-1] == [[float(store.MAX_SESSIONS + 3)]]
+    for i in range(baselines.MAX_SESSIONS + 3):
+        many = baselines.step_group([[float(i + 1)]], many, provenance)
+    assert len(many["sessions_ms"]) == baselines.MAX_SESSIONS
+    assert many["sessions_ms"][-1] == [[float(baselines.MAX_SESSIONS + 3)]]
 
 
 def test_a_group_of_one_process_sessions_reads_as_sessions():
     """Groups written before sessions spanned processes (`blocks_ms`, one process a session) stay gates."""
-    assert store.stored_sessions({"blocks_ms": [[1.0, 2.0], [3.0]]}) == [[[1.0, 2.0]], [[3.0]]]
-    assert store.stored_sessions(None) == []
+    assert baselines.stored_sessions({"blocks_ms": [[1.0, 2.0], [3.0]]}) == [[[1.0, 2.0]], [[3.0]]]
+    assert baselines.stored_sessions(None) == []
 
 
 def test_the_block_gate_waits_for_enough_sessions_and_judges_the_faster_of_two_timings():
@@ -166,7 +168,7 @@ def test_the_block_gate_waits_for_enough_sessions_and_judges_the_faster_of_two_t
 
 
 def test_timing_processes_interleave_round_by_round_and_keep_each_ones_blocks():
-    from bench import workers
+    from bench.timing import processes
 
     order = []
 
@@ -179,7 +181,7 @@ def test_timing_processes_interleave_round_by_round_and_keep_each_ones_blocks():
             self.ms.append(float(len(order)))
             return self.ms[-1]
 
-    pool = workers.Processes.__new__(workers.Processes)
+    pool = processes.Processes.__new__(processes.Processes)
     pool.workers, pool._order = [Fake("p1"), Fake("p2"), Fake("p3")], None
     for _ in range(6):
         pool.timed_pass()
@@ -193,21 +195,21 @@ def test_timing_processes_interleave_round_by_round_and_keep_each_ones_blocks():
 def test_timing_processes_are_all_asked_to_quit_before_any_is_waited_for(tmp_path):
     """Each process of the course's step takes about a second to end: closing a pool must not wait for one before
     asking the next. Fake processes log when `quit` reaches them and when they end, half a second later."""
-    from bench import workers
+    from bench.timing import processes
 
     script = tmp_path / "python"
     script.write_text(f"#!/bin/sh\nread line\necho \"got $$\" >> {tmp_path}/log\nsleep 0.5\n"
                       f"echo \"end $$\" >> {tmp_path}/log\n")
     script.chmod(0o755)
-    pool = [workers.Worker(str(script), tmp_path, [], name=f"p{i}") for i in range(3)]
-    workers.close_all(pool)
+    pool = [processes.Worker(str(script), tmp_path, [], name=f"p{i}") for i in range(3)]
+    processes.close_all(pool)
     events = [line.split()[0] for line in (tmp_path / "log").read_text().splitlines()]
     assert events == ["got"] * 3 + ["end"] * 3, events
     assert all(worker.process.returncode == 0 for worker in pool)
 
 
 def test_the_ab_mode_interleaves_the_pairs_abba_one_pass_at_a_time():
-    from bench import ab
+    from bench.timing import ab
 
     order = []
 
@@ -227,7 +229,7 @@ def test_the_ab_mode_interleaves_the_pairs_abba_one_pass_at_a_time():
 
 
 def test_the_ab_mode_refuses_bad_settings_in_one_line(capsys, tmp_path):
-    from bench import ab
+    from bench.timing import ab
 
     for argv, problem in ((["--workers", "1"], "--workers must be at least 2"),
                           (["--b-python", str(tmp_path / "nope")], "no such interpreter")):
@@ -238,7 +240,7 @@ def test_the_ab_mode_refuses_bad_settings_in_one_line(capsys, tmp_path):
 
 def test_the_ab_mode_exits_2_on_a_revision_git_does_not_know(capsys):
     """A usage error, not a verdict: 1 means B is slower."""
-    from bench import ab
+    from bench.timing import ab
 
     assert ab.main(["--a-rev", "no-such-revision-xyz"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -253,7 +255,7 @@ def test_the_nightly_workflows_keep_a_history_per_fingerprint_and_their_commands
     import shlex
     from pathlib import Path
 
-    from bench import history
+    from bench.history import cli as history
 
     root = Path(__file__).resolve().parent.parent
     for name in ("nightly-cpu.yml", "nightly-gpu.yml"):

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import claims, verdicts
-from bench.options import CI_TRAIN_ROWS, TIERS, WINNER
-from bench.store import Figure
+from bench.judge import claims
+from bench.judge import verdicts
+from bench.session.tiers import CI_TRAIN_ROWS, TIERS, WINNER
+from bench.store.baselines import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +83,7 @@ def test_a_regression_claims_the_optimizer_only_and_fails_a_fix_that_does_not_le
 
 
 def test_a_large_tasks_full_tier_trains_on_a_slice_and_the_ci_tier_on_its_rows():
-    from bench.options import CI_TRAIN_ROWS, LARGE_TASK_ROWS, TIERS, Options
+    from bench.session.tiers import CI_TRAIN_ROWS, LARGE_TASK_ROWS, TIERS, Options
 
     def options(task, tier):
         return Options("tiny", "test", task, TIERS[tier], "test", 1, None, (0,), None, False, 0.0)
@@ -94,7 +95,7 @@ def test_a_large_tasks_full_tier_trains_on_a_slice_and_the_ci_tier_on_its_rows()
 
 
 def ci_options(task="mrpc", model="minilm-l6", engine="tf-keras", backend=None, tier="ci"):
-    from bench.options import Options
+    from bench.session.tiers import Options
 
     return Options(model, "test", task, TIERS[tier], "test", 1, None, (0,), None, False, 0.0, engine, backend)
 
@@ -130,13 +131,13 @@ MAJORITY_OF = {"mrpc": (279, 408), "sst2": (444, 872), "rte": (146, 277)}
 
 def stored_fix_seeds(task: str, engine: str) -> list[int]:
     """The fix's stored CI-tier accuracies, in validation examples, over every stored host of minilm-l6."""
-    from bench import store
+    from bench.store import baselines
 
-    key = store.quality_key(task, *WINNER, 1, CI_TRAIN_ROWS, 8, engine)
+    key = baselines.quality_key(task, *WINNER, 1, CI_TRAIN_ROWS, 8, engine)
     pairs = MAJORITY_OF[task][1]
     found = {}
     for path in sorted((ROOT / "baselines").glob("minilm-l6__*.json")):
-        group = (store.load(path).get("figures") or {}).get(key)
+        group = (baselines.load(path).get("figures") or {}).get(key)
         if group:
             found.update({(path.name, seed): round(value * pairs) for seed, value in
                           zip(group["provenance"]["seeds"], group["accuracy"]["values"])})
@@ -147,8 +148,8 @@ def test_each_shown_ci_claim_rests_on_stored_seeds_that_hold_it_and_rte_is_dropp
     """A shown row: at least 3 stored seeds of the fix in baselines/, each at least CLEAR_PAIRS examples ahead of
     the majority class (where the Adam runs collapse), as the claim asks. RTE's own seeds do not all hold it (seed 2:
     3 pairs ahead), so it is dropped from the CI tier's claims with that reason."""
-    from bench.claims import CLEAR_PAIRS
-    from bench.options import CI_CLAIMS_MEASURED
+    from bench.judge.claims import CLEAR_PAIRS
+    from bench.session.tiers import CI_CLAIMS_MEASURED
     from finetune.models import MODELS
     from finetune.tasks import TASKS
 

@@ -1,4 +1,4 @@
-"""The result contract (bench.contract): every kind writes and reads back, old files are migrated in one place,
+"""The result contract (bench.store.contract): every kind writes and reads back, old files are migrated in one place,
 docs/contract.md's table is the classes', and reading results imports neither TensorFlow nor transformers."""
 
 import dataclasses
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import contract
+from bench.store import contract
 from finetune import FinetuneError
 from finetune.perf import PerfConfig
 
@@ -81,7 +81,7 @@ def test_a_benchmark_of_no_known_kind_is_left_out_and_a_newer_schema_is_refused(
 
 def test_every_field_the_suite_writes_is_a_field_of_its_record():
     """The writers' building blocks: peak memory (every kind), a fine-tune's speed, a bench's rates, perf fields."""
-    from bench.records import fit_fields, perf_fields
+    from bench.session.recording import fit_fields, perf_fields
     from finetune import steptime
 
     common = {f.name for f in dataclasses.fields(contract.Record)}
@@ -99,7 +99,7 @@ def test_every_field_the_suite_writes_is_a_field_of_its_record():
 
 def test_the_docs_json_contract_table_is_the_classes():
     readme = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
-    assert contract.markdown() in readme, "regenerate it: python -c 'from bench import contract; print(contract.markdown())'"
+    assert contract.markdown() in readme, "regenerate it: python -c 'from bench.store import contract; print(contract.markdown())'"
 
 
 def test_the_report_of_two_old_files_renders_as_before_the_contract(tmp_path):
@@ -110,7 +110,7 @@ def test_the_report_of_two_old_files_renders_as_before_the_contract(tmp_path):
     H100 host's batch-32 CPU row is no longer a "7.84x"; the engine column, tf-keras for files from before engines, and
     the Engines section; a speed-up's 90% interval from the rows' passes, and the step table's legend on which rows
     the gated step and the named variants time)."""
-    from bench import report
+    from bench.report import cli as report
 
     assert report.main([str(FIXTURES / "gpu_h100_bench.json"), str(FIXTURES / "cpu_epyc_bench.json"),
                         "--out", str(tmp_path)]) == 0
@@ -121,7 +121,9 @@ def test_reading_merging_and_reporting_import_neither_tensorflow_nor_transformer
     script = f"""
 import sys
 from pathlib import Path
-from bench import ingest, report, results
+from bench.store import ingest
+from bench.report import cli as report
+from bench.report import runs
 fixtures = Path({str(FIXTURES)!r})
 assert report.main([str(fixtures / "gpu_h100_bench.json"), "--out", {str(tmp_path / "out")!r}]) == 0
 ingest.ingest([fixtures / "cpu_epyc_bench.json"], directory=Path({str(tmp_path / "baselines")!r}))
@@ -152,14 +154,14 @@ def test_every_kind_carries_the_planted_factor_and_an_old_record_reads_as_unplan
 
 
 def test_every_record_the_suite_writes_carries_its_sessions_planted_factor():
-    """bench.records builds each kind from the session's Context, whose planted factor has no default (a writer
+    """bench.session.recording builds each kind from the session's Context, whose planted factor has no default (a writer
     that forgot it would fail, not write a planted run as 0.0)."""
-    from bench import records
+    from bench.session import recording
     from finetune import steptime
 
     with pytest.raises(TypeError, match="planted_slowdown"):
-        records.Context("tiny", "ci", 1, "tf-keras")
-    ctx = records.Context("tiny", "ci", 1, "tf-keras", 0.25)
+        recording.Context("tiny", "ci", 1, "tf-keras")
+    ctx = recording.Context("tiny", "ci", 1, "tf-keras", 0.25)
     config = {"task": "mrpc", "device": "cpu", "batch_size": 8, "seed": 0, "epochs": 1, "loss": "from_logits",
               "optimizer": "linear-decay", "max_train_samples": 2400}
     run = SimpleNamespace(config=config, fit={"ms_per_step": 2.0, "compile_s": 1.0, "epoch_s": [1.0], "steps": 1},
@@ -173,10 +175,10 @@ def test_every_record_the_suite_writes_carries_its_sessions_planted_factor():
     c = SimpleNamespace(task="mrpc", device="cpu", batch_size=8, seed=0, perf=PerfConfig())
     bench = SimpleNamespace(config=c, rates=lambda ms: steptime.rates(shape, ms), replicas=1, rows=32,
                             shapes={(8, 32)}, traces=lambda: 1)
-    written = [records.quality(ctx, run), records.variant_quality(ctx, "bucket", run),
-               records.faster(ctx, run, run, "bucket", None, PerfConfig()),
-               records.step_time(ctx, c, {"shape": shape}, [[2.0, 2.0]], [0.1, 0.1]),
-               records.variant_step_time(ctx, "bucket", bench, 2.0, 8)]
+    written = [recording.quality(ctx, run), recording.variant_quality(ctx, "bucket", run),
+               recording.faster(ctx, run, run, "bucket", None, PerfConfig()),
+               recording.step_time(ctx, c, {"shape": shape}, [[2.0, 2.0]], [0.1, 0.1]),
+               recording.variant_step_time(ctx, "bucket", bench, 2.0, 8)]
     for record in written:
         assert record.planted_slowdown == 0.25 and contract.validate(record.to_extra_info()) == record, record.KIND
 
@@ -195,7 +197,7 @@ def planted_bench_file(tmp_path, factor: float) -> Path:
 def test_ingest_refuses_a_planted_session_in_one_line_and_writes_nothing(tmp_path, capsys):
     """A session run with --plant-slowdown is no measurement: `python -m bench.ingest` names the file and the factor
     and writes no baseline; the same file unplanted is ingested."""
-    from bench import ingest
+    from bench.store import ingest
 
     baselines = tmp_path / "baselines"
     with pytest.raises(SystemExit) as caught:

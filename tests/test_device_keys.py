@@ -9,8 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import store, update
-from bench.judged import StoredFigures
+from bench.store import baselines
+from bench.store import update
+from bench.session.stored import StoredFigures
 
 GPU, CPU, OTHER_CPU = "gpu-nvidia-h100-x1-aaaaaa", "cpu-intel-xeon-amx-16c-bbbbbb", "cpu-amd-epyc-avx2-16c-cccccc"
 CPU_STEP = "step_time/mrpc/cpu/batch=8/blocks=3x5x16"
@@ -32,7 +33,7 @@ class GpuRunner(StoredFigures):
     def __init__(self, directory):
         self.options = SimpleNamespace(update=False, model="bert", history=None, tier=SimpleNamespace(name="full"))
         self.baseline_dir, self.hardware_key = directory, GPU
-        self.baseline = store.load(store.path_for(directory, "bert", GPU))
+        self.baseline = baselines.load(baselines.path_for(directory, "bert", GPU))
         self._device_baselines, self._lent = {}, {}
 
     def key_of(self, device):
@@ -42,10 +43,10 @@ class GpuRunner(StoredFigures):
 @pytest.fixture
 def old_gpu_file(tmp_path):
     """A GPU runner's file as updates wrote it before: its CPU step times of two different CPUs among its own."""
-    store.write_atomic(store.path_for(tmp_path, "bert", GPU), {"model": "bert", "hardware_key": GPU, "figures": {
+    baselines.write_atomic(baselines.path_for(tmp_path, "bert", GPU), {"model": "bert", "hardware_key": GPU, "figures": {
         CPU_STEP: measured_on(CPU, sessions(100.0)),
         CPU_STEP + "/engine=keras3-jax": measured_on(OTHER_CPU, sessions(300.0)),
-        GPU_STEP: measured_on(CPU, sessions(10.0)), QUALITY: {"accuracy": store.Figure.of([0.8, 0.81]).to_dict()}}})
+        GPU_STEP: measured_on(CPU, sessions(10.0)), QUALITY: {"accuracy": baselines.Figure.of([0.8, 0.81]).to_dict()}}})
     return tmp_path
 
 
@@ -55,7 +56,7 @@ def test_each_figure_is_judged_by_the_file_of_its_device(old_gpu_file):
     assert fingerprint == CPU and document["figures"][CPU_STEP]["sessions_ms"][0][0][0] == 100.0  # migrated on read
     assert CPU_STEP + "/engine=keras3-jax" not in document["figures"]  # another CPU's: no one's here
     assert runner.stored_for(GPU_STEP)[1] == GPU and runner.stored_for(QUALITY)[1] == GPU
-    store.write_atomic(store.path_for(old_gpu_file, "bert", CPU), {"figures": {CPU_STEP: sessions(120.0)}})
+    baselines.write_atomic(baselines.path_for(old_gpu_file, "bert", CPU), {"figures": {CPU_STEP: sessions(120.0)}})
     fresh = GpuRunner(old_gpu_file)
     assert fresh.stored_for(CPU_STEP)[0]["figures"][CPU_STEP]["sessions_ms"][0][0][0] == 120.0  # the CPU's own wins
 
@@ -72,24 +73,24 @@ def test_an_update_writes_cpu_step_times_to_the_cpu_file_and_moves_the_old_ones_
     monkeypatch.setattr(update.environment, "hardware", lambda: {"described": {}})
     message = update.write_baselines(runner)
     assert f"bert__{CPU}.json" in message and f"bert__{GPU}.json" in message
-    cpu_file = store.load(store.path_for(old_gpu_file, "bert", CPU))
-    gpu_file = store.load(store.path_for(old_gpu_file, "bert", GPU))
+    cpu_file = baselines.load(baselines.path_for(old_gpu_file, "bert", CPU))
+    gpu_file = baselines.load(baselines.path_for(old_gpu_file, "bert", GPU))
     assert len(cpu_file["figures"][CPU_STEP]["sessions_ms"]) == 4  # the 3 migrated sessions and this one
     assert CPU_STEP not in gpu_file["figures"] and GPU_STEP in gpu_file["figures"] and QUALITY in gpu_file["figures"]
     assert CPU_STEP + "/engine=keras3-jax" in gpu_file["figures"]  # another CPU's stays where it was
 
 
 def test_a_step_keys_device_is_read_from_the_key_in_both_layouts():
-    assert store.device_of_key(CPU_STEP) == "cpu" and store.device_of_key(GPU_STEP) == "gpu"
-    assert store.device_of_key("step_time/cpu/batch=8/passes=5x16") == "cpu"  # one-process groups, from before
-    assert store.device_of_key(QUALITY) is None
+    assert baselines.device_of_key(CPU_STEP) == "cpu" and baselines.device_of_key(GPU_STEP) == "gpu"
+    assert baselines.device_of_key("step_time/cpu/batch=8/passes=5x16") == "cpu"  # one-process groups, from before
+    assert baselines.device_of_key(QUALITY) is None
 
 
 def test_a_gpu_runners_cpu_step_times_make_a_series_per_cpu_and_gate_only_their_own(tmp_path):
     """Nights are kept under the GPU's fingerprint; two runners with those GPUs and different CPUs share that
     folder (a history cached by fingerprint): each CPU's step times are a series of their own, and the gate from
     nights of one CPU never draws on the other's."""
-    from bench import history, nights
+    from bench.history import nights
     from tests.test_history import VERSIONS, step_record, write_night
 
     for index, (cpu, ms) in enumerate([(CPU, 100.0), (OTHER_CPU, 300.0)] * 3):

@@ -1,4 +1,4 @@
-"""bench/gpu_check.py, the GPU check without TensorFlow: its bad input in one line, and a failed test inside its
+"""bench/gpu/check.py, the GPU check without TensorFlow: its bad input in one line, and a failed test inside its
 session failing the check (after its records are reported). Its run on JAX's CPU with TensorFlow made unimportable
 is tests/test_keras3_bench.py's session (keras3_bench_run)."""
 
@@ -11,20 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from bench import gpu_check
-from bench.gpu_check import Session
+from bench.gpu import check
+from bench.gpu.check import Session
 
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_gpu_check_refuses_a_missing_wheels_folder_in_one_line(tmp_path):
-    done = subprocess.run([sys.executable, "bench/gpu_check.py", "run", "--wheels", str(tmp_path / "none"),
+    done = subprocess.run([sys.executable, "bench/gpu/check.py", "run", "--wheels", str(tmp_path / "none"),
                            "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         f"gpu_check: --wheels {tmp_path / 'none'}: no such folder; make it where PyPI is reachable: "
-        f"python bench/gpu_check.py wheels {tmp_path / 'none'}"]
+        f"python bench/gpu/check.py wheels {tmp_path / 'none'}"]
 
 
 def test_an_unusable_gpu_is_one_line_not_a_cpu_run(generated_glue_dir):
@@ -50,21 +50,21 @@ def test_pytest_exit_1_is_a_failed_check_and_other_exits_leave_nothing_to_report
     """pytest's exit 1 (a test or gate failed, its records written) was once taken for success: 0 and the success
     line. It is 1, naming the failed tests; a session without records, or ended otherwise, is 2."""
     records, report = tmp_path / "jax.json", tmp_path / "report"
-    assert gpu_check.outcome([Session("jax", 0, records)], report) == (0, f"{records} and {report}")
-    status, line = gpu_check.outcome([Session("jax", 0, records),
+    assert check.outcome([Session("jax", 0, records)], report) == (0, f"{records} and {report}")
+    status, line = check.outcome([Session("jax", 0, records),
                                       Session("torch", 1, tmp_path / "torch.json", ("bench/test_quality.py::a",))],
                                      report)
     assert status == 1 and line.startswith("tests failed on torch: bench/test_quality.py::a (records: ")
     many = tuple(f"t{i}" for i in range(7))
-    assert "t4 and 2 more" in gpu_check.outcome([Session("jax", 1, records, many)], report)[1]
-    assert gpu_check.outcome([Session("jax", 1, None)], report)[0] == 2  # exit 1 before any record: nothing to show
-    status, line = gpu_check.outcome([Session("jax", 3, records), Session("torch", 1, records, ("x",))], report)
+    assert "t4 and 2 more" in check.outcome([Session("jax", 1, records, many)], report)[1]
+    assert check.outcome([Session("jax", 1, None)], report)[0] == 2  # exit 1 before any record: nothing to show
+    status, line = check.outcome([Session("jax", 3, records), Session("torch", 1, records, ("x",))], report)
     assert status == 2 and line == ("no records from jax (pytest exit 3): see pytest's output above; "
                                     "tests failed on torch: x")
 
 
 FAKE_PYTHON = """#!{python}
-# The interpreter bench/gpu_check.py starts (sys.executable), standing in for the suite's session: `-m pytest` runs
+# The interpreter bench/gpu/check.py starts (sys.executable), standing in for the suite's session: `-m pytest` runs
 # a real pytest session of {planted} (its --junit-xml is pytest's own) and writes the records; `-m bench.report`
 # notes its arguments.
 import json, subprocess, sys
@@ -93,7 +93,7 @@ def test_a_failed_test_in_the_session_fails_the_check_after_its_report(tmp_path,
     fake.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(fake))
     (tmp_path / "wheels").mkdir()
-    status = gpu_check.main(["run", "--wheels", str(tmp_path / "wheels"), "--out", str(tmp_path / "out"),
+    status = check.main(["run", "--wheels", str(tmp_path / "wheels"), "--out", str(tmp_path / "out"),
                              "--backends", "jax", "--platform", "cpu"])
     captured = capsys.readouterr()
     assert status == 1, captured.err

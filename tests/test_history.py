@@ -1,6 +1,6 @@
-"""The history (bench/nights.py, bench.history): nights kept append-only and keyed by fingerprint, change points
-found where a level moved (bench/changes.py), bad files named and left out, the gate from a runner's own nights,
-and bisection (bench/bisection.py) with the A/B decisions replaced by a rule."""
+"""The history (bench/history/nights.py, bench.history): nights kept append-only and keyed by fingerprint, change points
+found where a level moved (bench/judge/changes.py), bad files named and left out, the gate from a runner's own nights,
+and bisection (bench/history/bisection.py) with the A/B decisions replaced by a rule."""
 
 import datetime as dt
 import importlib.util
@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import bisection, changes, history, nights
+from bench.history import bisection
+from bench.judge import changes
+from bench.history import cli as history
+from bench.history import nights
 
 ROOT = Path(__file__).resolve().parent.parent
 FP = "cpu-test-machine-2c-000000"
@@ -261,7 +264,7 @@ def test_the_committed_amx_series_finds_its_real_regression_at_night_5_confirmed
 
 def test_the_listing_reads_no_framework_and_refuses_a_missing_folder_in_one_line(tmp_path):
     write_night(tmp_path, 0, [step_record(400)])
-    code = ("import sys; from bench import history; history.main([sys.argv[1]]); "
+    code = ("import sys; from bench.history import cli; cli.main([sys.argv[1]]); "
             "print(sorted(m for m in ('tensorflow', 'transformers', 'tf_keras', 'datasets') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
@@ -283,7 +286,7 @@ def test_charts_are_drawn_with_their_change_points(tmp_path):
 # --- bisection ---------------------------------------------------------------------------------------------------
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
-    """A git repository of 6 commits; bench.bisection reads its history."""
+    """A git repository of 6 commits; bench.history.bisection reads its history."""
     def git(*args):
         return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True,
                               text=True).stdout.strip()

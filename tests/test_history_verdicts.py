@@ -1,4 +1,4 @@
-"""What silences the history's `--fail-on-new` (bench.history, bench/nights.py; issue 42, item 6): only a verdict that
+"""What silences the history's `--fail-on-new` (bench.history, bench/history/nights.py; issue 42, item 6): only a verdict that
 judges a change, a whole A/B decision (step-time series) or an acknowledgement of that one series (`bench.history
 ack`); an unreadable verdict file is named in one line and judges nothing, and an unjudged change for the worse stays
 red however old it gets."""
@@ -10,7 +10,10 @@ import sys
 
 import pytest
 
-from bench import bisection, changes, history, nights
+from bench.history import bisection
+from bench.judge import changes
+from bench.history import cli as history
+from bench.history import nights
 from tests.test_history import FP, ROOT, quality_record, step_record, write_night
 
 QUALITY = "quality/mrpc/from_logits/linear-decay/epochs=1/train=2400/batch=8/seed=0"

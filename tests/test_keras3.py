@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import store
-from bench.ingest import command_of
+from bench.store import baselines
+from bench.store.ingest import command_of
 from finetune import FinetuneError, RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,17 +45,17 @@ def test_keras3_needs_a_backend_and_tf_keras_takes_none():
 
 def test_an_engine_is_in_the_quality_key_and_tf_keras_keeps_the_old_keys():
     old = "quality/mrpc/from_logits/linear-decay/epochs=1/train=2400/batch=8"
-    assert store.quality_key("mrpc", "from_logits", "linear-decay", 1, 2400, 8) == old
-    assert store.quality_key("mrpc", "from_logits", "linear-decay", 1, 2400, 8,
-                             store.engine_name("keras3", "jax")) == old + "/engine=keras3-jax"
+    assert baselines.quality_key("mrpc", "from_logits", "linear-decay", 1, 2400, 8) == old
+    assert baselines.quality_key("mrpc", "from_logits", "linear-decay", 1, 2400, 8,
+                             baselines.engine_name("keras3", "jax")) == old + "/engine=keras3-jax"
     result = {"config": {"task": "mrpc", "loss": "string", "optimizer": "adam", "epochs": 1, "max_train_samples": 64,
                          "batch_size": 8, "seed": 0, "engine": "keras3", "backend": "tensorflow", "model": "tiny"},
               "scores": {"accuracy": 0.5}, "collapsed": None}
-    assert list(store.quality_groups([result], {})) == [
+    assert list(baselines.quality_groups([result], {})) == [
         "quality/mrpc/string/adam/epochs=1/train=64/batch=8/engine=keras3-tensorflow"]
     assert "--engine keras3 --backend tensorflow" in command_of(result["config"], [0])
     no_engine = {**result, "config": {k: v for k, v in result["config"].items() if k not in ("engine", "backend")}}
-    assert list(store.quality_groups([no_engine], {})) == ["quality/mrpc/string/adam/epochs=1/train=64/batch=8"]
+    assert list(baselines.quality_groups([no_engine], {})) == ["quality/mrpc/string/adam/epochs=1/train=64/batch=8"]
 
 
 JAX_TINY = ["-m", "finetune", "--engine", "keras3", "--backend", "jax", "--model", "tiny", "--epochs", "1"]

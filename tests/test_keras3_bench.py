@@ -1,5 +1,5 @@
 """A tiny `pytest bench/ --engine keras3 --backend jax` session with TensorFlow made unimportable, through the GPU
-check (bench/gpu_check.py) on JAX's CPU: every record names its engine, and its report renders."""
+check (bench/gpu/check.py) on JAX's CPU: every record names its engine, and its report renders."""
 
 import importlib.util
 import json
@@ -22,9 +22,9 @@ def keras3_bench_run(generated_glue_dir, tmp_path_factory):
                     "FINETUNE_EXTRAS=keras3-jax python3 dev.py test tests/test_keras3_bench.py")
     out = tmp_path_factory.mktemp("keras3")
     (out / "wheels").mkdir()  # nothing to carry here: every package is installed
-    # through the GPU check (bench/gpu_check.py), on JAX's CPU (--platform cpu: JAX_PLATFORMS=cpu)
+    # through the GPU check (bench/gpu/check.py), on JAX's CPU (--platform cpu: JAX_PLATFORMS=cpu)
     done = subprocess.run(
-        [sys.executable, "bench/gpu_check.py", "run", "--wheels", str(out / "wheels"), "--out", str(out / "out"),
+        [sys.executable, "bench/gpu/check.py", "run", "--wheels", str(out / "wheels"), "--out", str(out / "out"),
          "--backends", "jax", "--model", "tiny", "--tier", "ci", "--platform", "cpu", "--",
          "bench/test_quality.py::test_quality", "bench/test_step_time.py",
          "bench/test_performance.py::test_variant_step_time[seed0-course]",
@@ -60,9 +60,9 @@ def test_pytest_bench_runs_on_keras3_and_every_record_names_its_engine(keras3_be
 
 
 def test_the_gpu_check_ran_that_session_and_its_report_renders_it(keras3_bench_run):
-    """bench/gpu_check.py (the GPU check, here with --platform cpu) wrote the suite's own contract, which reads back
+    """bench/gpu/check.py (the GPU check, here with --platform cpu) wrote the suite's own contract, which reads back
     whole, and bench.report rendered it."""
-    from bench import contract
+    from bench.store import contract
 
     document, stdout, out = keras3_bench_run
     for benchmark in document["benchmarks"]:

@@ -1,4 +1,4 @@
-"""The multi-worker launcher (bench/launch.py) and the world it gives each worker (finetune/cluster.py), with plain
+"""The multi-worker launcher (bench/launch/cli.py) and the world it gives each worker (finetune/cluster.py), with plain
 Python workers: no framework, so the faults (a death, a hang, a port in use) are tested in seconds."""
 
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import launch
+from bench.launch import cli as launch
 from finetune import cluster
 from finetune.data import NumpyBatches
 from finetune.errors import FinetuneError

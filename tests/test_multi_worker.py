@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import launch
+from bench.launch import cli as launch
 from finetune import engines
 
 ROOT = Path(__file__).resolve().parent.parent

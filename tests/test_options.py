@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.options import TIERS
-from bench.progress import MODES
+from bench.session.tiers import TIERS
+from bench.session.progress import MODES
 from finetune import FinetuneError, RunConfig, options
 from finetune import __main__ as cli
 
@@ -203,7 +203,7 @@ def test_a_bad_engine_and_backend_pair_stops_pytest_bench_in_one_line(flags, mes
 def test_a_planted_slowdown_cannot_be_an_option_set_that_stores_the_session(stored, flag, monkeypatch):
     """The test hook never becomes a baseline or a night: Options refuses the pair in one line naming both flags and
     the fix (a non-chief worker's replace() and every other construction included); each alone is fine."""
-    from bench.options import Options
+    from bench.session.tiers import Options
 
     monkeypatch.delenv("FINETUNE_HISTORY", raising=False)
 

@@ -1,4 +1,4 @@
-"""The session's plan and estimate (bench.plan) and its progress lines (bench.progress), without TensorFlow."""
+"""The session's plan and estimate (bench.session.plan) and its progress lines (bench.session.progress), without TensorFlow."""
 
 import dataclasses
 from dataclasses import dataclass, field
@@ -7,14 +7,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from bench import plan, progress
-from bench.options import RECIPES, TIERS, WINNER
-from bench.suite import Suite
+from bench.session import plan
+from bench.session import progress
+from bench.session.tiers import RECIPES, TIERS, WINNER
+from bench.session.suite import Suite
 
 
 @dataclass
 class FakeSuite:
-    """What bench.plan asks of a Suite: the tier and the tests' own skip reasons."""
+    """What bench.session.plan asks of a Suite: the tier and the tests' own skip reasons."""
     tier: str = "ci"
     unsupported: set = field(default_factory=set)  # variants this host cannot run
     best_variant: str = "bf16-bucket"
@@ -205,7 +206,7 @@ def test_auto_is_live_on_a_terminal_and_off_elsewhere():
 
 
 class FakeReporter:
-    """pytest's TerminalReporter as far as bench.progress.Terminal uses it."""
+    """pytest's TerminalReporter as far as bench.session.progress.Terminal uses it."""
 
     def __init__(self, verbosity=0):
         self.out, self.currentfspath = "bench/test_quality.py ..", "bench/test_quality.py"

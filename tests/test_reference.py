@@ -1,4 +1,4 @@
-"""--reference (bench/reference.py): the gated step time beside a pinned revision's, and the history's drift-free
+"""--reference (bench/timing/reference_revision.py): the gated step time beside a pinned revision's, and the history's drift-free
 series of their ratio."""
 
 import math
@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from bench import changes, contract, nights, reference
+from bench.judge import changes
+from bench.store import contract
+from bench.history import nights
+from bench.timing import reference_revision
 from finetune.errors import FinetuneError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class Counting:
-    """Stands in for bench.workers.Processes: counts the passes asked of it, in one shared event log."""
+    """Stands in for bench.timing.processes.Processes: counts the passes asked of it, in one shared event log."""
 
     def __init__(self, log: list, name: str, ms: list | None = None):
         self.log, self.name, self.ms = log, name, ms
@@ -29,8 +32,8 @@ class Counting:
         return self.ms
 
 
-def stub(log, ms=None) -> reference.Reference:
-    ref = object.__new__(reference.Reference)
+def stub(log, ms=None) -> reference_revision.Reference:
+    ref = object.__new__(reference_revision.Reference)
     ref.rev, ref.commit, ref.processes = "v1", "a" * 40, Counting(log, "R", ms)
     return ref
 
@@ -61,17 +64,19 @@ def test_the_record_is_this_tree_over_the_reference_with_an_interval():
 def test_the_pairs_cancel_a_load_that_moves_from_minute_to_minute():
     """The host's load changes from round to round (x1.0, x1.4, x0.8, ...) and falls on both passes of a pair:
     the paired ratio holds 1.10 tightly where the processes' means, each over loads of its own, spread widely."""
-    from bench import blocks, reference, workers
+    from bench.judge import blocks
+    from bench.timing import reference_revision
+    from bench.timing import processes
 
     count, rounds = 3, 5
-    order = list(workers.pass_order(count, rounds))
+    order = list(processes.pass_order(count, rounds))
     load = [1.0, 1.4, 0.8, 1.3, 0.9, 1.5, 0.7, 1.2, 1.0, 1.45, 0.75, 1.1, 1.35, 0.85, 1.0]
     ours, theirs = [[] for _ in range(count)], [[] for _ in range(count)]
     for k, process in enumerate(order):  # pass k of each side, adjacent in time: the same load
         ours[process].append(110.0 * load[k])
         theirs[process].append(100.0 * load[k])
-    assert [round(v / 100.0, 2) for v in workers.in_time_order(theirs)] == load
-    ratio, low, high = reference.paired(ours, theirs)
+    assert [round(v / 100.0, 2) for v in processes.in_time_order(theirs)] == load
+    ratio, low, high = reference_revision.paired(ours, theirs)
     assert ratio == pytest.approx(1.10) and high - low < 1e-6
     welch = blocks.ab_test(blocks.process_means(theirs), blocks.process_means(ours))
     assert welch.high / welch.low > 1.05  # the processes' own loads: a wide interval for the same 10%
@@ -79,10 +84,10 @@ def test_the_pairs_cancel_a_load_that_moves_from_minute_to_minute():
 
 def test_a_revision_git_cannot_resolve_is_one_line_naming_the_flag():
     with pytest.raises(FinetuneError) as err:
-        reference.resolve("no-such-revision-xyz")
+        reference_revision.resolve("no-such-revision-xyz")
     assert str(err.value).startswith("--reference no-such-revision-xyz: not a commit") and "\n" not in str(err.value)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    assert reference.resolve("HEAD") == head
+    assert reference_revision.resolve("HEAD") == head
 
 
 def test_a_pytest_session_with_a_bad_reference_stops_before_any_test():
@@ -127,10 +132,10 @@ def test_a_10_percent_step_in_the_ratio_is_found_at_its_night_while_the_raw_seri
 def test_the_reference_starts_from_the_environment_the_session_started_with(monkeypatch):
     """A variable this tree's code sets at import (say a oneDNN setting: the change under test) must not reach the
     reference's processes."""
-    from bench import workers
+    from bench.timing import processes
 
     monkeypatch.setenv("FINETUNE_SET_AFTER_START", "1")
-    env = workers.initial_environment()
+    env = processes.initial_environment()
     assert "FINETUNE_SET_AFTER_START" not in env and "PATH" in env
 
 
@@ -138,7 +143,7 @@ def test_the_pass_order_is_lazy_for_a_session_that_may_time_any_number_of_passes
     """Processes asks for 10**9 rounds: a list of them would take all the memory there is."""
     import itertools
 
-    from bench import workers
+    from bench.timing import processes
 
-    assert list(itertools.islice(workers.pass_order(3, 10 ** 9), 7)) == [0, 1, 2, 2, 1, 0, 0]
-    assert workers.in_time_order([[1.0, 6.0], [2.0, 5.0], [3.0, 4.0]]) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert list(itertools.islice(processes.pass_order(3, 10 ** 9), 7)) == [0, 1, 2, 2, 1, 0, 0]
+    assert processes.in_time_order([[1.0, 6.0], [2.0, 5.0], [3.0, 4.0]]) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import report, report_steps, store, verdicts
-from bench.store import Figure
+from bench.report import cli as report
+from bench.report import steps
+from bench.store import baselines
+from bench.judge import verdicts
+from bench.store.baselines import Figure
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GPU = FIXTURES / "gpu_h100_bench.json"  # H100 host: cpu and gpu step times (gpu: 3 seeds), 4 quality runs
@@ -171,12 +174,12 @@ def test_collapsed_quality_runs_are_marked(gpu_report):
 
 
 def test_quality_rows_show_the_stored_baseline_band(tmp_path, capsys):
-    key = store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
-    other = store.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
+    key = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    other = baselines.quality_key("mrpc", "string", "linear-decay", 3, None, 8)
     accuracy = Figure.of([0.855, 0.86, 0.865, 0.86, 0.86])
     groups = {k: {"accuracy": accuracy, "f1": Figure.of([0.895, 0.90, 0.905, 0.90, 0.90])} for k in (key, other)}
-    path = store.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
-    store.write_atomic(path, store.merged(None, {}, groups))
+    path = baselines.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
+    baselines.write_atomic(path, baselines.merged(None, {}, groups))
     assert run_report(capsys, GPU, "--out", tmp_path / "out", "--baselines", tmp_path / "baselines")[0] == 0
     rows = {(r["loss"], r["optimizer"]): r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
     band = verdicts.band(accuracy)
@@ -230,10 +233,10 @@ def test_performance_variants_are_rows_of_their_own(tmp_path, capsys):
 
 
 def test_performance_variants_fine_tunes_are_judged_by_their_recipes_band(tmp_path, capsys):
-    course = store.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
+    course = baselines.quality_key("mrpc", "from_logits", "linear-decay", 3, None, 8)
     accuracy = Figure.of([0.855, 0.86, 0.865, 0.86, 0.86])
-    path = store.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
-    store.write_atomic(path, store.merged(None, {}, {course: {"accuracy": accuracy, "f1": accuracy}}))
+    path = baselines.path_for(tmp_path / "baselines", "bert-base-uncased", "gpu-nvidia-h100-80gb-hbm3-x1")
+    baselines.write_atomic(path, baselines.merged(None, {}, {course: {"accuracy": accuracy, "f1": accuracy}}))
     assert run_report(capsys, with_performance_benchmarks(tmp_path), "--out", tmp_path / "out",
                       "--baselines", tmp_path / "baselines")[0] == 0
     rows = {r["variant"]: r for r in table((tmp_path / "out" / "report.md").read_text(), "Quality")}
@@ -269,11 +272,11 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path, capsys, content, proble
 def test_the_chart_compares_like_with_like(tmp_path):
     """A panel per task and batch size; a row with timed passes shows their spread, one measured once a mark."""
     runs = report.load_runs([GPU, CPU])
-    rows = report_steps.step_rows(runs)
+    rows = steps.step_rows(runs)
     passes = dict(pass_times_s=[1.0, 1.25, 0.8], blocks_ms=None, examples_per_s=10.0)
-    timed = report_steps.StepRow(**{**rows[0].__dict__, "label": "x", "task": "sst2", "n": 1,
-                                    "pass_rates": tuple(report_steps.pass_rates(SimpleNamespace(**passes)))})
-    panels = report_steps.chart_panels(rows + [timed])
+    timed = steps.StepRow(**{**rows[0].__dict__, "label": "x", "task": "sst2", "n": 1,
+                                    "pass_rates": tuple(steps.pass_rates(SimpleNamespace(**passes)))})
+    panels = steps.chart_panels(rows + [timed])
     assert set(panels) == {("mrpc", 32), ("mrpc", 8), ("sst2", timed.batch_size)}
     for (task, batch_size), bars in panels.items():
         assert len(bars) == sum(
@@ -288,21 +291,21 @@ def test_the_chart_compares_like_with_like(tmp_path):
     assert gpu[0].n == sum(b["stats"]["rounds"] for b in benches) and low < gpu[0].examples_per_s < high
     (epyc,) = panels[("mrpc", 8)]
     assert epyc.low < epyc.examples_per_s < epyc.high and epyc.n == 3  # one seed of 3 rounds
-    once = report_steps.StepRow(**{**rows[0].__dict__, "task": "rte", "n": 1, "pass_rates": (12.0,)})
-    (mark,) = report_steps.chart_panels([once])[("rte", once.batch_size)]
+    once = steps.StepRow(**{**rows[0].__dict__, "task": "rte", "n": 1, "pass_rates": (12.0,)})
+    (mark,) = steps.chart_panels([once])[("rte", once.batch_size)]
     assert mark.low is None and mark.high is None and mark.n == 1  # measured once: a mark, no spread
     (sst2,) = panels[("sst2", timed.batch_size)]
     # passes of 1.0, 1.25 and 0.8 s around a mean of 1.0167 s: 10 examples/s scaled by mean / pass
     assert sst2.n == 3 and sst2.low == pytest.approx(10 * 1.0167 / 1.25, rel=1e-3)
     assert sst2.high == pytest.approx(10 * 1.0167 / 0.8, rel=1e-3)
-    report_steps.plot_step_times(rows + [timed], tmp_path / "chart.png")
+    steps.plot_step_times(rows + [timed], tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_pass_rates_come_from_the_blocks_of_a_gated_step_time():
     record = SimpleNamespace(blocks_ms=[[400.0, 500.0], [450.0]], pass_times_s=None, examples_per_s=8000 / 450)
-    assert report_steps.pass_rates(record) == pytest.approx([20.0, 16.0, 8000 / 450])
-    assert report_steps.pass_rates(SimpleNamespace(blocks_ms=None, pass_times_s=[1.0], examples_per_s=3.0)) == []
+    assert steps.pass_rates(record) == pytest.approx([20.0, 16.0, 8000 / 450])
+    assert steps.pass_rates(SimpleNamespace(blocks_ms=None, pass_times_s=[1.0], examples_per_s=3.0)) == []
 
 
 def test_a_profiled_variant_shows_its_busy_time_by_category_and_its_waits_apart(tmp_path, capsys):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from bench import blocks, sensitivity
+from bench.judge import blocks
+from bench.timing import sensitivity
 
 
 def decision(low: float, high: float) -> dict:

@@ -1,4 +1,4 @@
-"""Time limits on the processes the suite starts (bench/timeouts.py): a stuck timing process (bench.workers) or
+"""Time limits on the processes the suite starts (bench/timing/timeouts.py): a stuck timing process (bench.timing.processes) or
 command is killed at its limit, with what it started, and one line names it and the limit. Stand-in programs
 that hang (shell scripts in place of the interpreter): no framework, so each limit is hit in a second or two."""
 
@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bench import timeouts, workers
+from bench.timing import timeouts
+from bench.timing import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def stand_in(tmp_path: Path, body: str) -> Path:
-    """An executable that Worker runs in place of the interpreter (`STAND_IN bench/block.py OPTIONS...`)."""
+    """An executable that Worker runs in place of the interpreter (`STAND_IN bench/timing/timed_process.py OPTIONS...`)."""
     script = tmp_path / "python"
     script.write_text("#!/bin/sh\n" + body)
     script.chmod(0o755)
@@ -48,15 +49,15 @@ def test_a_worker_stuck_in_its_set_up_is_killed_at_its_limit_with_one_line_namin
                                                                                                    monkeypatch):
     monkeypatch.setenv(timeouts.WORKER_ENV, "1")
     no_rows = ["--batches", "0"]  # no untimed pass to allow for: the limit is the floor alone
-    worker = workers.Worker(str(stand_in(tmp_path, STUCK)), tmp_path, no_rows, name="2 of 3")
+    worker = processes.Worker(str(stand_in(tmp_path, STUCK)), tmp_path, no_rows, name="2 of 3")
     try:
-        with pytest.raises(workers.WorkerTimeout) as stopped:
+        with pytest.raises(processes.WorkerTimeout) as stopped:
             worker.ready()
         assert worker.process.returncode is not None  # killed, not left running
         assert dead(child_of(tmp_path)), "what the stuck worker started is still running"
     finally:
         worker.close()
-    assert str(stopped.value) == (f"timing process 2 of 3 ({tmp_path / 'python'} bench/block.py), asked for its "
+    assert str(stopped.value) == (f"timing process 2 of 3 ({tmp_path / 'python'} bench/timing/timed_process.py), asked for its "
                                   f"set-up, gave no answer within 1 s: killed; raise {timeouts.WORKER_ENV} (seconds, "
                                   "now 1) if this machine is that slow")
 
@@ -65,10 +66,10 @@ def test_a_worker_stuck_in_a_pass_is_killed_at_the_limit_of_a_pass(tmp_path, mon
     """Ready at once, then stuck on its first pass: a pass's limit is the floor (10 x a pass of no time is less)."""
     monkeypatch.setenv(timeouts.WORKER_ENV, "1")
     script = stand_in(tmp_path, 'echo \'{"ready": true}\'\nread line\n' + STUCK)
-    worker = workers.Worker(str(script), tmp_path, [], name="1 of 1")
+    worker = processes.Worker(str(script), tmp_path, [], name="1 of 1")
     try:
         assert worker.ready() == {"ready": True}
-        with pytest.raises(workers.WorkerTimeout, match=r"1 of 1 .*, asked for `pass`, gave no answer within 1 s: "
+        with pytest.raises(processes.WorkerTimeout, match=r"1 of 1 .*, asked for `pass`, gave no answer within 1 s: "
                                                         r"killed; raise FINETUNE_WORKER_TIMEOUT"):
             worker.timed_pass()
         assert worker.process.returncode is not None and dead(child_of(tmp_path))
@@ -78,7 +79,7 @@ def test_a_worker_stuck_in_a_pass_is_killed_at_the_limit_of_a_pass(tmp_path, mon
 
 def test_the_ab_mode_names_a_stuck_worker_and_its_limit_in_one_line_and_exits_3(tmp_path):
     """The whole command, as a user meets it: four processes ready at once, then stuck on their first pass (they
-    still end when their stdin closes, as bench/block.py does); the first one asked is killed at a pass's limit
+    still end when their stdin closes, as bench/timing/timed_process.py does); the first one asked is killed at a pass's limit
     (the floor: 10 x a set-up of no time is less), the others closed."""
     script = stand_in(tmp_path, 'echo \'{"ready": true, "versions": {}, "fingerprint": "x", "rows": 8}\'\n'
                                 "while read line; do :; done\n")
@@ -87,7 +88,7 @@ def test_the_ab_mode_names_a_stuck_worker_and_its_limit_in_one_line_and_exits_3(
                            "--workers", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3, done.stderr
     assert done.stderr.strip().splitlines() == [
-        f"error: timing process A 1 of 2 ({script} bench/block.py), asked for `pass`, gave no answer within 1 s: "
+        f"error: timing process A 1 of 2 ({script} bench/timing/timed_process.py), asked for `pass`, gave no answer within 1 s: "
         "killed; raise FINETUNE_WORKER_TIMEOUT (seconds, now 1) if this machine is that slow"]
 
 
@@ -131,7 +132,7 @@ def test_a_bad_limit_is_one_line_naming_the_variable(value):
 def test_a_workers_set_up_limit_counts_its_benches_and_the_rows_of_its_untimed_pass():
     """bench.tune's processes prepare (and XLA-compile) one bench per --perf variant before their ready line, each
     with an untimed pass over --batches batches of --batch-size."""
-    options = workers.block_options("tiny", 24, batch_size=32)
-    assert (workers.benches_of(options), workers.rows_of(options)) == (1, 24 * 32)
-    assert workers.benches_of(options + ["--perf", "course,xla,bf16", "--sample", "lengths"]) == 3
-    assert workers.rows_of([]) == 64  # bench/block.py's defaults: 8 batches of 8
+    options = processes.block_options("tiny", 24, batch_size=32)
+    assert (processes.benches_of(options), processes.rows_of(options)) == (1, 24 * 32)
+    assert processes.benches_of(options + ["--perf", "course,xla,bf16", "--sample", "lengths"]) == 3
+    assert processes.rows_of([]) == 64  # bench/timing/timed_process.py's defaults: 8 batches of 8

@@ -1,6 +1,6 @@
 """bench.tune: candidates named in one line each, the decision on measured times (paired over replicates, ties to
 the candidate that changes no arithmetic), the stored choice that --perf best reads with its speed claim, --store
-refused on a dirty tree, the collapse rule in every band check outside bench/verdicts.py (tune's quality check, the
+refused on a dirty tree, the collapse rule in every band check outside bench/judge/verdicts.py (tune's quality check, the
 gate's fix band, the report's cell), and a whole run on the numpy engine that picks the faster of a planted pair
 while naming the candidates it cannot run."""
 
@@ -15,8 +15,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import blocks, candidates, report_tables, tune, verdicts
-from bench.store import Figure
+from bench.judge import blocks
+from bench.tune import candidates
+from bench.report import tables
+from bench.tune import cli as tune
+from bench.judge import verdicts
+from bench.store.baselines import Figure
 from finetune import FinetuneError, perf, tuned
 from finetune.hardware import Host
 
@@ -244,10 +248,10 @@ def test_tunes_collapse_scores_are_the_validation_splits(real_glue_dir):
 
 
 def test_the_fix_band_never_counts_a_collapsed_run_inside():
-    """The collapse rule lives in bench.verdicts.judge: a collapse (here STS-B's constant prediction, which has no
+    """The collapse rule lives in bench.judge.verdicts.judge: a collapse (here STS-B's constant prediction, which has no
     constant score for the band's "holds a collapse" rule) that lands inside the band fails, and the session passes
     every fine-tune's collapse to it (Suite.compare_scores: the fix band of a variant or of several workers too)."""
-    from bench.suite import Suite
+    from bench.session.suite import Suite
 
     figure = Figure.of([0.0, 0.05, -0.05, 0.02, -0.02])
     inside = verdicts.judge(0.0, figure, limits=(-1.0, 1.0))
@@ -266,8 +270,8 @@ def test_the_fix_band_never_counts_a_collapsed_run_inside():
 def test_the_reports_band_cell_never_puts_a_collapsed_run_in():
     document = {"figures": {"key": {"accuracy": Figure.of([0.66, 0.70, 0.72, 0.68, 0.69]).to_dict(),
                                     "collapsed": [None] * 5}}}
-    assert report_tables.band_text(document, "key", "accuracy", 0.6838, 1 / 408).endswith(" in")
-    cell = report_tables.band_text(document, "key", "accuracy", 0.6838, 1 / 408, collapsed="all-positive")
+    assert tables.band_text(document, "key", "accuracy", 0.6838, 1 / 408).endswith(" in")
+    cell = tables.band_text(document, "key", "accuracy", 0.6838, 1 / 408, collapsed="all-positive")
     assert cell == "[0.5748, 0.8052] n=5 **OUT** (collapsed)"
 
 
@@ -276,7 +280,7 @@ def test_a_stored_choice_of_another_engine_keeps_its_claim_where_a_rule_of_tf_ke
     stored for that engine was measured on it: its claim stands."""
     from types import SimpleNamespace
 
-    from bench.suite import Suite
+    from bench.session.suite import Suite
 
     stored_row = perf.BestChoice("cpu", f"{tuned.MEASURED_HERE}cpu-x-2c-000000), keras3-jax, measured",
                                  lambda _: True, "xla-buckets", 0.8, "measured")

@@ -64,7 +64,7 @@ class Engine:
         return environment.versions()
 
     def callback_base(self) -> type:
-        """The Callback class of this engine's Keras, for the harness's callbacks (bench.gate, bench.progress)."""
+        """The Callback class of this engine's Keras, for the harness's callbacks (bench.session.gating, bench.session.progress)."""
         raise NotImplementedError
 
     def profiler(self) -> tuple | None:
@@ -118,6 +118,6 @@ class Engine:
         return None
 
     def flags(self) -> list[str]:
-        """The command-line flags that choose this engine (`python -m finetune`, `pytest bench/`, bench/block.py);
+        """The command-line flags that choose this engine (`python -m finetune`, `pytest bench/`, bench/timing/timed_process.py);
         the default engine passes none (the A/B mode runs block.py against revisions from before engines)."""
         return ["--engine", self.name] + (["--backend", self.backend] if self.backend else [])

