@@ -21,6 +21,7 @@ from bench.session import progress
 from bench.store import update
 from bench.session.tiers import Options
 from bench.session.suite import Suite, invocation_args
+from bench.judge import learning
 from finetune import FinetuneError, cluster, memory, metrics
 
 SUITE = pytest.StashKey[Suite]()
@@ -233,7 +234,7 @@ def write_results(terminalreporter, suite) -> None:
     write = terminalreporter.write_line
     terminalreporter.section("fine-tuning results")
     for (loss, optimizer, seed), r in sorted(suite.quality_results.items()):
-        state = metrics.verdict(*metrics.state(r))
+        state = learning.verdict(*learning.state(r))
         write(f"quality {loss:11} {optimizer:12} seed {seed}: {metrics.scores_text(r.scores, r.accuracy, r.f1)}  "
               f"{r.fit['ms_per_step']:.0f} ms/step over whole epochs (median step {r.step_time['median_ms']:.0f}, "
               f"compile {r.fit['compile_s']:.1f} s)  peak RSS {r.peak_rss_mb:.0f} MB  {state}")

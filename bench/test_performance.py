@@ -17,6 +17,7 @@ import pytest
 import finetune  # noqa: F401
 from bench.session.gating import in_the_fix_band
 from bench.session.tiers import QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
+from bench.judge import learning
 from finetune import metrics
 from finetune.perf import VARIANTS
 from finetune.steptime import interleaved_passes
@@ -71,11 +72,11 @@ def test_faster_than_the_course(benchmark, suite, seed, request):
     record = suite.faster_record(course, best, choice.variant, choice.target)
     benchmark.extra_info.update(record.to_extra_info())
     assert best.num_train_examples == course.num_train_examples and best.num_train_steps == course.num_train_steps
-    learned = metrics.learned(*metrics.state(best))
+    learned = learning.learned(*learning.state(best))
     suite.figures_judged.append((request.node.nodeid, "learned", learned, ""))  # live even if the speed half skips
     assert learned, (
         f"best ({choice.variant}) did not learn: {metrics.scores_text(best.scores, best.accuracy, best.f1)} "
-        f"[{metrics.verdict(*metrics.state(best))}]")
+        f"[{learning.verdict(*learning.state(best))}]")
     ratio = record.step_time_ms / record.course_step_time_ms
     if choice.target is None:
         pytest.skip(f"no speed claim for {choice.needs}: {choice.evidence}; measured here {ratio:.2f}x the course's "

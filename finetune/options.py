@@ -1,10 +1,11 @@
-"""Every command-line option, once: `python -m finetune` and pytest (root conftest.py) build their flags from OPTIONS,
-so names, defaults, help and validation cannot drift apart.
+"""Every command-line option, once: `python -m finetune`, pytest (root conftest.py) and the tools of bench/ (add_to)
+build their flags from OPTIONS, so names, defaults, help and validation cannot drift apart.
 
 A row says what its flag means (`help`, shared) and how a value is checked (a converter that raises
 argparse.ArgumentTypeError with one line naming the value and the fix, so a bad value is refused while the
 command line is parsed, the same way on both surfaces); `cli` and `pytest` say how the flag looks on each surface
-where the two truly differ (default, choices, the rest of the help), or None where it is not a flag there.
+where the two truly differ (default, choices, the rest of the help), or None where it is not a flag there; a tool
+has the CLI's (pytest's, for an option the CLI lacks), or its own Surface where its flag truly differs.
 Cheap to import: nothing here imports TensorFlow or transformers.
 """
 
@@ -140,13 +141,16 @@ class Option:
     def dest(self) -> str:
         return self.flag.removeprefix("--").replace("-", "_")
 
-    def surface(self, name: str) -> Surface:
+    def surface(self, name: str | Surface) -> Surface:
+        """The surface `name` ("cli" or "pytest"), or `name` itself where it is a tool's own Surface (add_to)."""
+        if isinstance(name, Surface):
+            return name
         side = getattr(self, name)
         if side is None:
             raise ValueError(f"{self.flag} is not an option of {name}")
         return side
 
-    def choices(self, surface: str, given=None) -> tuple | None:
+    def choices(self, surface: str | Surface, given=None) -> tuple | None:
         """The surface's choices; `given` fills in those the table leaves to the caller (FROM_CALLER)."""
         choices = self.surface(surface).choices
         if choices != FROM_CALLER:
@@ -155,7 +159,7 @@ class Option:
             raise ValueError(f"{self.flag}: its choices come from the caller, e.g. choices={{{self.flag!r}: (...)}}")
         return tuple(given)
 
-    def converter(self, surface: str, given=None):
+    def converter(self, surface: str | Surface, given=None):
         choices = self.choices(surface, given)
         if choices is not None:
             return OneOf(self.noun, tuple(choices), self.flag)
@@ -163,8 +167,9 @@ class Option:
             return dataclasses.replace(self.type, flag=self.flag)
         return self.type
 
-    def kwargs(self, surface: str, given=None) -> dict:
-        """add_argument's keyword arguments on `surface` ("cli" or "pytest"); pytest's addoption takes the same.
+    def kwargs(self, surface: str | Surface, given=None) -> dict:
+        """add_argument's keyword arguments on `surface` ("cli", "pytest" or a tool's Surface); pytest's addoption
+        takes the same.
         `given`: the choices, where the table leaves them to the caller."""
         side, choices = self.surface(surface), self.choices(surface, given)
         shared = self.help if choices is None else self.help.replace("{choices}", either(choices))
@@ -179,13 +184,14 @@ class Option:
 
 SAME = Surface()  # default None, no choices, nothing more to say
 DEFAULT = "(default: %(default)s)"  # argparse fills it in
+MODEL_DEFAULT = "(default: bert-base-uncased when TensorFlow sees a GPU, else minilm-l6)"  # the CLI's and pytest's
 
 OPTIONS = (
     Option("--task", "the GLUE task: {choices}", noun="task", cli=Surface(RUN["task"], tuple(TASKS), DEFAULT),
            pytest=Surface(RUN["task"], tuple(TASKS), "(default: %(default)s; a large task's tiers train on a slice of "
                                                      "its rows, bench/session/tiers.py)")),
-    Option("--model", f"{', '.join(MODELS)}, a Hub id or a directory "
-                      "(default: bert-base-uncased when TensorFlow sees a GPU, else minilm-l6)", cli=SAME, pytest=SAME),
+    Option("--model", f"{', '.join(MODELS)}, a Hub id or a directory", cli=Surface(help=MODEL_DEFAULT),
+           pytest=Surface(help=MODEL_DEFAULT)),
     Option("--engine", "{choices}: transformers' TF classes on tf-keras (the course's), or Keras 3 + keras-hub "
                        "(finetune/engines/keras3.py)", noun="engine", cli=Surface(RUN["engine"], ENGINES, DEFAULT),
            pytest=Surface(RUN["engine"], ENGINES, "(default: %(default)s; one engine per session, each in its own "
@@ -238,8 +244,8 @@ OPTIONS = (
     Option("--seeds", "seeds (repeats) per benchmark: 0..N-1", type=Whole(1, 3), metavar="N",
            pytest=Surface(1, help=DEFAULT)),
     Option("--tier", "how long the benchmarks train: {choices} (full: the course's 3 epochs; ci: one epoch over the "
-                     "first rows, every parametrization; default: full where TensorFlow sees a GPU, else ci)",
-           noun="tier", pytest=Surface(None, FROM_CALLER)),
+                     "first rows, every parametrization)", noun="tier",
+           pytest=Surface(None, FROM_CALLER, "(default: full where TensorFlow sees a GPU, else ci)")),
     Option("--progress", "{choices}: the fine-tunes' progress on the terminal (bench/session/progress.py): live, one line "
                          "rewritten in place; lines, one per epoch (for logs); auto: live on a terminal, else off "
                          "(default: %(default)s)", noun="progress mode", pytest=Surface("auto", FROM_CALLER)),
@@ -275,6 +281,21 @@ def add_cli(target, chosen) -> None:
     """Add the options `chosen` (flags) to an argparse parser or argument group, as `python -m finetune` has them."""
     for flag in chosen:
         target.add_argument(flag, **BY_FLAG[flag].kwargs("cli"))
+
+
+def add_to(target, chosen, choices=None, **differs) -> None:
+    """Add the options `chosen` (flags) to a tool's argparse parser or argument group (bench/'s commands), with the
+    table's help and converter: as `python -m finetune` has them, or pytest for an option the CLI lacks. `differs`
+    ({dest: Surface}) is the tool's own surface of a flag that truly differs there (a default, the rest of the help:
+    say why beside it); `choices` ({flag: names}) fills in those the table leaves to the caller (--tier)."""
+    unknown = set(differs) - {BY_FLAG[flag].dest for flag in chosen}
+    if unknown:
+        raise ValueError(f"add_to: no flag of {', '.join(sorted(unknown))} among those added: a tool's own surface "
+                         "is for a flag it adds")
+    for flag in chosen:
+        option = BY_FLAG[flag]
+        side = differs.get(option.dest) or ("cli" if option.cli is not None else "pytest")
+        target.add_argument(flag, **option.kwargs(side, (choices or {}).get(flag)))
 
 
 def add_pytest(group, chosen, choices=None) -> None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
+from bench.judge import learning
 from finetune import metrics
 from finetune.glue_tsv import load_glue_dir
 from tests.conftest import MRPC
@@ -53,6 +54,6 @@ def test_majority_accuracy_takes_the_most_common_label_either_way():
     (0.8137, None, "learned"),
 ])
 def test_verdict_names_runs_that_did_not_learn(accuracy, collapsed, expected):
-    assert metrics.verdict(accuracy, collapsed, majority=0.6838235294117647) == expected
-    assert metrics.learned(accuracy, collapsed, majority=0.6838235294117647) == (expected == "learned")
-    assert metrics.learned(accuracy, collapsed, majority=None) == (collapsed is None)  # majority not recorded
+    assert learning.verdict(accuracy, collapsed, majority=0.6838235294117647) == expected
+    assert learning.learned(accuracy, collapsed, majority=0.6838235294117647) == (expected == "learned")
+    assert learning.learned(accuracy, collapsed, majority=None) == (collapsed is None)  # majority not recorded

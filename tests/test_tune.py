@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from bench.judge import blocks
+from bench.judge import ranking
 from bench.tune import candidates
 from bench.report import tables
 from bench.tune import cli as tune
@@ -48,29 +49,29 @@ def test_the_fastest_significant_candidate_is_chosen_ties_going_to_unchanged_ari
              "multiple8": [61.0, 62.5, 59.0],  # as fast, within the noise: changes nothing
              "fixed": [99.0, 105.0, 97.0], "bucket": [80.0, 84.0, 79.0]}
     found = {name: candidates.parse(name, "tf-keras") for name in times}
-    rows = candidates.judged(times, "course")
+    rows = ranking.judged(times, "course")
     assert rows["xla-buckets"]["faster"] and not rows["fixed"]["faster"] and rows["course"]["ratio"] == 1.0
     assert rows["multiple8"]["indistinguishable"] and not rows["bucket"]["indistinguishable"]
-    assert candidates.ranked(rows)[0] == "xla-buckets"
-    assert candidates.shortlist(rows, found, "course") == ["multiple8", "xla-buckets", "bucket", "course"]
-    nothing = candidates.judged({"course": [100.0, 101.0], "fixed": [100.5, 100.0]}, "course")
-    assert candidates.shortlist(nothing, found, "course") == ["course"]  # nothing pays: the course stays
+    assert ranking.ranked(rows)[0] == "xla-buckets"
+    assert ranking.shortlist(rows, found, "course") == ["multiple8", "xla-buckets", "bucket", "course"]
+    nothing = ranking.judged({"course": [100.0, 101.0], "fixed": [100.5, 100.0]}, "course")
+    assert ranking.shortlist(nothing, found, "course") == ["course"]  # nothing pays: the course stays
 
 
 def test_the_whole_fine_tune_is_projected_with_each_candidates_compiles():
     """A step 0.75x the course's whose first pass compiles for 40 s more: over 459 steps (one MRPC epoch) the
     compiles eat the gain (as measured for xla-buckets on the AMX Xeon: median step 0.70x, the epoch 1.05x), over
     1377 steps it keeps some; a first pass no slower than a steady one adds nothing."""
-    rows = candidates.judged({"course": [280.0, 276.0, 282.0], "xla-buckets": [210.0, 207.0, 211.0]}, "course")
+    rows = ranking.judged({"course": [280.0, 276.0, 282.0], "xla-buckets": [210.0, 207.0, 211.0]}, "course")
     firsts = {"course": [12 * 0.280 + 8.0] * 3, "xla-buckets": [12 * 0.209 + 48.0] * 3}  # 12 batches a pass
-    candidates.projected(rows, firsts, batches=12, steps=459, baseline="course")
+    ranking.projected(rows, firsts, batches=12, steps=459, baseline="course")
     one_epoch = rows["xla-buckets"]["whole"]
     assert one_epoch["compile_s"] == pytest.approx(48.0, abs=0.5) and rows["course"]["whole"]["ratio"] == 1.0
     assert 1.0 < one_epoch["ratio"] < 1.1 and one_epoch["low"] < one_epoch["ratio"] < one_epoch["high"]
-    candidates.projected(rows, firsts, batches=12, steps=1377, baseline="course")
+    ranking.projected(rows, firsts, batches=12, steps=1377, baseline="course")
     assert 0.8 < rows["xla-buckets"]["whole"]["ratio"] < 0.9 and rows["xla-buckets"]["ratio"] < 0.76
     warm = {"course": [1.0] * 3, "xla-buckets": [1.0] * 3}  # faster than a steady pass: no compile
-    candidates.projected(rows, warm, batches=12, steps=459, baseline="course")
+    ranking.projected(rows, warm, batches=12, steps=459, baseline="course")
     assert rows["xla-buckets"]["whole"]["compile_s"] == 0.0
     assert rows["xla-buckets"]["whole"]["ratio"] == pytest.approx(rows["xla-buckets"]["ratio"], rel=0.01)
 
@@ -119,7 +120,7 @@ def test_tune_picks_the_faster_of_a_planted_pair_and_names_what_it_cannot_run(re
     assert done.returncode == 0, done.stderr[-2000:]
     entry = json.loads(out.read_text())
     assert entry["choice"] == "multiple8", done.stdout
-    assert candidates.ranked(entry["candidates"]) == ["multiple8", "fixed", "course"]
+    assert ranking.ranked(entry["candidates"]) == ["multiple8", "fixed", "course"]
     assert entry["candidates"]["multiple8"]["faster"] and entry["by_engine"]["fake"]["variant"] == "multiple8"
     assert 0.15 < entry["candidates"]["multiple8"]["ratio"] < 0.4  # 1 / 4
     whole = entry["candidates"]["multiple8"]["whole"]  # 3 epochs of MRPC, each pass's first (compiling) pass

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-if not __package__:  # run as a script: bench.timing.timeouts (standard library only) from this repository
+if not __package__:  # run as a script: bench.timing.timeouts and finetune.options (standard library only) from here
     sys.path.insert(0, str(ROOT))
 from bench.timing import timeouts  # noqa: E402
+from finetune import options  # noqa: E402  (the option table; tests/test_tool_options.py runs this without site)
 
 PYTHON = "3.12"  # the GPU machines' Python
 # What the suite imports on Keras 3 beyond such a machine's own packages (jax or torch, transformers 5, numpy, scipy,
@@ -188,7 +189,10 @@ def main(argv: list[str]) -> int:
     measure.add_argument("--wheels", type=Path, required=True)
     measure.add_argument("--out", type=Path, required=True)
     measure.add_argument("--backends", nargs="+", default=["jax", "torch"], choices=["jax", "torch"])
-    measure.add_argument("--model", default="bert-base-random")
+    # the table's --model (finetune/options.py); bert-base-random, not the CLI's pick by GPU: the weights do not travel
+    options.add_to(measure, ("--model",), model=options.Surface("bert-base-random", help=options.DEFAULT))
+    # not from the table: --tier's names are bench.session.tiers', which imports numpy (absent here before the
+    # wheels are installed); the pytest sessions this starts refuse a bad one (pytest's one line; exit 2 here)
     measure.add_argument("--tier", default="full")
     measure.add_argument("--platform", default="gpu", choices=["gpu", "cpu"],
                          help="cpu: check this script on a CPU (JAX_PLATFORMS=cpu)")

@@ -21,6 +21,7 @@ from bench.timing import ab
 from bench.history import nights
 from bench.timing import timeouts
 from bench.timing.processes import ROOT, WorkerFailed
+from finetune import options
 from finetune.errors import FinetuneError
 
 AB_FLAGS = ("--workers", "--rounds", "--batches", "--model", "--glue-dir", "--alpha", "--min-effect")
@@ -38,8 +39,10 @@ def add_arguments(parser, command: str) -> None:
     parser.add_argument("--workers", default="4", help="A/B processes per side (default: 4)")
     parser.add_argument("--rounds", default="4", help="A/B timed passes per process (default: 4)")
     parser.add_argument("--batches", default="6", help="A/B batches of 8 per pass (default: 6)")
-    parser.add_argument("--model", default=None, help="default: the night's model (bisect: minilm-l6)")
-    parser.add_argument("--glue-dir", default=None, help="default: $GLUE_DIR")
+    # the table's (finetune/options.py), handed on to bench.ab; the model left out is the night's (ab_args), not the
+    # CLI's pick by GPU
+    options.add_to(parser, ("--model", "--glue-dir"),
+                   model=options.Surface(help="(default: the night's model; bisect: bench.ab's, minilm-l6)"))
 
 
 def ab_args(args, good: str, bad: str, model: str | None = None):

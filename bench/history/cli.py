@@ -31,7 +31,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from bench.judge import changes
+from bench.judge import changes, series
 from bench.history import nights
 from bench.store import baselines
 from finetune.errors import FinetuneError
@@ -45,14 +45,6 @@ def analysed(directory: Path, fingerprint: str, problems: list | None = None) ->
     return found, [(s, changes.detect(s.values(), changes.rule_for(s.figure))) for s in nights.series(found)]
 
 
-def same_versions(recorded: dict, versions: dict) -> bool:
-    """Whether a night recorded each library of `versions` (its engine's: engine.versions(), the function the root
-    conftest.py records a night's versions with) at that version. Compared on the engine's libraries only, so a
-    night that recorded more (another engine's) still compares; one that did not record a library the engine
-    depends on (a keras3 night from before engines recorded theirs) does not, since its version is unknown."""
-    return all(name in recorded and recorded[name] == version for name, version in versions.items())
-
-
 def baseline_group(directory: Path, fingerprint: str, key: str, versions: dict) -> tuple[dict | None, str]:
     """A step-time group (bench.judge.verdicts.check_blocks's) of this runner's nights of `key`: those with the library
     versions of `versions` (the session's engine's, engine.versions()) whose own gate did not fail, after the last
@@ -61,13 +53,9 @@ def baseline_group(directory: Path, fingerprint: str, key: str, versions: dict) 
     all_nights = nights.load(directory, fingerprint)
     of_key = [p for s in nights.series(all_nights) if s.key == key and s.figure == "step_time_ms" for p in s.points
               if p.blocks_ms and p.gate != "failed"]
-    like = [p for p in of_key if same_versions(all_nights[p.night].versions, versions)]
-    found = changes.detect([p.value for p in like], changes.RULES["step_time_ms"])
-    if found:
-        like = like[found[-1].index:]  # the level since the last change
-    like = like[-baselines.MAX_SESSIONS:]
+    like, found = series.baseline_nights(of_key, lambda p: all_nights[p.night].versions, versions)
     if len(like) < baselines.MIN_SESSIONS:
-        other = [all_nights[p.night] for p in of_key if not same_versions(all_nights[p.night].versions, versions)]
+        other = [all_nights[p.night] for p in of_key if not series.same_versions(all_nights[p.night].versions, versions)]
         recorded = {name: other[-1].versions.get(name, "not recorded") for name in versions} if other else {}
         moved = f" ({len(other)} more with other versions: {versions_moved(recorded, versions)})" if other else ""
         return None, (f"this runner's history ({directory}) holds {len(like)} night(s) of {key} with these library "
@@ -98,26 +86,10 @@ def versions_moved(before: dict, after: dict) -> str:
     return ", ".join(moved)
 
 
-# The series confirm A/B-tests: the gated step time, and its ratio to a pinned --reference (bench/timing/reference_revision.py). A
-# night flagged in both is A/B-tested once (the first verdict beside it judges it).
-STEP_FIGURES = ("step_time_ms", nights.REFERENCE_FIGURE)
-
-
-def judges(verdict: dict, s: nights.Series) -> bool:
-    """Whether a verdict beside a change's first night judges that series' change: an A/B decision (or the
-    bisection that began with one) judges the step-time series, the only figure the A/B mode measures; an ack
-    judges the one series it names. A file that could not be read judges nothing."""
-    if "problem" in verdict:
-        return False
-    if verdict.get("what") in ("ab", "bisect"):
-        return s.figure in STEP_FIGURES
-    return verdict.get("what") == "ack" and verdict.get("series") == s.name
-
-
 def about(verdicts: list, s: nights.Series) -> list:
     """The verdicts beside a night that concern a series' change there: those that judge it, and the files that
     could not be read (they may have been meant for it)."""
-    return [v for v in verdicts if "problem" in v or judges(v, s)]
+    return [v for v in verdicts if "problem" in v or series.judges(v, s.figure, s.name)]
 
 
 def night_verdicts(directory: Path, fingerprint: str) -> tuple[dict, list[str]]:
@@ -134,7 +106,7 @@ def change_entry(found, s, change, stored: dict) -> dict:
     return {"series": s.name, "first_night": night.name, "when": night.when, "describe": change.describe(),
             "effect": change.effect, "low": change.low, "high": change.high, "p": change.p, "worse": change.worse,
             "revisions": [before.revision, after.revision], "versions_changed": versions_changed(before, after),
-            "verdicts": verdicts_, "judged": any(judges(v, s) for v in verdicts_)}
+            "verdicts": verdicts_, "judged": any(series.judges(v, s.figure, s.name) for v in verdicts_)}
 
 
 def listing(directory: Path, fingerprint: str, figure: str | None, problems: list) -> tuple[list[str], dict]:
@@ -192,14 +164,14 @@ def new_changes(directory: Path, fingerprint: str) -> list[str]:
     for s, found_changes in analysed_:
         for c in found_changes:
             night = found[s.points[c.index].night]
-            if not c.worse or any(judges(v, s) for v in stored.get(night.name, [])):
+            if not c.worse or any(series.judges(v, s.figure, s.name) for v in stored.get(night.name, [])):
                 continue
             age = len(s.points) - c.index
             word = "NEW" if age <= changes.FORE else f"UNJUDGED ({age} nights old)"
             ack_ = (f"python -m bench.history ack {shlex.quote(str(directory))} --fingerprint {fingerprint} "
                     f"--figure {shlex.quote(s.name)} --night {night.name} --reason WHY")
             how = (f"confirm it with python -m bench.history confirm {shlex.quote(str(directory))}, or acknowledge it "
-                   f"with {ack_}" if s.figure in STEP_FIGURES else f"acknowledge it with {ack_}")
+                   f"with {ack_}" if s.figure in series.STEP_FIGURES else f"acknowledge it with {ack_}")
             out.append(f"{fingerprint}: {s.name}: {word} change at {night.name}: {c.describe()}: {how}")
     return out
 
@@ -343,12 +315,12 @@ def confirm(args, fingerprint: str) -> int:
         print(f"bench.history: {problem}", file=sys.stderr)
     status = 0
     for s, found_changes in analysed_:
-        if s.figure not in STEP_FIGURES:
+        if s.figure not in series.STEP_FIGURES:
             continue
         for change in found_changes:
             before, after = revision_range(found, change, s.points)
             night = found[s.points[change.index].night].name  # the likeliest first night: the verdict's place
-            if not change.worse or any(judges(v, s) for v in nights.verdicts(args.directory, fingerprint, night)):
+            if not change.worse or any(series.judges(v, s.figure, s.name) for v in nights.verdicts(args.directory, fingerprint, night)):
                 continue  # read again each time: a verdict stored for one series may judge the next
             if before.commit is None or after.commit is None:
                 print(f"bench.history: {s.name}: change at {night}: cannot A/B revisions {before.revision} .. "
@@ -367,7 +339,7 @@ def confirm(args, fingerprint: str) -> int:
                 print(f"bench.history bisect: {narrowed['described']}; stored beside the night: {path}")
     if status == 0:
         print(f"bench.history: {fingerprint}: no unjudged step-time slowdown left" if not any(
-            c.worse for s, cs in analysed_ if s.figure in STEP_FIGURES for c in cs) else
+            c.worse for s, cs in analysed_ if s.figure in series.STEP_FIGURES for c in cs) else
             f"bench.history: {fingerprint}: every step-time slowdown has a verdict")
     return status
 

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.judge import blocks
+from bench.judge.series import REFERENCE_FIGURE  # noqa: F401 (nights.REFERENCE_FIGURE)
 from bench.store import contract
 from bench.store import baselines
 from finetune.errors import FinetuneError
 
 SCHEMA = 1  # of the "finetune_history" entry a night adds to pytest-benchmark's JSON
-REFERENCE_FIGURE = "step_vs_reference"  # this tree's step time over --reference's, side by side (bench/timing/reference_revision.py)
 NIGHT = re.compile(r"^(\d{8}T\d{6}Z)__([0-9a-z]+(?:-dirty)?)(?:\.\d+)?\.json$")  # verdicts do not match
 
 

@@ -25,6 +25,7 @@ from bench.judge import blocks
 from bench.judge import changes
 from bench.history import nights
 from bench.store import baselines
+from finetune import options
 
 # The host's level from day to day (log sd), measured on the AMX Xeon: the CI tier's mean step on four days,
 # 392.8, 405.3, 425.3 and 440.4 ms (bench.judge.blocks.DAY_DRIFT's comment).
@@ -120,7 +121,9 @@ def new_runner(args, sessions) -> list[dict]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.splitlines()[0])
-    parser.add_argument("--baselines", type=Path, default=baselines.BASELINE_DIR)
+    # --baselines: pytest's folder, the same default (finetune/ cannot name bench/'s folder: the table says it)
+    options.add_to(parser, ("--baselines",), baselines=options.Surface(baselines.BASELINE_DIR))
+    # not the table's --history (a history this session's night is appended to, $FINETUNE_HISTORY): nights only read
     parser.add_argument("--history", type=Path, default=None, help="also draw sessions from these nights")
     parser.add_argument("--series", type=int, default=10)
     parser.add_argument("--nights", type=int, default=30, help="nights of each unchanged series")
@@ -128,12 +131,12 @@ def main(argv=None) -> int:
     parser.add_argument("--after", type=int, default=16, help="nights of a stepped series from the step on")
     parser.add_argument("--step", type=float, default=0.10)
     parser.add_argument("--trials", type=int, default=400, help="gate trials per K")
-    parser.add_argument("--seed", type=int, default=0)
+    options.add_to(parser, ("--seed",))  # the table's: the replay's draws are the run's randomness
     parser.add_argument("--alpha", type=float, default=changes.ALPHA, help="the detection's (default: changes.ALPHA)")
     parser.add_argument("--back", type=int, default=changes.BACK)
     parser.add_argument("--fore", type=int, default=changes.FORE)
     parser.add_argument("--min-fore", type=int, default=changes.MIN_FORE)
-    parser.add_argument("--json", type=Path, default=None)
+    options.add_to(parser, ("--json",))
     args = parser.parse_args(argv)
     sessions = measured_sessions(args.baselines)
     if len(sessions) < 2:

@@ -173,3 +173,12 @@ def paired_test(a: list[float], b: list[float], alpha: float = ALPHA, min_effect
     se = statistics.stdev(diffs) / math.sqrt(len(diffs))
     test = f"paired t-test on log ms/step over {len(diffs)} replicates"
     return _decide(statistics.fmean(diffs), se, len(diffs) - 1, alpha, min_effect, test)
+
+
+def paired_ratio(logs: list[float], alpha: float = 0.05) -> tuple[float, float, float]:
+    """(ratio, low, high): the ratio from pairs' log ratios (log(ours / theirs), one per adjacent pair of passes),
+    with its two-sided 1 - alpha interval (Student's t over the pairs; unbounded for a single pair)."""
+    mean = statistics.fmean(logs)
+    half = (float(_stats.t.ppf(1 - alpha / 2, len(logs) - 1)) * statistics.stdev(logs) / math.sqrt(len(logs))
+            if len(logs) > 1 else math.inf)
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)

@@ -7,6 +7,7 @@ Margins are counted in validation examples (pairs, for MRPC), the unit accuracy 
 
 from __future__ import annotations
 
+from bench.judge import learning
 from finetune import metrics
 
 CLEAR_PAIRS = 8  # the fix beats a recipe that did not learn by at least this many validation examples
@@ -14,9 +15,9 @@ CLEAR_PAIRS = 8  # the fix beats a recipe that did not learn by at least this ma
 
 def note(result) -> str:
     """' [COLLAPSED ...]' or ' [BELOW the majority class ...]' for a run that did not learn, else ''."""
-    if metrics.learned(*metrics.state(result)):
+    if learning.learned(*learning.state(result)):
         return ""
-    return f" [{metrics.verdict(*metrics.state(result))}]"
+    return f" [{learning.verdict(*learning.state(result))}]"
 
 
 def failures(results: dict, winner: tuple, learner_pairs: int, clear_pairs: int = CLEAR_PAIRS,

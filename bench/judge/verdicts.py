@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from scipy import stats as _stats
 
-from bench.store.baselines import MIN_SESSIONS, Figure, stored_sessions
+from bench.judge.figures import MIN_SESSIONS, Figure, stored_sessions
 
 QUALITY_QUANTILE = 0.995  # two-sided 99% prediction interval
 SPEED_QUANTILE = 0.99  # one-sided: only a slower step is a regression

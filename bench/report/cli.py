@@ -36,7 +36,8 @@ def calibration_text(found: dict | None) -> str:
     return ", ".join(f"{name.split('_')[0]} {value:g}" for name, value in found.items() if name.endswith("_gflops"))
 
 
-def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, quality: list[list[str]]) -> str:
+def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, quality: list[list[str]],
+           rejudged: Path | None = None) -> str:
     lines = ["# Fine-tuning benchmark report", "", "## Inputs", ""]
     lines += markdown_table(["file", "measured (UTC)", "commit", "hardware (fingerprint)", "machine", "GPUs",
                              "calibration GFLOP/s"],
@@ -104,12 +105,15 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
                                  "global batch", "ms/step", "one process ms/step", "scaling efficiency",
                                  "all-reduce ms (share)", "speed claim"], several)
         lines += [""]
-    lines += ["", "## Quality", "", "Bands: the stored baseline's prediction interval (bench.store.baselines) for this "
-              "model, hardware and loss x optimizer, widened by one validation example where extra_info records "
-              "num_eval_examples, as the gate does; **OUT** marks a figure outside it. A performance variant "
-              "(variant other than \"-\") is judged against the band of the recipe it trains with.", ""]
+    lines += ["", "## Quality", "", "Gate: each figure's outcome as the benchmark recorded it at run time (the band of "
+              "this model, hardware and recipe, or one lent by a host of the same numerics; a performance variant "
+              "is judged against the band of the recipe it trains with)."
+              + (f" Re-judged: each figure judged again against {rejudged} today, by the gate's rule (the stored "
+                 "prediction interval widened by one validation example); it differs from the recorded gate where the "
+                 "baselines moved since; **OUT** marks a figure outside." if rejudged else ""), ""]
     lines += markdown_table([*by_file, "hardware", "engine", "task", "model", "variant", "loss", "optimizer", "epochs",
-                             "train rows", "seed", "scores (the task's GLUE metrics)", "did not learn", "bands", "gate",
+                             "train rows", "seed", "scores (the task's GLUE metrics)", "did not learn",
+                             "gate (recorded at run time)", *(["re-judged today"] if rejudged else []),
                              "ms/step (whole epochs)", "compile s", "peak memory MB"], quality)
     lines += ["", "## Differences", "", *differences(runs), ""]
     return "\n".join(lines)
@@ -124,7 +128,10 @@ def parse_args(argv):
                         help="speed-ups are relative to the first step-time row containing this text "
                              "(default: the first row)")
     parser.add_argument("--baselines", type=Path, default=baselines.BASELINE_DIR,
-                        help="stored baselines folder (default: %(default)s)")
+                        help="stored baselines folder for --rejudge (default: %(default)s)")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="also judge every quality figure again against --baselines today (the report shows the "
+                             "gate's outcome recorded at run time, and says where it re-judges)")
     return parser.parse_args(argv)
 
 
@@ -134,7 +141,8 @@ def main(argv=None) -> int:
         runs = load_runs(args.runs)
         steps = step_rows(runs)
         reference = pick_reference(steps, args.reference)
-        text = render(runs, steps, reference, quality_table(runs, args.baselines))
+        text = render(runs, steps, reference, quality_table(runs, args.baselines, args.rejudge),
+                      args.baselines if args.rejudge else None)
         try:
             import matplotlib  # noqa: F401  (checked before anything is written)
         except ImportError:

@@ -3,13 +3,12 @@ achieved FLOP/s, MFU and speed-ups with intervals, and the step-time chart (benc
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from scipy import stats as _stats
 
+from bench.judge import speedup
 from bench.store import contract
 from bench.report.runs import Run, hardware_of, records
 from finetune import calibration, flops
@@ -158,40 +157,15 @@ def same_rows(row: StepRow, reference: StepRow) -> bool:
             == (reference.task, reference.batch_size, reference.variant is None))
 
 
-def rate_spread(rates: tuple) -> float | None:
-    """The 90% t half-width, on the log scale, of a row's mean examples/s from its timed passes."""
-    if len(rates) < 2:
-        return None
-    logs = [math.log(v) for v in rates]
-    return float(_stats.t.ppf(0.95, len(logs) - 1)) * statistics.stdev(logs) / math.sqrt(len(logs))
-
-
 def speed_up(reference: StepRow, row: StepRow) -> str:
-    """reference ms/step / row ms/step, with a 90% interval from both rows' passes (their half-widths combined on
-    the log scale, around the figure); "indistinguishable" where it holds 1."""
-    ratio = reference.step_time_ms / row.step_time_ms
-    text = f"{ratio:.3g}x"
-    mine, theirs = rate_spread(row.pass_rates), rate_spread(reference.pass_rates)
-    if mine is None or theirs is None:
-        return text
-    half = math.hypot(mine, theirs)
-    low, high = ratio * math.exp(-half), ratio * math.exp(half)
-    return text + f" [{low:.3g}, {high:.3g}]" + (", indistinguishable" if low <= 1.0 <= high else "")
+    """The report's cell: reference ms/step / row ms/step with its interval (bench.judge.speedup)."""
+    return speedup.speed_up(reference.step_time_ms, reference.pass_rates, row.step_time_ms, row.pass_rates).text()
 
 
 def memory_text(rss_mb: float | None, gpu_mb: float | None) -> str:
     if rss_mb is None:
         return "n/a"
     return f"{rss_mb:,.0f}" + (f" / GPU {gpu_mb:,.0f}" if gpu_mb is not None else "")
-
-
-def gate_text(record) -> str:
-    """The comparison's outcome as the benchmark recorded it ("gate" in extra_info), one word per figure."""
-    gate = record.gate
-    if not gate:
-        return "not recorded"
-    words = {name: outcome.split(":")[0] for name, outcome in gate.items()}
-    return "; ".join(f"{name} {word}" for name, word in words.items())
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from bench.store import bands
 from bench.store import contract
 from bench.store import baselines
 from bench.judge import verdicts
-from bench.report.steps import gate_text, median_of, memory_text, variant_label
+from bench.report.steps import median_of, memory_text, variant_label
 from bench.report.runs import Run, hardware_of, records
+from bench.judge import learning
 from finetune import metrics
 from finetune.errors import FinetuneError
 from finetune.tasks import METRIC_RANGE
@@ -52,6 +53,31 @@ def quality_baseline(baseline_dir: Path, model: str, key: str, run: Run) -> tupl
     return {"figures": {key: lent.group}}, f" (lent by {lent.fingerprint})"
 
 
+def recorded_text(record) -> str:
+    """The gate's outcome as the benchmark recorded it at run time, per figure: passed, FAILED, or skipped and why."""
+    if not record.gate:
+        return "not recorded"
+    return "; ".join(f"{'F1' if name == 'f1' else name} "
+                     + ("FAILED" if outcome == "failed" else outcome if outcome == "passed" else brief(outcome))
+                     for name, outcome in record.gate.items())
+
+
+def brief(outcome: str, limit: int = 120) -> str:
+    return outcome if len(outcome) <= limit else outcome[:limit - 1] + "…"
+
+
+def rejudged_text(baseline_dir: Path, key: str, run: Run, r, scores: dict) -> str:
+    """Each figure of record `r` judged again today against `baseline_dir` (the band its own machine has there,
+    else one lent), as the gate would judge it now."""
+    document, lent = quality_baseline(baseline_dir, r.model, key, run)
+    if document is None:
+        return "no baseline"
+    # The gate widens the band by one validation example; older results do not say how many there were.
+    resolution = 1 / r.num_eval_examples if r.num_eval_examples else 0.0
+    return "; ".join(f"{'F1' if name == 'f1' else name} {band_text(document, key, name, value, resolution, r.collapsed)}"
+                     for name, value in scores.items()) + lent
+
+
 def quality_records(run: Run) -> list:
     """The loss x optimizer fine-tunes (variant "-"), then the performance variants' fine-tunes and the fix on
     several workers, alike."""
@@ -59,26 +85,24 @@ def quality_records(run: Run) -> list:
             + records(run, contract.MultiWorkerQuality))
 
 
-def quality_table(runs: list[Run], baseline_dir: Path) -> list[list[str]]:
+def quality_table(runs: list[Run], baseline_dir: Path, rejudge: bool = False) -> list[list[str]]:
+    """A row per quality record: its scores and the gate's outcome recorded at run time; with `rejudge`, also each
+    figure judged again against `baseline_dir` today (bench.judge.verdicts, the gate's rule), which can differ
+    from the recorded outcome where the baselines moved since."""
     table = []
     for run in runs:
         for r in quality_records(run):
             key = baselines.quality_key(r.task, r.loss, r.optimizer, r.epochs, r.max_train_samples, r.batch_size,
                                     r.engine)
-            document, lent = quality_baseline(baseline_dir, r.model, key, run)
-            # The gate widens the band by one validation example; older results do not say how many there were.
-            resolution = 1 / r.num_eval_examples if r.num_eval_examples else 0.0
-            state = metrics.state(r)
-            collapsed = "" if metrics.learned(*state) else f"**{metrics.verdict(*state)}**"
+            state = learning.state(r)
+            collapsed = "" if learning.learned(*state) else f"**{learning.verdict(*state)}**"
             scores = r.scores or {"accuracy": r.accuracy, "f1": r.f1}  # files before `scores`: MRPC's two
-            bands = "no baseline" if document is None else "; ".join(
-                f"{'F1' if name == 'f1' else name} {band_text(document, key, name, value, resolution, r.collapsed)}"
-                for name, value in scores.items()) + lent
+            rejudged = [rejudged_text(baseline_dir, key, run, r, scores)] if rejudge else []
             table.append([
                 *([run.name] if len(runs) > 1 else []), run.hardware_key, r.engine, r.task or "mrpc", r.model,
                 variant_label(r) or "-", r.loss, r.optimizer, str(r.epochs),
                 "all" if r.max_train_samples is None else str(r.max_train_samples), "" if r.seed is None else str(r.seed),
-                metrics.scores_text(r.scores, r.accuracy, r.f1), collapsed, bands, gate_text(r),
+                metrics.scores_text(r.scores, r.accuracy, r.f1), collapsed, recorded_text(r), *rejudged,
                 "n/a" if r.step_time_ms is None else f"{r.step_time_ms:.0f}",
                 "n/a" if r.compile_s is None else f"{r.compile_s:.1f}",
                 memory_text(r.peak_rss_mb, r.peak_gpu_memory_mb),

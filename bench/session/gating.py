@@ -26,13 +26,14 @@ def in_the_fix_band(benchmark, suite, nodeid: str, result, who: str, must_learn:
     it must learn (where `must_learn`), and land in the band of the fix, the recipe it trains with. The gate's
     outcome goes into the record; a comparison with no baseline is a visible skip. A run that collapsed is never
     inside the band, even where it need not learn (bench.judge.verdicts.judge's collapse rule)."""
+    from bench.judge import learning
     from finetune import metrics
 
     from bench.session.tiers import WINNER
 
-    assert metrics.learned(*metrics.state(result)) or not must_learn, (
+    assert learning.learned(*learning.state(result)) or not must_learn, (
         f"{who} did not learn: {metrics.scores_text(result.scores, result.accuracy, result.f1)} "
-        f"[{metrics.verdict(*metrics.state(result))}]")
+        f"[{learning.verdict(*learning.state(result))}]")
     verdicts = suite.compare_scores(nodeid, result, suite.quality_key(*WINNER))  # a collapse is never inside
     benchmark.extra_info["gate"] = gate_of(verdicts)
     failures = [f"{who}: {message}" for _, (passed, message) in verdicts if passed is False]
@@ -55,13 +56,14 @@ def slowed(timed, fraction: float):
     return slower
 
 
-def slowdown_callbacks(fraction: float, engine) -> tuple:
-    """Keras callbacks (of `engine`'s Keras: a finetune.engines.Engine) for a fine-tune's fit() that make every
-    training step `fraction` slower (none for 0)."""
+def slowdown_callbacks(fraction: float) -> tuple:
+    """Hooks (finetune.hooks) for a fine-tune's training loop that make every training step `fraction` slower (none
+    for 0)."""
     if not fraction:
         return ()
+    from finetune.hooks import Hooks
 
-    class PlantedSlowdown(engine.callback_base()):
+    class PlantedSlowdown(Hooks):
         def on_train_batch_begin(self, batch, logs=None):
             self._started = time.perf_counter()
 

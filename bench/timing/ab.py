@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 from bench.judge import blocks
 from bench.timing import timeouts
 from bench.timing import processes
+from finetune import options
 
 ROOT = processes.ROOT
 
@@ -51,9 +51,9 @@ def parse_args(argv):
     parser.add_argument("--workers", type=int, default=4, help="processes per side (default: 4)")
     parser.add_argument("--rounds", type=int, default=4, help="timed passes per process (default: 4)")
     parser.add_argument("--batches", type=int, default=6, help="prepared batches of 8 per pass (default: 6)")
-    parser.add_argument("--model", default="minilm-l6")
-    parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"),
-                        help="GLUE data in the download layout (default: $GLUE_DIR)")
+    # the table's (finetune/options.py); the model is the small one on every host, not the CLI's pick by GPU: a
+    # verdict's step times stay comparable across hosts and with bench.sensitivity's and bench.history's decisions
+    options.add_to(parser, ("--model", "--glue-dir"), model=options.Surface("minilm-l6", help=options.DEFAULT))
     parser.add_argument("--alpha", type=float, default=blocks.ALPHA, help="one-sided significance level")
     parser.add_argument("--min-effect", type=float, default=blocks.MIN_EFFECT,
                         help="smallest slowdown reported (default: 0.05, 5%%)")
@@ -61,7 +61,7 @@ def parse_args(argv):
                         help="test hook: make B's timed passes this fraction slower (bench.sensitivity)")
     parser.add_argument("--quality", action="store_true", help="also fine-tune once in each and print the quality")
     parser.add_argument("--quality-rows", type=int, default=800)
-    parser.add_argument("--json", type=Path, default=None, help="write the blocks and the verdict here")
+    options.add_to(parser, ("--json",), json=options.Surface(help="(the blocks and the verdict)"))
     args = parser.parse_args(argv)
     if args.workers < 2 or args.rounds < 1 or args.batches < 1:
         parser.error("--workers must be at least 2 (a spread needs two processes a side); --rounds and --batches "
@@ -100,13 +100,16 @@ class Side:
         self.meta: dict = {}
 
     def env(self) -> dict:
-        return {**os.environ, "PYTHONPATH": str(self.tree)}  # TF log level: as the caller's
+        """The environment this command started with (TF log level: as the caller's), not os.environ: what this
+        tree's code sets at import (`finetune`, imported here for its option table: TF_USE_LEGACY_KERAS, or a
+        oneDNN setting of the change under test) must not reach the other side (as bench.timing.reference_revision)."""
+        return {**processes.initial_environment(), "PYTHONPATH": str(self.tree)}
 
     def start(self, args, count: int, slowdown: float, together: int) -> None:
         """`count` timing processes of this side; `together`: how many processes set up at once (both sides')."""
         options = processes.block_options(args.model, args.batches, args.glue_dir, slowdown=slowdown)
         self.workers += [processes.Worker(self.python, self.tree, options, name=f"{self.name} {i + 1} of {count}",
-                                        limits=self.limits, together=together) for i in range(count)]
+                                        env=self.env(), limits=self.limits, together=together) for i in range(count)]
 
     def quality_limit_s(self, args) -> float:
         """The fine-tune's limit: its steps at the slowest ms/step this side's processes timed (bench.timing.timeouts)."""

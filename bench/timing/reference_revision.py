@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -125,12 +124,5 @@ def pair_logs(ours: list[list[float]], theirs: list[list[float]]) -> list[float]
 
 
 def paired(ours: list[list[float]], theirs: list[list[float]], alpha: float = 0.05) -> tuple[float, float, float]:
-    """The ratio this tree / the reference from the pairs' mean log ratio, with its two-sided 1 - alpha interval
-    (Student's t over the pairs)."""
-    from scipy import stats
-
-    logs = pair_logs(ours, theirs)
-    mean = statistics.fmean(logs)
-    half = (float(stats.t.ppf(1 - alpha / 2, len(logs) - 1)) * statistics.stdev(logs) / math.sqrt(len(logs))
-            if len(logs) > 1 else math.inf)
-    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+    """The ratio this tree / the reference over the ABBA pairs, with its interval (bench.judge.blocks.paired_ratio)."""
+    return blocks.paired_ratio(pair_logs(ours, theirs), alpha)

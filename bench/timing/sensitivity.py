@@ -26,6 +26,8 @@ from bench.timing import ab
 from bench.judge import blocks
 from bench.timing import timeouts
 from bench.timing import processes
+from bench.session.tiers import TIERS
+from finetune import options
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,12 +99,15 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=4, help="ab: processes per side")
     parser.add_argument("--rounds", type=int, default=4, help="ab: timed passes per process")
     parser.add_argument("--batches", type=int, default=6, help="ab: batches per pass")
-    parser.add_argument("--model", default="minilm-l6")
-    parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"))
+    # the table's (finetune/options.py); the model: bench.ab's, the small one on every host (a rate of one host
+    # compares with another's)
+    options.add_to(parser, ("--model", "--glue-dir"), model=options.Surface("minilm-l6", help=options.DEFAULT))
     parser.add_argument("--alpha", type=float, default=blocks.ALPHA)
     parser.add_argument("--min-effect", type=float, default=blocks.MIN_EFFECT)
-    parser.add_argument("--tier", default="ci", help="stored: the tier whose step-time baseline is the gate")
-    parser.add_argument("--json", type=Path, default=None)
+    # --tier: pytest's, for the sessions `stored` runs (-k cpu); its default ci, not pytest's pick by GPU: the gate
+    # proved is the CPU step time's, whatever this host sees
+    options.add_to(parser, ("--tier", "--json"), {"--tier": tuple(TIERS)}, tier=options.Surface(
+        "ci", options.FROM_CALLER, "(stored: the tier whose step-time baseline is the gate; default: %(default)s)"))
     args = parser.parse_args(argv)
     try:
         args.limits = timeouts.Limits.from_env()  # read once: every session's and process's limits

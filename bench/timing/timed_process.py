@@ -27,6 +27,10 @@ import time
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bench/timing/timed_process.py", description=__doc__.splitlines()[0])
+    # Not from the option table (finetune/options.py add_to), on purpose: `finetune` here is the revision under test
+    # (PYTHONPATH), whose finetune.options may lack add_to or be absent (the A/B mode times old revisions), or hold
+    # other choices. Its command line is bench.timing.processes.block_options', from values this tree's tools have
+    # already parsed with this tree's table; --perf is a comma-separated list here, not the table's one variant.
     parser.add_argument("--task", default="mrpc")
     parser.add_argument("--model", default="minilm-l6")
     parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"))

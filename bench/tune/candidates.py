@@ -11,10 +11,8 @@ each. Pure Python and scipy.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 
-from bench.judge import blocks
 from finetune import engines, perf
 from finetune.errors import FinetuneError
 
@@ -76,69 +74,3 @@ def parse(text: str, engine: str) -> Candidate:
     if perf.VARIANTS[name].distribute != "none":
         raise FinetuneError(f"{name} distributes the step: bench.tune compares one process's step")
     return Candidate(text.strip(), name, label, tuple(sorted(threads)), label == engine)
-
-
-def judged(times: dict, baseline: str, alpha: float = blocks.ALPHA, min_effect: float = blocks.MIN_EFFECT) -> dict:
-    """{candidate: its row}: per-replicate mean ms/step (`times[c]`, one value per replicate) against the
-    baseline's, a paired test each (blocks.paired_test), and `indistinguishable`: the candidates whose ratio's
-    interval overlaps the fastest one's."""
-    rows = {}
-    for name, values in times.items():
-        row = {"ms_per_step": statistics.fmean(values), "replicates_ms": list(values)}
-        if name != baseline:
-            verdict = blocks.paired_test(times[baseline], values, alpha, min_effect)
-            row.update(ratio=verdict.ratio, low=verdict.low, high=verdict.high, p=verdict.p, faster=verdict.faster,
-                       slower=verdict.slower, described=verdict.describe())
-        else:
-            row.update(ratio=1.0, low=1.0, high=1.0, p=None, faster=False, slower=False, described="the baseline")
-        rows[name] = row
-    fastest = min(rows, key=lambda n: rows[n]["ratio"])
-    for name, row in rows.items():
-        row["indistinguishable"] = name != fastest and row["low"] <= rows[fastest]["high"]
-    return rows
-
-
-def ranked(rows: dict) -> list[str]:
-    return sorted(rows, key=lambda n: rows[n]["ratio"])
-
-
-def shortlist(rows: dict, candidates: dict, baseline: str) -> list[str]:
-    """The candidates worth choosing, best first: significantly faster than the baseline (p < alpha and at least
-    min_effect), by ratio; among those that cannot be told apart from the fastest, the ones that change no
-    arithmetic come first (no quality is at stake). The baseline closes the list: where nothing pays, it stays."""
-    faster = [name for name in ranked(rows) if rows[name]["faster"]]
-    if faster:
-        lead = [n for n in faster if n == faster[0] or rows[n]["indistinguishable"]]
-        same = [n for n in lead if not candidates[n].changes_numerics]
-        faster = same + [n for n in faster if n not in same]
-    return faster + [baseline]
-
-
-def projected(rows: dict, first_pass_s: dict, batches: int, steps: int, baseline: str) -> None:
-    """Each row's whole fine-tune of `steps` steps, projected per replicate from what it measured (in place, as
-    row["whole"]): steps x its ms/step plus its compiles, the first pass's time over a steady pass's (tracing, and
-    XLA's compile of every shape in the sample; measured on the AMX Xeon, fit() pays them too: xla-buckets' median
-    step 0.70x the course's, its one epoch 1.05x). The ratio and interval are a paired test of those seconds
-    against the baseline's, as the step's are. A row without first passes (an older worker) gets none."""
-    def compiles(name: str) -> list[float] | None:
-        firsts = first_pass_s.get(name)
-        if not firsts or len(firsts) != len(rows[name]["replicates_ms"]):
-            return None
-        return [max(first - batches * ms / 1000.0, 0.0) for ms, first in zip(rows[name]["replicates_ms"], firsts)]
-
-    def seconds(name: str, paid: list[float]) -> list[float]:
-        return [steps * ms / 1000.0 + c for ms, c in zip(rows[name]["replicates_ms"], paid)]
-
-    base_paid = compiles(baseline)
-    for name, row in rows.items():
-        paid = compiles(name)
-        if base_paid is None or paid is None:
-            continue
-        mine = seconds(name, paid)
-        whole = {"steps": steps, "seconds": statistics.fmean(mine), "compile_s": statistics.fmean(paid)}
-        if name == baseline:
-            whole.update(ratio=1.0, low=1.0, high=1.0)
-        else:
-            verdict = blocks.paired_test(seconds(baseline, base_paid), mine)
-            whole.update(ratio=verdict.ratio, low=verdict.low, high=verdict.high)
-        row["whole"] = whole

@@ -42,12 +42,13 @@ import tempfile
 from pathlib import Path
 
 from bench.judge import blocks
+from bench.judge import ranking
 from bench.tune import candidates
 from bench.store import baselines
 from bench.timing import timeouts
 from bench.timing import processes
 from bench.tune.candidates import Candidate
-from finetune import engines, environment, metrics, runtime, tuned
+from finetune import engines, environment, metrics, options, runtime, tuned
 from finetune.errors import FinetuneError
 from finetune.tasks import METRIC_RANGE, TASKS
 
@@ -59,12 +60,15 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.tune", description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", default=",".join(candidates.DEFAULT), help="comma-separated (see above)")
     parser.add_argument("--baseline", default="course", help="the candidate the others are judged against")
-    parser.add_argument("--task", default="mrpc")
-    parser.add_argument("--model", default="minilm-l6")
+    # the table's (finetune/options.py); the model: the small one on every host, not the CLI's pick by GPU (the
+    # choice is stored per model: one host's tune of it is another's to compare)
+    options.add_to(parser, ("--task", "--model"), model=options.Surface("minilm-l6", help=options.DEFAULT))
+    # not the table's --engine: an engine label (tf-keras, keras3-jax, a test's fake), as a candidate names it
+    # after @, checked against the registered engines by bench.tune.candidates, not one of finetune's engine names
     parser.add_argument("--engine", default="tf-keras", help="candidates' engine where they name none")
     parser.add_argument("--engine-python", action="append", default=[], metavar="ENGINE=PATH",
                         help="the interpreter of an engine's environment (default: this one)")
-    parser.add_argument("--glue-dir", default=os.environ.get("GLUE_DIR"))
+    options.add_to(parser, ("--glue-dir",))
     parser.add_argument("--replicates", type=int, default=3, help="fresh sets of processes (default: 3)")
     parser.add_argument("--rounds", type=int, default=3, help="timed passes of each candidate per replicate")
     parser.add_argument("--batches", type=int, default=12, help="batches of 8 in the length sample (default: 12)")
@@ -78,8 +82,9 @@ def parse_args(argv):
     parser.add_argument("--store", action="store_true", help="write the choice into this machine's baseline file")
     parser.add_argument("--force-dirty", action="store_true",
                         help="--store from a tree with uncommitted changes, the choice marked dirty (no speed claim)")
-    parser.add_argument("--baselines", type=Path, default=baselines.BASELINE_DIR)
-    parser.add_argument("--json", type=Path, default=None)
+    # --baselines: pytest's folder, the same default (finetune/ cannot name bench/'s folder: the table says it)
+    options.add_to(parser, ("--baselines", "--json"), baselines=options.Surface(baselines.BASELINE_DIR))
+    # not the table's --plant-slowdown (one fraction for every timed step): one candidate's, repeatable
     parser.add_argument("--plant-slowdown", action="append", default=[], metavar="CANDIDATE=F",
                         help="test hook: that candidate's passes made F slower")
     args = parser.parse_args(argv)
@@ -209,17 +214,10 @@ def checked(c: Candidate, args, fingerprint: str) -> dict:
     if group is None:
         return {"passed": False, "why": f"no stored band for {where}: create it with pytest bench/ --update-baselines"}
     run = fine_tune(c, args)
-    state = (run["scores"].get("accuracy"), run["collapsed"], run["majority_accuracy"], run["scores"].get("pearson"))
-    if not metrics.learned(*state):  # a collapse's score can sit inside a wide band: it is never accepted
-        return {"passed": False, "why": f"{metrics.verdict(*state)}: never inside the band ({where})", "run": run}
-    collapse = collapse_scores(args)
     limits = {name: METRIC_RANGE.get(name, verdicts.SCORE_RANGE) for name in run["scores"]}
-    judged = {name: verdicts.judge_quality(name, value, group, 1 / run["num_eval_examples"], limits[name],
-                                           collapse.get(name), run["collapsed"])
-              for name, value in run["scores"].items() if name in group}
-    passed = bool(judged) and all(j.passed for j in judged.values())
-    text = ", ".join(f"{n} {run['scores'][n]:.4f} {j.short(limits[n])}" for n, j in judged.items())
-    return {"passed": passed, "why": f"{text} ({where})", "run": run}
+    found = ranking.quality(run["scores"], run["collapsed"], run["majority_accuracy"], run["num_eval_examples"], group,
+                           where, limits, collapse_scores(args))
+    return {**found, "run": run}
 
 
 def collapse_scores(args) -> dict:
@@ -236,10 +234,10 @@ def collapse_scores(args) -> dict:
 
 
 def choose(found: dict, rows: dict, args, fingerprint: str, baseline: str) -> tuple:
-    """(the choice, quality checks by candidate): bench.tune.candidates.shortlist's order, each arithmetic-changing one
+    """(the choice, quality checks by candidate): bench.judge.ranking.shortlist's order, each arithmetic-changing one
     fine-tuned until one lands in the band."""
     checks = {}
-    for text in candidates.shortlist(rows, found, baseline):
+    for text in ranking.shortlist(rows, found, baseline):
         if text == baseline or not found[text].changes_numerics:
             return text, checks
         if args.no_quality:
@@ -259,7 +257,7 @@ def by_engine(found: dict, rows: dict, choice: str, checks: dict, baseline: str)
     """Per engine, what --perf best means: the overall choice for its engine; for another engine its fastest
     measured candidate that needs no check (or passed one), else its baseline-like course."""
     table = {}
-    for text in [choice] + candidates.shortlist(rows, found, baseline):
+    for text in [choice] + ranking.shortlist(rows, found, baseline):
         c = found[text]
         ok = text == choice or not c.changes_numerics or checks.get(text, {}).get("passed")
         if c.engine in table or not ok or c.threads:
@@ -285,7 +283,7 @@ def table(rows: dict, found: dict, choice: str, skipped: dict) -> list[str]:
     whole = f"whole {steps} steps" if steps else "whole"
     lines = [f"{'candidate':28} {'ms/step':>8} {'ratio':>6} {'90% interval':>16} {'p(faster)':>9} {whole:>24}  "
              "verdict"]
-    for text in candidates.ranked(rows):
+    for text in ranking.ranked(rows):
         row = rows[text]
         verdict = ("baseline" if row["p"] is None else "faster" if row["faster"] else "SLOWER" if row["slower"]
                    else "no significant change")
@@ -369,8 +367,8 @@ def run(args) -> int:
         warn("error: nothing left to compare with the baseline: give --candidates the host can run")
         return 2
     means = {t: blocks.process_means(per_replicate) for t, per_replicate in times.items() if t in found}
-    rows = candidates.judged(means, baseline, args.alpha, args.min_effect)
-    candidates.projected(rows, firsts, args.batches, whole_steps(args), baseline)
+    rows = ranking.judged(means, baseline, args.alpha, args.min_effect)
+    ranking.projected(rows, firsts, args.batches, whole_steps(args), baseline)
     kind = runtime.device_kind("auto")  # where the processes' steps ran (engines place them on a GPU)
     fingerprint = environment.hardware_key(kind)
     choice, checks = choose(found, rows, args, fingerprint, baseline)
