@@ -1,8 +1,8 @@
-"""`python -m bench.bands`, the command's name kept: bench.store.bands."""
+"""`python -m bench.bands`, the command's name kept: bench.store.lending."""
 
 import sys
 
-from bench.store.bands import main
+from bench.store.lending import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,7 +18,7 @@ import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from finetune import options
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
-from finetune import profile, tuned
+from finetune import profile, tuned_choice
 from finetune.perf import VARIANTS, variant
 
 # The flags, from the one table of options (finetune/options.py), in the groups of --help.
@@ -60,7 +60,7 @@ def best(args):
     from finetune.models import default_model
 
     model = args.model or default_model()[0]
-    return tuned.best_choice(device_kind(args), model, args.task, args.batch_size,
+    return tuned_choice.best_choice(device_kind(args), model, args.task, args.batch_size,
                              engines.get(args.engine, args.backend).label)
 
 

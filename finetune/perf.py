@@ -126,7 +126,7 @@ class BestChoice:
     applies: object  # Host -> bool
     variant: str
     # claimed: a whole fine-tune takes at most this fraction of the course's (a row below, or a stored choice's
-    # interval: finetune.tuned.claim); None: no claim, `evidence` says why
+    # interval: finetune.tuned_choice.claim); None: no claim, `evidence` says why
     target: float | None
     evidence: str
 

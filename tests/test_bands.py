@@ -1,4 +1,4 @@
-"""Quality bands lent across hosts of the same numerics (bench/store/bands.py), as the session uses them (bench/session/stored.py),
+"""Quality bands lent across hosts of the same numerics (bench/store/lending.py), as the session uses them (bench/session/comparisons.py),
 and the gate summary that says which gates were live (bench/session/summary.py)."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-from bench.store import bands
+from bench.store import lending
 from bench.session import summary
 from bench.store import baselines
-from bench.session.stored import StoredFigures
+from bench.session.comparisons import StoredFigures
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = "quality/mrpc/from_logits/linear-decay/epochs=1/train=2400/batch=8"
@@ -34,12 +34,12 @@ def write(directory: Path, fingerprint: str, groups: dict, model: str = "minilm-
 def test_the_committed_ci_bands_agree_across_hosts_and_are_lent_to_a_new_one():
     """Measured, not assumed: the two AMX Xeons' stored seeds of the CI tier's fix agree (the same values seed by
     seed), and a host of the same numerics with no band gets one of theirs, named."""
-    found = bands.holders(baselines.BASELINE_DIR, "minilm-l6", FIX)
+    found = lending.holders(baselines.BASELINE_DIR, "minilm-l6", FIX)
     assert len(found) >= 2, [h.fingerprint for h in found]
-    agreeing, differing = bands.agreement(found)
+    agreeing, differing = lending.agreement(found)
     assert len(agreeing) == len(found) and not differing, differing
     versions = found[0].group["provenance"]["versions"]
-    lent, why = bands.lender(baselines.BASELINE_DIR, "minilm-l6", FIX, NEW_HOST, versions)
+    lent, why = lending.lender(baselines.BASELINE_DIR, "minilm-l6", FIX, NEW_HOST, versions)
     assert lent is not None and lent.fingerprint in {h.fingerprint for h in found}, why
     assert "same model, recipe, engine, device type (cpu) and library versions" in lent.where()
     assert "agreed by" in lent.why
@@ -49,34 +49,34 @@ def test_a_host_whose_scores_leave_the_others_band_is_named_and_lends_to_no_one(
     write(tmp_path, "cpu-a-2c-aaaaaa", {FIX: group([0.71, 0.72, 0.72, 0.71, 0.71])})
     write(tmp_path, "cpu-b-2c-bbbbbb", {FIX: group([0.71, 0.72, 0.72])})
     write(tmp_path, "cpu-c-2c-cccccc", {FIX: group([0.64, 0.65, 0.64])})  # other numerics, e.g. another ISA's kernels
-    agreeing, differing = bands.agreement(bands.holders(tmp_path, "minilm-l6", FIX))
+    agreeing, differing = lending.agreement(lending.holders(tmp_path, "minilm-l6", FIX))
     assert [h.fingerprint for h in agreeing] == ["cpu-a-2c-aaaaaa", "cpu-b-2c-bbbbbb"]
     assert [h.fingerprint for h, _ in differing] == ["cpu-c-2c-cccccc"] and "outside" in differing[0][1]
-    lent, _ = bands.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)
+    lent, _ = lending.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)
     assert lent.fingerprint == "cpu-a-2c-aaaaaa" and "cpu-c-2c-cccccc differs and keeps its own" in lent.why
-    lent_to_c, _ = bands.lender(tmp_path, "minilm-l6", FIX, "cpu-c-2c-cccccc", VERSIONS)
+    lent_to_c, _ = lending.lender(tmp_path, "minilm-l6", FIX, "cpu-c-2c-cccccc", VERSIONS)
     assert lent_to_c.fingerprint == "cpu-a-2c-aaaaaa"  # c has a band of its own: the session never asks (below)
-    assert bands.main(["--baselines", str(tmp_path)]) == 1  # the listing flags the disagreement
+    assert lending.main(["--baselines", str(tmp_path)]) == 1  # the listing flags the disagreement
 
 
 def test_no_band_is_lent_across_versions_device_types_or_from_groups_that_cannot_gate(tmp_path):
     write(tmp_path, "cpu-a-2c-aaaaaa", {FIX: group([0.71, 0.72, 0.72], versions={**VERSIONS, "tensorflow": "2.21.0"})})
     write(tmp_path, "gpu-h100-x1-dddddd", {FIX: group([0.71, 0.72, 0.72])})
     write(tmp_path, "cpu-e-2c-eeeeee", {FIX: group([0.70])})  # one seed: no band
-    lent, why = bands.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)
+    lent, why = lending.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)
     assert lent is None and "no host of the same numerics has a band" in why
     (tmp_path / "minilm-l6__cpu-e-2c-eeeeee.json").unlink()
-    lent, why = bands.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)
+    lent, why = lending.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)
     assert lent is None and "tensorflow 2.21.0 here 2.20.0" in why  # the GPU's band is never lent to a CPU
     # a version that cannot change a score does not stop the loan
     write(tmp_path, "cpu-f-2c-ffffff", {FIX: group([0.71, 0.72, 0.72], versions={**VERSIONS, "pytest-benchmark": "9"})})
-    assert bands.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)[0].fingerprint == "cpu-f-2c-ffffff"
+    assert lending.lender(tmp_path, "minilm-l6", FIX, NEW_HOST, VERSIONS)[0].fingerprint == "cpu-f-2c-ffffff"
     write(tmp_path, "cpu-g-2c-999999", {FIX: group([0.68, 0.68, 0.68], collapsed=["all-positive"] * 3)})
-    assert bands.lender(tmp_path, "minilm-l6", FIX, "cpu-h-2c-888888", VERSIONS)[0].fingerprint != "cpu-g-2c-999999"
+    assert lending.lender(tmp_path, "minilm-l6", FIX, "cpu-h-2c-888888", VERSIONS)[0].fingerprint != "cpu-g-2c-999999"
 
 
 class Judged(StoredFigures):
-    """The session's judgements (bench/session/stored.py) without a pytest session: a baseline folder and this host."""
+    """The session's judgements (bench/session/comparisons.py) without a pytest session: a baseline folder and this host."""
 
     def __init__(self, directory: Path, fingerprint: str):
         from types import SimpleNamespace

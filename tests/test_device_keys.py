@@ -11,7 +11,7 @@ import pytest
 
 from bench.store import baselines
 from bench.store import update
-from bench.session.stored import StoredFigures
+from bench.session.comparisons import StoredFigures
 
 GPU, CPU, OTHER_CPU = "gpu-nvidia-h100-x1-aaaaaa", "cpu-intel-xeon-amx-16c-bbbbbb", "cpu-amd-epyc-avx2-16c-cccccc"
 CPU_STEP = "step_time/mrpc/cpu/batch=8/blocks=3x5x16"

@@ -12,7 +12,7 @@ import finetune  # noqa: F401
 import tensorflow as tf
 import tf_keras as keras
 
-from finetune import FinetuneError, RunConfig, data, perf, runtime, steptime, tuned
+from finetune import FinetuneError, RunConfig, data, perf, runtime, steptime, tuned_choice
 from finetune import __main__ as cli
 from finetune.recipes import LOSSES
 from finetune.engines.tf_keras import StepBench
@@ -63,7 +63,7 @@ def test_every_variant_builds_what_it_names(name, tiny_config, tiny_prepared):
 def test_best_is_a_named_variant_reachable_from_the_cli():
     rule = perf.best_choice(runtime.device_kind("auto")).variant
     assert perf.variant("best", runtime.device_kind("auto")) == perf.VARIANTS[rule]
-    best = tuned.best_choice(runtime.device_kind("auto"), "minilm-l6").variant  # measured here, else the rule
+    best = tuned_choice.best_choice(runtime.device_kind("auto"), "minilm-l6").variant  # measured here, else the rule
     assert cli.perf_config(cli.parse_args(["--perf", "best"])) == perf.VARIANTS[best]
     assert cli.perf_config(cli.parse_args([])) == perf.COURSE == RunConfig().perf
     flags = ["--perf", "xla-bucket8", "--no-jit-compile", "--precision", "mixed_bfloat16"]
@@ -222,7 +222,7 @@ def test_variants_are_timed_on_the_same_rows(tiny_config, tiny_prepared):
 
 
 def test_the_cli_runs_the_best_variant(capsys, generated_glue_dir):
-    choice = tuned.best_choice(runtime.device_kind("auto"), "tiny")  # whichever this host has: each runs here
+    choice = tuned_choice.best_choice(runtime.device_kind("auto"), "tiny")  # whichever this host has: each runs here
     best = perf.VARIANTS[choice.variant]
     code = cli.main(["--model", "tiny", "--perf", "best", "--epochs", "1", "--max-train-samples", "16",
                      "--warmup-steps", "0", "--glue-dir", str(generated_glue_dir)])

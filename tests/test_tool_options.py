@@ -17,7 +17,7 @@ from bench.gpu import check
 from bench.history import cli as history
 from bench.history import replay
 from bench.launch import cli as launch
-from bench.store import bands, baselines
+from bench.store import baselines, lending
 from bench.timing import ab, sensitivity, timed_process
 from bench.tune import cli as tune
 from finetune import options
@@ -67,7 +67,7 @@ TOOLS = {
     "bench/history/bisection.py bisect": lambda: built(history.parse_args, "bisect"),
     "bench/history/bisection.py confirm": lambda: built(history.parse_args, "confirm"),
     "bench/history/replay.py": lambda: built(replay.main),
-    "bench/store/bands.py": lambda: built(bands.main),
+    "bench/store/lending.py": lambda: built(lending.main),
     "bench/launch/cli.py": lambda: built(launch.parse),
     "bench/gpu/check.py": lambda: built(check.main, "run"),
 }
@@ -125,7 +125,7 @@ def test_each_tools_flag_of_a_table_name_has_the_tables_help_converter_and_metav
     ("bench/history/bisection.py bisect", ["--good", "a", "--bad", "b"], {"model": None, "glue_dir": "GLUE"}),
     ("bench/history/bisection.py confirm", [], {"model": None, "glue_dir": "GLUE"}),
     ("bench/history/replay.py", [], {"baselines": baselines.BASELINE_DIR, "history": None, "seed": 0, "json": None}),
-    ("bench/store/bands.py", [], {"baselines": baselines.BASELINE_DIR, "model": "minilm-l6"}),
+    ("bench/store/lending.py", [], {"baselines": baselines.BASELINE_DIR, "model": "minilm-l6"}),
     ("bench/gpu/check.py", ["run", "--wheels", "w", "--out", "o"], {"model": "bert-base-random", "tier": "full"}),
 ])
 def test_the_tools_defaults_are_as_they_were(tool, argv, expected, monkeypatch):

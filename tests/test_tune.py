@@ -22,7 +22,7 @@ from bench.report import tables
 from bench.tune import cli as tune
 from bench.judge import verdicts
 from bench.store.baselines import Figure
-from finetune import FinetuneError, perf, tuned
+from finetune import FinetuneError, perf, tuned_choice
 from finetune.hardware import Host
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ def test_the_paired_test_is_on_the_replicates_log_ratios():
 
 
 def _store(directory, entry):
-    path = tuned.baseline_path(directory, "minilm-l6", Host.here().key("cpu"))
+    path = tuned_choice.baseline_path(directory, "minilm-l6", Host.here().key("cpu"))
     path.write_text(json.dumps({"figures": {}, "tuned": {"mrpc/cpu/batch=8": entry}}))
     return path
 
@@ -94,16 +94,16 @@ def _store(directory, entry):
 def test_best_reads_the_stored_choice_for_its_engine_and_falls_back_to_the_rule(tmp_path):
     row = {"variant": "xla-buckets", "ratio": 0.61, "low": 0.58, "high": 0.64, "p": 0.001, "quality": "inside"}
     _store(tmp_path, {"by_engine": {"tf-keras": row}, "measured_at": "2026-12-03", "revision": "abc1234"})
-    choice = tuned.best_choice("cpu", "minilm-l6", directory=tmp_path)
+    choice = tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path)
     assert choice.variant == "xla-buckets" and choice.target == 0.64  # its interval's upper end: the claim
     assert "0.610x [0.580, 0.640]" in choice.evidence and "abc1234" in choice.evidence
     rule = perf.best_choice("cpu")
-    other = tuned.best_choice("cpu", "minilm-l6", engine="keras3-jax", directory=tmp_path)
+    other = tuned_choice.best_choice("cpu", "minilm-l6", engine="keras3-jax", directory=tmp_path)
     assert other.variant == rule.variant and other.needs == rule.needs  # nothing stored for that engine
-    assert tuned.best_choice("cpu", "minilm-l6", task="sst2", directory=tmp_path).variant == rule.variant
+    assert tuned_choice.best_choice("cpu", "minilm-l6", task="sst2", directory=tmp_path).variant == rule.variant
     _store(tmp_path, {"by_engine": {"tf-keras": {**row, "variant": "warp-speed"}}})
     with pytest.raises(FinetuneError, match=r"the tuned choice 'warp-speed' is not a finetune.perf variant"):
-        tuned.best_choice("cpu", "minilm-l6", directory=tmp_path)
+        tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path)
 
 
 def test_tune_picks_the_faster_of_a_planted_pair_and_names_what_it_cannot_run(real_glue_dir, tmp_path):
@@ -157,13 +157,13 @@ def _tuned_row(**changes):
 ])
 def test_a_stored_choice_claims_its_intervals_upper_end_or_says_why_not(changes, target, why):
     """The stored choice's claim: what test_faster_than_the_course asserts on the machine that stored it."""
-    found, said = tuned.claim(_tuned_row(**changes))
+    found, said = tuned_choice.claim(_tuned_row(**changes))
     assert found == target and why in said, said
 
 
 def test_an_old_stored_choice_without_an_interval_is_read_and_reports_only(tmp_path):
     _store(tmp_path, {"by_engine": {"tf-keras": {"variant": "bucket", "quality": "not needed"}}, "revision": "f00"})
-    choice = tuned.best_choice("cpu", "minilm-l6", directory=tmp_path)
+    choice = tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path)
     assert choice.variant == "bucket" and choice.target is None
     assert "no interval stored" in choice.evidence and "stored without an interval" in choice.evidence
 
@@ -211,11 +211,11 @@ def test_a_stored_choice_names_its_tree_and_claims_only_from_a_clean_one(tmp_pat
     args = tune.parse_args(["--candidates", "course,multiple8", "--store", "--baselines", str(tmp_path),
                             "--no-quality", *(["--force-dirty"] if dirty else [])])
     assert tune.run(args) == 0
-    entry = json.loads(tuned.baseline_path(tmp_path, "minilm-l6", Host.here().key("cpu")).read_text())
+    entry = json.loads(tuned_choice.baseline_path(tmp_path, "minilm-l6", Host.here().key("cpu")).read_text())
     entry = entry["tuned"]["mrpc/cpu/batch=8"]
     assert entry["dirty"] is dirty and entry["revision"].endswith("-dirty") is dirty
     row = entry["by_engine"]["tf-keras"]
-    choice = tuned.best_choice("cpu", "minilm-l6", directory=tmp_path)
+    choice = tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path)
     assert choice.variant == "multiple8" and row["high"] < 1.0
     assert choice.target == (None if dirty else round(row["high"], 3)), choice.evidence
 
@@ -283,7 +283,7 @@ def test_a_stored_choice_of_another_engine_keeps_its_claim_where_a_rule_of_tf_ke
 
     from bench.session.suite import Suite
 
-    stored_row = perf.BestChoice("cpu", f"{tuned.MEASURED_HERE}cpu-x-2c-000000), keras3-jax, measured",
+    stored_row = perf.BestChoice("cpu", f"{tuned_choice.MEASURED_HERE}cpu-x-2c-000000), keras3-jax, measured",
                                  lambda _: True, "xla-buckets", 0.8, "measured")
     rule = perf.BestChoice("cpu", "CPUs with native bfloat16", lambda _: True, "bf16-bucket", 0.85, "Xeon")
     fake = SimpleNamespace(perf_kind=lambda: "cpu", options=SimpleNamespace(model="minilm-l6", task="mrpc",
@@ -291,6 +291,6 @@ def test_a_stored_choice_of_another_engine_keeps_its_claim_where_a_rule_of_tf_ke
                            engine=SimpleNamespace(label="keras3-jax", speed_targets=False), host=None,
                            baseline_dir=None)
     for row, target in ((stored_row, 0.8), (rule, None)):
-        monkeypatch.setattr(tuned, "best_choice", lambda *a, row=row, **k: row)
+        monkeypatch.setattr(tuned_choice, "best_choice", lambda *a, row=row, **k: row)
         assert Suite.best_choice(fake).target == target
-    assert tuned.measured_here(stored_row) and not tuned.measured_here(rule)
+    assert tuned_choice.measured_here(stored_row) and not tuned_choice.measured_here(rule)

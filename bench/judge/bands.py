@@ -1,7 +1,7 @@
 """Whether hosts agree on a quality group, so that one may lend its band to another: a GLUE score depends on what
 decides the numbers (the model, the recipe in the group's key, the engine, the precision, the device type and the
 libraries' versions), not on which CPU of a type ran it. Two hosts agree when each one's stored seeds lie in the
-other's band (bench.judge.verdicts.outside); the store (bench.store.bands) finds the holders and the lender."""
+other's band (bench.judge.verdicts.outside); the store (bench.store.lending) finds the holders and the lender."""
 
 from __future__ import annotations
 

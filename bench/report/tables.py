@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from bench.store import bands
+from bench.store import lending
 from bench.store import contract
 from bench.store import baselines
 from bench.judge import verdicts
@@ -45,9 +45,9 @@ def quality_baseline(baseline_dir: Path, model: str, key: str, run: Run) -> tupl
     the gate chose it."""
     document = load_baseline(baselines.path_for(baseline_dir, model, run.hardware_key))
     own = ((document or {}).get("figures") or {}).get(key)
-    if own and bands.Holder(run.hardware_key, own).gates():
+    if own and lending.Holder(run.hardware_key, own).gates():
         return document, ""
-    lent, _ = bands.lender(baseline_dir, model, key, run.hardware_key, run.versions)
+    lent, _ = lending.lender(baseline_dir, model, key, run.hardware_key, run.versions)
     if lent is None:
         return document, ""
     return {"figures": {key: lent.group}}, f" (lent by {lent.fingerprint})"

@@ -1,6 +1,6 @@
 """The session's figures judged against the stored groups they have: this runner's nights (--history), else the
 committed baseline of this host's fingerprint, else (quality only) a band another host of the same numerics lends
-(bench/store/bands.py), else nothing (a skip naming the machines that have one). The rules are
+(bench/store/lending.py), else nothing (a skip naming the machines that have one). The rules are
 bench/judge/verdicts.py's; this is the part of the session (bench/session/suite.py's Suite) that knows which group a figure meets
 and keeps each verdict for the summary.
 """
@@ -66,13 +66,13 @@ class StoredFigures:
     def lent_band(self, key: str):
         """The quality band another host lends this one for `key` (bench.bands), or None: only where this host has
         no band of its own that gates (a group of two seeds or more, not every one collapsed). Asked once a key."""
-        from bench.store import bands
+        from bench.store import lending
 
         own = ((self.baseline or {}).get("figures") or {}).get(key)
-        if own and bands.Holder(self.hardware_key, own).gates():
+        if own and lending.Holder(self.hardware_key, own).gates():
             return None
         if key not in self._lent:
-            self._lent[key] = bands.lender(self.baseline_dir, self.options.model, key, self.hardware_key,
+            self._lent[key] = lending.lender(self.baseline_dir, self.options.model, key, self.hardware_key,
                                            self.engine.versions())
         return self._lent[key][0]
 

@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 
 from bench.judge.figures import MAX_SESSIONS, MIN_SESSIONS, Figure, stored_sessions  # noqa: F401
-from finetune import tuned
+from finetune import tuned_choice
 from finetune.errors import FinetuneError
 
-BASELINE_DIR = tuned.BASELINE_DIR
+BASELINE_DIR = tuned_choice.BASELINE_DIR
 
 
 def step_group(blocks_ms: list[list[float]], stored: dict | None, provenance: dict) -> dict:
@@ -38,7 +38,7 @@ def step_group(blocks_ms: list[list[float]], stored: dict | None, provenance: di
 
 
 def path_for(directory: Path, model: str, hardware_key: str) -> Path:
-    return tuned.baseline_path(directory, model, hardware_key)  # one naming rule: finetune reads these files too
+    return tuned_choice.baseline_path(directory, model, hardware_key)  # one naming rule: finetune reads these files too
 
 
 def load(path: Path) -> dict | None:

@@ -10,7 +10,7 @@ from finetune import environment
 def updated_groups(suite) -> dict:
     """{fingerprint: the figure groups this session measured there}: its fine-tunes' quality under the session's
     fingerprint, each seed's step time as one session under its device's (a GPU runner's CPU step times under its
-    CPU's: bench.session.stored.StoredFigures.key_of)."""
+    CPU's: bench.session.comparisons.StoredFigures.key_of)."""
     provenance = suite.provenance()
     by_file = {suite.hardware_key: baselines.quality_groups([r.to_dict() for r in suite.quality_results.values()],
                                                        provenance)}

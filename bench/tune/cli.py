@@ -19,7 +19,7 @@
    inside, and a band that holds a collapse score accepts nothing. One outside it, or with no band to be judged
    by, is passed over for the next. --side-by-side fine-tunes the baseline too, for the whole fine-tune's ratio
    (compiles included).
-4. Store. --store writes the choice per engine into baselines/<model>__<fingerprint>.json ("tuned"; finetune.tuned
+4. Store. --store writes the choice per engine into baselines/<model>__<fingerprint>.json ("tuned"; finetune.tuned_choice
    reads it for --perf best), with the ratio, its interval (the speed claim test_faster_than_the_course asserts
    there) and the quality check, and the revision measured. A working tree with uncommitted changes is refused
    (exit 2): such a revision cannot be measured again. --force-dirty stores it anyway, marked "dirty" (no claim).
@@ -48,7 +48,7 @@ from bench.store import baselines
 from bench.timing import timeouts
 from bench.timing import processes
 from bench.tune.candidates import Candidate
-from finetune import engines, environment, metrics, options, runtime, tuned
+from finetune import engines, environment, metrics, options, runtime, tuned_choice
 from finetune.errors import FinetuneError
 from finetune.tasks import METRIC_RANGE, TASKS
 
@@ -266,7 +266,7 @@ def by_engine(found: dict, rows: dict, choice: str, checks: dict, baseline: str)
         table[c.engine] = {"candidate": text, "variant": c.variant, "ratio": row["ratio"], "low": row["low"],
                            "high": row["high"], "p_faster": None if row["p"] is None else 1 - row["p"],
                            "quality": checks[text]["why"] if text in checks else "unchanged arithmetic: not needed",
-                           **({"whole": row["whole"]} if row.get("whole") else {})}  # its claim: finetune.tuned
+                           **({"whole": row["whole"]} if row.get("whole") else {})}  # its claim: finetune.tuned_choice
     return table
 
 
@@ -304,7 +304,7 @@ def stored_document(args, entry: dict, fingerprint: str) -> Path:
     path = baselines.path_for(args.baselines, args.model, fingerprint)
     document = baselines.load(path) or {"model": args.model, "hardware_key": fingerprint,
                                     "hardware": environment.hardware(), "figures": {}}
-    key = tuned.key(args.task, entry["device"], 8)
+    key = tuned_choice.key(args.task, entry["device"], 8)
     document = {**document, "tuned": {**(document.get("tuned") or {}), key: entry}}
     baselines.write_atomic(path, document)
     return path
