@@ -1,8 +1,8 @@
-"""`python -m bench.sensitivity`, the command's name kept: bench.timing.sensitivity."""
+"""`python -m bench.sensitivity`, the command's name kept: bench.session.sensitivity."""
 
 import sys
 
-from bench.timing.sensitivity import main
+from bench.session.sensitivity import main
 
 if __name__ == "__main__":
     sys.exit(main())

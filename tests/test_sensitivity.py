@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bench.judge import blocks
-from bench.timing import sensitivity
+from bench.session import sensitivity
 
 
 def decision(low: float, high: float) -> dict:

@@ -18,7 +18,8 @@ from bench.history import cli as history
 from bench.history import replay
 from bench.launch import cli as launch
 from bench.store import baselines, lending
-from bench.timing import ab, sensitivity, timed_process
+from bench.session import sensitivity
+from bench.timing import ab, timed_process
 from bench.tune import cli as tune
 from finetune import options
 
@@ -61,7 +62,7 @@ def built(entry, *argv) -> argparse.ArgumentParser:
 # each tool of issue 43 item 4 (the file its flags are declared in): its parser, as its command builds it
 TOOLS = {
     "bench/timing/ab.py": lambda: built(ab.parse_args),
-    "bench/timing/sensitivity.py": lambda: built(sensitivity.main),
+    "bench/session/sensitivity.py": lambda: built(sensitivity.main),
     TIMED: lambda: built(timed_process.main),
     "bench/tune/cli.py": lambda: built(tune.parse_args),
     "bench/history/bisection.py bisect": lambda: built(history.parse_args, "bisect"),
@@ -119,7 +120,7 @@ def test_each_tools_flag_of_a_table_name_has_the_tables_help_converter_and_metav
 
 @pytest.mark.parametrize("tool, argv, expected", [
     ("bench/timing/ab.py", [], {"model": "minilm-l6", "glue_dir": "GLUE", "json": None}),
-    ("bench/timing/sensitivity.py", ["stored"], {"model": "minilm-l6", "glue_dir": "GLUE", "tier": "ci", "json": None}),
+    ("bench/session/sensitivity.py", ["stored"], {"model": "minilm-l6", "glue_dir": "GLUE", "tier": "ci", "json": None}),
     ("bench/tune/cli.py", [], {"task": "mrpc", "model": "minilm-l6", "engine": "tf-keras", "glue_dir": "GLUE",
                                "baselines": baselines.BASELINE_DIR, "json": None, "plant_slowdown": []}),
     ("bench/history/bisection.py bisect", ["--good", "a", "--bad", "b"], {"model": None, "glue_dir": "GLUE"}),

@@ -20,6 +20,7 @@ from bench.judge import ranking
 from bench.tune import candidates
 from bench.report import tables
 from bench.tune import cli as tune
+from bench.tune import quality, storing
 from bench.judge import verdicts
 from bench.store.baselines import Figure
 from finetune import FinetuneError, perf, tuned_choice
@@ -181,17 +182,17 @@ def _repo(path: Path, dirty: bool) -> Path:
 
 
 def test_store_from_a_dirty_tree_is_refused_in_one_line_unless_forced(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(tune, "REPO", _repo(tmp_path / "dirty", dirty=True))
+    monkeypatch.setattr(storing, "REPO", _repo(tmp_path / "dirty", dirty=True))
     assert tune.main(["--store", "--candidates", "multiple8"]) == 2  # refused before anything is timed
     assert capsys.readouterr().err.strip().splitlines() == [
         "bench.tune: error: --store from a working tree with uncommitted changes (a.txt): commit them, or pass "
         "--force-dirty to store the choice marked as from a dirty tree (it then carries no speed claim)"]
-    assert tune.store_refusal(tune.parse_args(["--store", "--force-dirty"])) is None
-    assert tune.store_refusal(tune.parse_args([])) is None  # nothing stored: nothing to refuse
-    monkeypatch.setattr(tune, "REPO", tmp_path)  # not a checkout: its revision is unknown
-    assert "git cannot tell which revision" in tune.store_refusal(tune.parse_args(["--store"]))
-    monkeypatch.setattr(tune, "REPO", _repo(tmp_path / "clean", dirty=False))
-    assert tune.store_refusal(tune.parse_args(["--store"])) is None
+    assert storing.store_refusal(tune.parse_args(["--store", "--force-dirty"])) is None
+    assert storing.store_refusal(tune.parse_args([])) is None  # nothing stored: nothing to refuse
+    monkeypatch.setattr(storing, "REPO", tmp_path)  # not a checkout: its revision is unknown
+    assert "git cannot tell which revision" in storing.store_refusal(tune.parse_args(["--store"]))
+    monkeypatch.setattr(storing, "REPO", _repo(tmp_path / "clean", dirty=False))
+    assert storing.store_refusal(tune.parse_args(["--store"])) is None
 
 
 @pytest.mark.parametrize("dirty", [False, True])
@@ -199,7 +200,7 @@ def test_a_stored_choice_names_its_tree_and_claims_only_from_a_clean_one(tmp_pat
     """tune.run with its timing replaced by fixed per-replicate times (multiple8 about 0.6x the course): --store
     writes a choice that --perf best reads; from a clean tree with its interval's upper end as the target, from a
     dirty one (--force-dirty) marked dirty and with no target."""
-    monkeypatch.setattr(tune, "REPO", _repo(tmp_path / "repo", dirty=dirty))
+    monkeypatch.setattr(storing, "REPO", _repo(tmp_path / "repo", dirty=dirty))
     measured = {"course": [100.0, 104.0, 98.0], "multiple8": [60.0, 63.0, 58.5]}
 
     def replicate(found, args, r, times, skipped, firsts=None):
@@ -226,10 +227,10 @@ def _checked(monkeypatch, scores, collapsed=None):
     wide = {"accuracy": Figure.of([0.66, 0.70, 0.72, 0.68, 0.69]).to_dict(), "collapsed": [None] * 5}
     run = {"scores": scores, "num_eval_examples": 408, "collapsed": collapsed, "majority_accuracy": 0.6838,
            "ms_per_step": 1.0, "fit_s": 1.0, "compile_s": 0.0}
-    monkeypatch.setattr(tune, "quality_band", lambda args, fingerprint: (wide, "fix.json"))
-    monkeypatch.setattr(tune, "fine_tune", lambda c, args: run)
-    monkeypatch.setattr(tune, "collapse_scores", lambda args: {"accuracy": {0: 0.3162, 1: 0.6838}})
-    return tune.checked(candidates.parse("xla-buckets", "tf-keras"), SimpleNamespace(task="mrpc"), "here")
+    monkeypatch.setattr(quality, "quality_band", lambda args, fingerprint: (wide, "fix.json"))
+    monkeypatch.setattr(quality, "fine_tune", lambda c, args: run)
+    monkeypatch.setattr(quality, "collapse_scores", lambda args: {"accuracy": {0: 0.3162, 1: 0.6838}})
+    return quality.checked(candidates.parse("xla-buckets", "tf-keras"), SimpleNamespace(task="mrpc"), "here")
 
 
 def test_tunes_quality_check_never_accepts_a_collapse_nor_a_band_that_holds_one(monkeypatch):
@@ -237,14 +238,14 @@ def test_tunes_quality_check_never_accepts_a_collapse_nor_a_band_that_holds_one(
     assert collapsed["passed"] is False and collapsed["why"].startswith("COLLAPSED to all-positive")
     learned = _checked(monkeypatch, {"accuracy": 0.7010})  # inside, but the band cannot tell it from a collapse
     assert learned["passed"] is False and "holds the collapse score 0.6838, no gate" in learned["why"]
-    monkeypatch.setattr(tune, "collapse_scores", lambda args: {})  # a band that holds none: inside passes
+    monkeypatch.setattr(quality, "collapse_scores", lambda args: {})  # a band that holds none: inside passes
     wide = {"accuracy": Figure.of([0.66, 0.70, 0.72, 0.68, 0.69]).to_dict(), "collapsed": [None] * 5}
-    monkeypatch.setattr(tune, "quality_band", lambda args, fingerprint: (wide, "fix.json"))
-    assert tune.checked(candidates.parse("xla-buckets", "tf-keras"), SimpleNamespace(task="mrpc"), "here")["passed"]
+    monkeypatch.setattr(quality, "quality_band", lambda args, fingerprint: (wide, "fix.json"))
+    assert quality.checked(candidates.parse("xla-buckets", "tf-keras"), SimpleNamespace(task="mrpc"), "here")["passed"]
 
 
 def test_tunes_collapse_scores_are_the_validation_splits(real_glue_dir):
-    found = tune.collapse_scores(SimpleNamespace(task="mrpc", glue_dir=real_glue_dir))
+    found = quality.collapse_scores(SimpleNamespace(task="mrpc", glue_dir=real_glue_dir))
     assert found["accuracy"] == pytest.approx({0: 129 / 408, 1: 279 / 408}) and found["f1"][0] == 0.0
 
 

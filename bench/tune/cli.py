@@ -35,10 +35,8 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from bench.judge import blocks
@@ -47,13 +45,13 @@ from bench.tune import candidates
 from bench.store import baselines
 from bench.timing import timeouts
 from bench.timing import processes
-from bench.tune.candidates import Candidate
-from finetune import engines, environment, metrics, options, runtime, tuned_choice
+from bench.tune.design import warn, whole_steps
+from bench.tune.quality import by_engine, choose, fine_tune
+from bench.tune.replicates import replicate
+from bench.tune.storing import revision, store_refusal, stored_document
+from finetune import environment, options, runtime
 from finetune.errors import FinetuneError
-from finetune.tasks import METRIC_RANGE, TASKS
 
-RECIPE = ("from_logits", "linear-decay")  # the course's fix: what every candidate fine-tunes with
-REPO = processes.ROOT  # the source tree measured: its revision goes into a stored choice
 
 
 def parse_args(argv):
@@ -101,10 +99,6 @@ def parse_args(argv):
     return args
 
 
-def warn(text: str) -> None:
-    print(f"bench.tune: {text}", file=sys.stderr, flush=True)
-
-
 def chosen_candidates(args) -> dict:
     """{text: Candidate} of --candidates; one that names nothing is one line, and left out."""
     found = {}
@@ -114,166 +108,6 @@ def chosen_candidates(args) -> dict:
         except FinetuneError as err:
             warn(f"candidate {text!r} left out: {err}")
     return found
-
-
-def start(group: list[Candidate], args, replicate: int) -> processes.Worker:
-    engine = group[0].engine
-    flags = engines.get(*candidates.engine_of(engine)).flags()  # the engine's own command-line flags
-    options = processes.block_options(args.model, args.batches, args.glue_dir, task=args.task, engine_flags=flags,
-                                    seed=replicate)
-    options += ["--perf", ",".join(c.variant for c in group), "--sample", "lengths"]
-    return processes.Worker(args.pythons.get(engine, sys.executable), processes.ROOT, options,
-                          name=f"{engine} {dict(group[0].threads) or ''}".strip(),
-                          env={**os.environ, **group[0].env()})
-
-
-def replicate(found: dict, args, r: int, times: dict, skipped: dict, firsts: dict | None = None) -> None:
-    """One replicate: fresh processes, --rounds passes of every candidate still in, the order alternating.
-    firsts: each candidate's first (untimed, compiling) pass in seconds, one per replicate."""
-    groups: dict = {}
-    for text, c in found.items():
-        if text not in skipped:
-            groups.setdefault(c.process, []).append(c)
-    started = {key: start(group, args, r) for key, group in groups.items()}
-    try:
-        live = {}
-        for key, worker in started.items():
-            try:
-                ready = worker.ready()
-            except processes.WorkerFailed as err:
-                for c in groups[key]:
-                    skipped.setdefault(c.text, str(err))
-                continue
-            for c in groups[key]:
-                problem = ready["skipped"].get(c.variant)
-                if problem:
-                    skipped.setdefault(c.text, problem)
-                else:
-                    live[c.text] = (worker, c)
-                    first = (ready["variants"].get(c.variant) or {}).get("first_pass_s")
-                    if firsts is not None and first is not None:
-                        firsts.setdefault(c.text, []).append(first)
-        order = list(live)
-        order = order[r % len(order):] + order[:r % len(order)] if order else order
-        for round_ in range(args.rounds if order else 0):
-            for text in order if round_ % 2 == 0 else reversed(order):
-                worker, c = live[text]
-                answer = worker.ask(f"pass {c.variant} {args.planted.get(text, 0.0)}")
-                times.setdefault(text, [[] for _ in range(args.replicates)])[r].append(answer["ms_per_step"])
-            warn(f"replicate {r + 1}/{args.replicates}, round {round_ + 1}/{args.rounds}: " + ", ".join(
-                f"{t} {times[t][r][-1]:.0f}" for t in order) + " ms/step")
-    finally:
-        processes.close_all(started.values())
-
-
-def fine_tune(c: Candidate, args) -> dict:
-    """A real fine-tune of candidate `c` with the course's fix: its scores and fit()'s time."""
-    name, backend = candidates.engine_of(c.engine)
-    with tempfile.TemporaryDirectory() as out:
-        result = Path(out) / "result.json"
-        command = [args.pythons.get(c.engine, sys.executable), "-m", "finetune", "--task", args.task, "--model",
-                   args.model, "--loss", RECIPE[0], "--optimizer", RECIPE[1], "--epochs", str(args.quality_epochs),
-                   "--perf", c.variant, "--engine", name, "--json", str(result)]
-        command += ["--backend", backend] if backend else []
-        command += ["--glue-dir", args.glue_dir] if args.glue_dir else []
-        command += ["--max-train-samples", str(args.quality_rows)] if args.quality_rows else []
-        warn(f"fine-tuning {c.text}: {args.quality_epochs} epoch(s)")
-        limits = processes.limits_here()  # bench.timing.timeouts: its steps at a slow step, at least the command floor
-        done = timeouts.run(command, cwd=processes.ROOT, env={**os.environ, **c.env(), "PYTHONPATH": str(processes.ROOT)},
-                            capture_output=True, text=True, limit_s=limits.fine_tune_s(whole_steps(args)),
-                            name=f"the fine-tune of {c.text}",
-                            fix=timeouts.raise_hint(timeouts.COMMAND_ENV, limits.command_s))
-        if done.returncode != 0:
-            raise FinetuneError(f"the fine-tune of {c.text} failed: "
-                                f"{(done.stderr.strip().splitlines() or ['no output'])[-1]}")
-        found = json.loads(result.read_text())
-    return {"scores": found["scores"], "ms_per_step": found["fit"]["ms_per_step"],
-            "fit_s": found["wall_time_s"]["train"], "compile_s": found["fit"].get("compile_s"),
-            "num_eval_examples": found["num_eval_examples"], "collapsed": found.get("collapsed"),
-            "majority_accuracy": found.get("majority_accuracy")}
-
-
-def quality_band(args, fingerprint: str) -> tuple:
-    """(the stored group of the course's fix for this design, the file it came from): this machine's first. The
-    band is the baseline engine's (--engine): a candidate on another engine must reach the course's quality too."""
-    key = baselines.quality_key(args.task, *RECIPE, args.quality_epochs, args.quality_rows, 8, args.engine)
-    paths = [baselines.path_for(args.baselines, args.model, key)
-             for key in [fingerprint] + [other for other, _ in baselines.others(args.baselines, args.model, fingerprint)]]
-    for path in paths:
-        group = ((baselines.load(path) or {}).get("figures") or {}).get(key)
-        if group:
-            return group, path.name
-    return None, key
-
-
-def checked(c: Candidate, args, fingerprint: str) -> dict:
-    """The quality check of candidate `c`: its fine-tune's scores judged against the band (passed: True/False)."""
-    from bench.judge import verdicts
-
-    group, where = quality_band(args, fingerprint)
-    if group is None:
-        return {"passed": False, "why": f"no stored band for {where}: create it with pytest bench/ --update-baselines"}
-    run = fine_tune(c, args)
-    limits = {name: METRIC_RANGE.get(name, verdicts.SCORE_RANGE) for name in run["scores"]}
-    found = ranking.quality(run["scores"], run["collapsed"], run["majority_accuracy"], run["num_eval_examples"], group,
-                           where, limits, collapse_scores(args))
-    return {**found, "run": run}
-
-
-def collapse_scores(args) -> dict:
-    """{metric: {label: its score when every validation example is predicted as that label}} of the task's headline
-    validation split (none for a regression), as the gate computes them (bench/session/suite.py): a band that holds one
-    cannot tell a collapsed candidate from one that learned."""
-    from finetune import data
-
-    task = TASKS[args.task]
-    if task.num_labels < 2:
-        return {}
-    splits, _ = data.load_splits(task, args.glue_dir)
-    return metrics.constant_scores(task, data.labels_of(splits[task.eval_splits[0]]))
-
-
-def choose(found: dict, rows: dict, args, fingerprint: str, baseline: str) -> tuple:
-    """(the choice, quality checks by candidate): bench.judge.ranking.shortlist's order, each arithmetic-changing one
-    fine-tuned until one lands in the band."""
-    checks = {}
-    for text in ranking.shortlist(rows, found, baseline):
-        if text == baseline or not found[text].changes_numerics:
-            return text, checks
-        if args.no_quality:
-            checks[text] = {"passed": False, "why": "--no-quality: not checked"}
-            continue
-        try:
-            checks[text] = checked(found[text], args, fingerprint)
-        except FinetuneError as err:
-            checks[text] = {"passed": False, "why": str(err)}
-        warn(f"quality of {text}: {'inside' if checks[text]['passed'] else 'NOT accepted'}: {checks[text]['why']}")
-        if checks[text]["passed"]:
-            return text, checks
-    return baseline, checks
-
-
-def by_engine(found: dict, rows: dict, choice: str, checks: dict, baseline: str) -> dict:
-    """Per engine, what --perf best means: the overall choice for its engine; for another engine its fastest
-    measured candidate that needs no check (or passed one), else its baseline-like course."""
-    table = {}
-    for text in [choice] + ranking.shortlist(rows, found, baseline):
-        c = found[text]
-        ok = text == choice or not c.changes_numerics or checks.get(text, {}).get("passed")
-        if c.engine in table or not ok or c.threads:
-            continue  # threads are the process's, not a variant's: --perf best cannot set them
-        row = rows[text]
-        table[c.engine] = {"candidate": text, "variant": c.variant, "ratio": row["ratio"], "low": row["low"],
-                           "high": row["high"], "p_faster": None if row["p"] is None else 1 - row["p"],
-                           "quality": checks[text]["why"] if text in checks else "unchanged arithmetic: not needed",
-                           **({"whole": row["whole"]} if row.get("whole") else {})}  # its claim: finetune.tuned_choice
-    return table
-
-
-def whole_steps(args) -> int:
-    """The steps of the fine-tune the projection is for: --quality-epochs over --quality-rows (default: all)."""
-    rows = args.quality_rows or TASKS[args.task].hub_rows["train"]
-    return args.quality_epochs * -(-rows // 8)
 
 
 def table(rows: dict, found: dict, choice: str, skipped: dict) -> list[str]:
@@ -297,49 +131,6 @@ def table(rows: dict, found: dict, choice: str, skipped: dict) -> list[str]:
                      + ("; changes the arithmetic" if found[text].changes_numerics else ""))
     lines += [f"{text}: not run: {why}" for text, why in skipped.items()]
     return lines
-
-
-def stored_document(args, entry: dict, fingerprint: str) -> Path:
-    """This machine's baseline file with the tuned entry written (its figures kept)."""
-    path = baselines.path_for(args.baselines, args.model, fingerprint)
-    document = baselines.load(path) or {"model": args.model, "hardware_key": fingerprint,
-                                    "hardware": environment.hardware(), "figures": {}}
-    key = tuned_choice.key(args.task, entry["device"], 8)
-    document = {**document, "tuned": {**(document.get("tuned") or {}), key: entry}}
-    baselines.write_atomic(path, document)
-    return path
-
-
-def revision() -> str | None:
-    done = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty", "--abbrev=7"],
-                          capture_output=True, text=True, timeout=timeouts.GIT_S)  # "-dirty": uncommitted changes
-    return done.stdout.strip() or None
-
-
-def uncommitted() -> list[str] | None:
-    """The tracked files with uncommitted changes in the measured tree (what makes `revision()` "-dirty"), or None
-    where git cannot tell (not a checkout)."""
-    done = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                          capture_output=True, text=True, timeout=timeouts.GIT_S)
-    if done.returncode:
-        return None
-    return [line[3:] for line in done.stdout.splitlines() if line.strip()]
-
-
-def store_refusal(args) -> str | None:
-    """Why --store must not write this tree's choice: a stored choice names the revision it measured, and a tree with
-    uncommitted changes is none that can be measured again. None where it may (or with --force-dirty)."""
-    if not args.store or args.planted or args.force_dirty:
-        return None  # planted runs are never stored
-    changed = uncommitted()
-    if changed is None:
-        return (f"--store: git cannot tell which revision {REPO} is (not a checkout?): run from a clone, or pass "
-                "--force-dirty to store the choice marked as from a dirty tree")
-    if not changed:
-        return None
-    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-    return (f"--store from a working tree with uncommitted changes ({shown}): commit them, or pass --force-dirty to "
-            "store the choice marked as from a dirty tree (it then carries no speed claim)")
 
 
 def run(args) -> int:
