@@ -103,7 +103,7 @@ class Side:
         """The environment this command started with (TF log level: as the caller's), not os.environ: what this
         tree's code sets at import (`finetune`, imported here for its option table: TF_USE_LEGACY_KERAS, or a
         oneDNN setting of the change under test) must not reach the other side (as bench.timing.reference_revision)."""
-        return {**processes.initial_environment(), "PYTHONPATH": str(self.tree)}
+        return processes.tree_first(processes.initial_environment(), self.tree)
 
     def start(self, args, count: int, slowdown: float, together: int) -> None:
         """`count` timing processes of this side; `together`: how many processes set up at once (both sides')."""

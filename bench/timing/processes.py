@@ -25,6 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMED_PROCESS = ROOT / "bench" / "timing" / "timed_process.py"
 
 
+def tree_first(env: dict, tree: Path) -> dict:
+    """`env` with the source tree under test first on PYTHONPATH and the caller's entries after it: `finetune` comes
+    from that tree, and what the caller carries (packages installed with --target, as the GPU check does) stays
+    importable in the timing process."""
+    kept = [entry for entry in (env.get("PYTHONPATH") or "").split(os.pathsep) if entry and entry != str(tree)]
+    return {**env, "PYTHONPATH": os.pathsep.join([str(tree), *kept])}
+
+
 class WorkerFailed(Exception):
     """A timing process ended or answered nothing: its last line of output says why."""
 
@@ -72,7 +80,7 @@ class Worker:
         self.limits = limits or limits_here()
         self._benches = benches_of(options)
         self.ready_limit_s = self.limits.ready_s(self._benches, together, rows=rows_of(options))
-        env = {**(os.environ if env is None else env), "PYTHONPATH": str(tree)}  # TF log level: as the caller's
+        env = tree_first(dict(os.environ if env is None else env), tree)  # TF log level: as the caller's
         # stderr to a file: progress bars and TensorFlow's logs would fill a pipe nobody reads, and block the worker
         self.log = tempfile.TemporaryFile(mode="w+")
         self.started = time.monotonic()

@@ -34,7 +34,8 @@ def fine_tune(c: Candidate, args) -> dict:
         command += ["--max-train-samples", str(args.quality_rows)] if args.quality_rows else []
         warn(f"fine-tuning {c.text}: {args.quality_epochs} epoch(s)")
         limits = processes.limits_here()  # bench.timing.timeouts: its steps at a slow step, at least the command floor
-        done = timeouts.run(command, cwd=processes.ROOT, env={**os.environ, **c.env(), "PYTHONPATH": str(processes.ROOT)},
+        env = processes.tree_first({**os.environ, **c.env()}, processes.ROOT)
+        done = timeouts.run(command, cwd=processes.ROOT, env=env,
                             capture_output=True, text=True, limit_s=limits.fine_tune_s(whole_steps(args)),
                             name=f"the fine-tune of {c.text}",
                             fix=timeouts.raise_hint(timeouts.COMMAND_ENV, limits.command_s))
