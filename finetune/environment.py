@@ -15,15 +15,12 @@ from urllib.parse import urlparse
 import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from finetune.hardware import Host, _slug
 
-LIBRARIES = ("tensorflow", "tf_keras", "transformers", "datasets", "evaluate", "numpy", "pytest-benchmark")
-ENGINE_LIBRARIES = {"keras3": ("keras", "keras-hub", "jax", "torch")}
 
-
-def versions(engine: str = "tf-keras") -> dict:
-    """The libraries' versions; the keras3 engine's own libraries only for its results (another engine's
-    baselines do not change with them)."""
+def versions(libraries: tuple) -> dict:
+    """Python's version and each of `libraries`' (None: not installed), in that order: an engine's own list
+    (finetune.engines.Engine.libraries), so that another engine's baselines do not change with them."""
     found = {"python": platform.python_version()}
-    for name in LIBRARIES + ENGINE_LIBRARIES.get(engine, ()):
+    for name in libraries:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

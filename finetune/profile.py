@@ -178,13 +178,16 @@ def profile_pass(bench, engine, logdir: Path) -> dict:
 
 
 def callback(engine, logdir: Path, first: int, count: int = 3):
-    """A Keras callback (of the engine's Keras) that profiles fit()'s steps first .. first + count - 1 of the first
-    epoch; `.summary` holds the result once they have run (None before, or when the epoch was shorter)."""
+    """Hooks of the training loop (finetune.hooks; the Keras engines make them a callback) that profile, with the
+    engine's profiler, steps first .. first + count - 1 of the first epoch; `.summary` holds the result once they
+    have run (None before, or when the epoch was shorter)."""
     import time
+
+    from finetune.hooks import Hooks
 
     start, stop = profiler_of(engine)
 
-    class ProfileSteps(engine.callback_base()):
+    class ProfileSteps(Hooks):
         summary = None
         _began = None
 

@@ -1,8 +1,9 @@
-"""Step time from a Keras callback: per-step wall time and loss, each epoch's wall time, and from them the
-headline (whole epochs: what a user waits for) and the steady state without tracing (a diagnostic).
+"""Step time from a training loop's hooks (finetune.hooks): per-step wall time and loss, each epoch's wall time, and
+from them the headline (whole epochs: what a user waits for) and the steady state without tracing (a diagnostic).
 
 The clock runs from `on_train_batch_begin` to `on_train_batch_end`; Keras turns the step's logs
-into Python numbers at batch end, so the step has finished on the device when the clock stops.
+into Python numbers at batch end, so the step has finished on the device when the clock stops (an engine's own
+loop calls on_train_batch_end once its step has finished).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import asdict, dataclass
+
+from finetune.hooks import Hooks
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,9 @@ def fit_time(epoch_s: list[float], step_times_s: list[float], steady: StepStats)
                    compile_s=max(0.0, step_times_s[0] - steady.median_ms / 1000.0))
 
 
-class StepRecorder:
-    """Records each training step's wall time and loss, and each epoch's wall time: the methods of a Keras
-    callback, for the callback class of each engine's Keras (finetune/engines: tf_keras.step_timer, keras3.timer_for).
+class StepRecorder(Hooks):
+    """Records each training step's wall time and loss, and each epoch's wall time: hooks of a training loop
+    (finetune.hooks), which the Keras engines hand to fit() as a callback (finetune/engines/keras_callbacks.py).
     Imports no framework.
 
     Keras reports the epoch's running mean loss after each batch; the step's own loss is recovered

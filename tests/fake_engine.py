@@ -3,11 +3,12 @@
     FINETUNE_ENGINES=fake=tests.fake_engine:FakeEngine pytest bench/ --engine fake ...
 
 It fits a logistic regression on three features of each pair (its length, its second segment's length, their
-token overlap) with a fit()-like loop that calls Keras-style callbacks (the step timer, the harness's progress
+token overlap) with a fit()-like loop that calls the hooks of finetune.hooks (the step timer, the harness's progress
 and planted slowdown), predicts, and steps the same regression over prepared batches for the step-time
-benchmarks. The recipe's loss and optimizer choose what a Keras engine would do wrong: the string loss takes the
-logits for probabilities (its gradient is clipped as Keras' cross-entropy clips them), default Adam takes 1e-3
-steps of a sign, the fix 5e-5 decayed to 0 (scaled up: this model is tiny).
+benchmarks. Everything else is the base's default (finetune/engines/base.py): no framework, one device, numpy's
+arrays, the recipe's libraries' versions. The recipe's loss and optimizer choose what a Keras engine would do wrong:
+the string loss takes the logits for probabilities (its gradient is clipped as Keras' cross-entropy clips them),
+default Adam takes 1e-3 steps of a sign, the fix 5e-5 decayed to 0 (scaled up: this model is tiny).
 """
 
 from __future__ import annotations
@@ -18,24 +19,9 @@ import time
 import numpy as np
 
 from finetune.engines import Engine, Trained
+from finetune.hooks import HookList
 from finetune.steptime import Described
 from finetune.timing import StepRecorder
-
-
-class Callback:
-    """What a Keras Callback gives its subclasses here: `params` and no-op hooks."""
-
-    def __init__(self):
-        self.params: dict = {}
-
-    def __getattr__(self, name):
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
-
-
-class Timer(StepRecorder, Callback):
-    pass
 
 
 def features(split) -> tuple[np.ndarray, np.ndarray]:
@@ -59,35 +45,24 @@ def loss_and_gradient(w, x, y, loss: str):
 class FakeEngine(Engine):
     name = "fake"
     chooses_device = False
-    array_backend = "numpy"  # its calibration matmul (finetune/calibration.py BLOCKS_OF) and no GPU memory
-
-    def callback_base(self) -> type:
-        return Callback
 
     def device_kind(self, requested=None) -> str:
         return "cpu"
-
-    def replicas(self, device: str) -> int:
-        return 1
 
     def train(self, config, prepared, verbose, callbacks: tuple) -> Trained:
         x, y = features(prepared.tokenized["train"])
         steps = math.ceil(len(y) / config.batch_size)
         total = steps * config.epochs
-        timer = Timer()
-        hooks = [timer, *callbacks]
-        for hook in hooks:
-            hook.params = {"steps": steps, "epochs": config.epochs}
-            hook.on_train_begin()
+        timer = StepRecorder()
+        hooks = HookList([timer, *callbacks], steps=steps, epochs=config.epochs)
+        hooks.on_train_begin()
         w, step = np.zeros(x.shape[1]), 0
         loaded = time.perf_counter()
         for epoch in range(config.epochs):
-            for hook in hooks:
-                hook.on_epoch_begin(epoch)
+            hooks.on_epoch_begin(epoch)
             running = 0.0
             for b in range(steps):
-                for hook in hooks:
-                    hook.on_train_batch_begin(b)
+                hooks.on_train_batch_begin(b)
                 batch = slice(b * config.batch_size, (b + 1) * config.batch_size)
                 value, gradient = loss_and_gradient(w, x[batch], y[batch], config.loss)
                 if config.optimizer == "adam":
@@ -96,12 +71,9 @@ class FakeEngine(Engine):
                     w -= 2.0 * (1 - step / total) * gradient
                 step += 1
                 running += (value - running) / (b + 1)
-                for hook in hooks:
-                    hook.on_train_batch_end(b, {"loss": running})
-            for hook in hooks:
-                hook.on_epoch_end(epoch, {"loss": running})
-        for hook in hooks:
-            hook.on_train_end()
+                hooks.on_train_batch_end(b, {"loss": running})
+            hooks.on_epoch_end(epoch, {"loss": running})
+        hooks.on_train_end()
         trained = time.perf_counter()
         ex, _ = features(prepared.tokenized[prepared.eval_split])
         predictions = (ex @ w > 0).astype(int)
@@ -120,6 +92,7 @@ class StepBench(Described):
         size = config.batch_size
         self.batches = [(x[i:i + size], y[i:i + size]) for i in range(0, min(len(y), num_batches * size), size)]
         self.rows = sum(len(b[1]) for b in self.batches)
+        self.shapes = sorted({bx.shape for bx, _ in self.batches})  # the distinct input shapes (XLA's compiles)
         lengths = [len(ids) for ids in prepared.tokenized["train"]["input_ids"][:self.rows]]
         self.tokens_per_batch = float(sum(lengths)) / len(self.batches)
         self.padded_tokens_per_batch = float(max(lengths) * size)

@@ -77,3 +77,15 @@ def test_a_pytest_bench_session_started_by_a_worker_still_benchmarks(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
     assert '"name": "test_one"' in out.read_text()
+
+
+def test_bench_without_tensorflow_runs_its_extras_engine_from_the_table(monkeypatch):
+    """NO_TENSORFLOW: extra -> (engine, backend); `dev.py bench` there runs the first one's, unless --engine is given."""
+    monkeypatch.setattr(dev, "EXTRAS", "report,keras3-torch,keras3-jax")
+    assert dev.engine_args("bench", []) == ["--engine", "keras3", "--backend", "torch"]
+    assert dev.engine_args("bench", ["--engine=tf-keras"]) == [] and dev.engine_args("test", []) == []
+    monkeypatch.setitem(dev.NO_TENSORFLOW, "numpy-only", ("fake", None))  # an engine without backends: one row
+    monkeypatch.setattr(dev, "EXTRAS", "numpy-only")
+    assert dev.engine_args("bench", ["-k", "quality"]) == ["--engine", "fake"]
+    monkeypatch.setattr(dev, "EXTRAS", "report")
+    assert dev.engine_args("bench", []) == []

@@ -1,16 +1,19 @@
 """The engine interface (finetune/engines): the registry, engines that import no framework until they run, no
-import circle, and a numpy engine added by one file and one row running a tiny `pytest bench/` session."""
+import circle, the versions each engine records, and the hooks a training loop calls (finetune.hooks) as the Keras
+engines hand them to fit(). The numpy engine's whole `pytest bench/` session: tests/test_engine_bench.py."""
 
 import ast
-import json
-import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from finetune import FinetuneError, RunConfig, engines
+from finetune.engines.keras_callbacks import keras_callbacks
+from finetune.hooks import HookList, Hooks
+from finetune.timing import StepRecorder
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = "fake=tests.fake_engine:FakeEngine"
@@ -90,20 +93,82 @@ def test_no_import_circle_among_the_modules():
     assert not cycles, " ; ".join(" -> ".join(c) for c in cycles[:3])
 
 
-def test_an_engine_added_by_one_file_and_one_row_runs_a_pytest_bench_session(real_glue_dir, tmp_path):
-    """tests/fake_engine.py (numpy, no framework), registered by $FINETUNE_ENGINES: the quality benchmark and the
-    gated step time (its timing processes inherit the row) run on it, and the records name it."""
-    out = tmp_path / "fake.json"
-    env = {**os.environ, "FINETUNE_ENGINES": FAKE, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench/test_quality.py", "bench/test_step_time.py", "--engine", "fake",
-         "--model", "tiny", "--tier", "ci", "--glue-dir", real_glue_dir, "-k",
-         "(from_logits and linear and not claims) or (test_step_time and cpu)", "--benchmark-json", str(out),
-         "-p", "no:cacheprovider", "-q", "-rs"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    records = {b["extra_info"]["kind"]: b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
-    assert set(records) == {"quality", "step_time"}, done.stdout[-2000:]
-    assert {r["engine"] for r in records.values()} == {"fake"}
-    assert 0.0 <= records["quality"]["accuracy"] <= 1.0 and records["quality"]["num_train_steps"] == 300
-    assert [len(p) for p in records["step_time"]["blocks_ms"]] == [5, 5, 5]
-    assert "no baseline" in done.stdout  # a new engine's figures are keyed apart: a skip names the command
+def test_the_base_engine_needs_no_framework():
+    """An engine that sets a name and nothing else: its defaults (one device, the recipe's libraries, no distribute)
+    run with TensorFlow, tf-keras, Keras and JAX unimportable."""
+    code = ("import sys\n"
+            "for m in ('tensorflow', 'tf_keras', 'keras', 'jax', 'torch'): sys.modules[m] = None\n"
+            "from finetune import perf\n"
+            "from finetune.engines import Engine\n"
+            "class Bare(Engine): name = 'bare'\n"
+            "e = Bare()\n"
+            "print(e.replicas('cpu'), e.device_kind('cpu'), e.array_backend, sorted(e.versions()), e.profiler(),\n"
+            "      e.unsupported(perf.COURSE), e.unsupported(perf.VARIANTS['mirrored']), e.flags())\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == ("1 cpu numpy ['datasets', 'evaluate', 'numpy', 'pytest-benchmark', 'python', "
+                                   "'transformers'] None None bare runs on one device: it has no --distribute "
+                                   "mirrored ['--engine', 'bare']")
+
+
+def test_each_engine_records_the_versions_it_recorded_before_it_listed_its_libraries():
+    """Stored baselines and nights are compared on these: the same keys, in the same order, and the installed
+    versions, for tf-keras and keras3 on every backend."""
+    recipe = ("tensorflow", "tf_keras", "transformers", "datasets", "evaluate", "numpy", "pytest-benchmark")
+    expected = {("tf-keras", None): recipe, ("keras3", "jax"): recipe + ("keras", "keras-hub", "jax", "torch")}
+    expected[("keras3", "torch")] = expected[("keras3", "tensorflow")] = expected[("keras3", "jax")]
+    for (name, backend), libraries in expected.items():
+        found = engines.get(name, backend).versions()
+        assert tuple(found) == ("python",) + libraries, (name, backend)
+        for library in libraries:
+            try:
+                assert found[library] == metadata.version(library)
+            except metadata.PackageNotFoundError:
+                assert found[library] is None
+
+
+class Recorder(Hooks):
+    def __init__(self, events):
+        super().__init__()
+        self.events = events
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.events.append(("epoch", epoch, self.params["steps"]))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.events.append(("batch", batch, logs["loss"]))
+
+
+def test_a_loop_without_keras_calls_every_hook_in_order_with_its_params():
+    events = []
+    timer = StepRecorder()
+    hooks = HookList([timer, Recorder(events)], steps=2, epochs=1)
+    hooks.on_train_begin()
+    hooks.on_epoch_begin(0)
+    for batch, mean in enumerate((1.0, 0.75)):
+        hooks.on_train_batch_begin(batch)
+        hooks.on_train_batch_end(batch, {"loss": mean})
+    hooks.on_epoch_end(0, {"loss": 0.75})
+    hooks.on_train_end()
+    assert events == [("epoch", 0, 2), ("batch", 0, 1.0), ("batch", 1, 0.75)]
+    assert timer.params == {"steps": 2, "epochs": 1} and timer.step_losses == [1.0, 0.5]
+    assert len(timer.step_times_s) == 2 and len(timer.epoch_s) == 1
+
+
+def test_the_keras_engines_hand_the_hooks_to_fit_as_callbacks_of_their_keras():
+    """finetune/engines/keras_callbacks.py: a tf-keras callback that forwards the events the hook overrides, hands on
+    Keras' params, and leaves the others Keras' defaults (so Keras still skips batch events nobody asked for)."""
+    tf_keras = pytest.importorskip("tf_keras")  # `import finetune` above set TF_USE_LEGACY_KERAS
+    from tf_keras.src.utils import generic_utils
+
+    events = []
+    (callback,) = keras_callbacks(tf_keras.callbacks.Callback, [Recorder(events)])
+    assert isinstance(callback, tf_keras.callbacks.Callback)
+    tf_keras.callbacks.CallbackList([callback], add_history=False, add_progbar=False, steps=3, epochs=1, verbose=0)
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_end(0, {"loss": 0.5})
+    assert events == [("epoch", 0, 3), ("batch", 0, 0.5)]
+    assert callback.params["steps"] == 3 and callback._implements_train_batch_hooks()
+    assert generic_utils.is_default(callback.on_train_batch_begin) and "on_train_end" not in vars(type(callback))
+    (quiet,) = keras_callbacks(tf_keras.callbacks.Callback, [Hooks()])
+    assert not quiet._implements_train_batch_hooks()

@@ -195,10 +195,11 @@ def test_a_keras3_night_series_feeds_the_gate_from_nights(tmp_path, monkeypatch)
     its engine's versions() and is compared on that engine's libraries: three keras3 nights gate a keras3 session,
     three tf-keras nights beside them a tf-keras one, and a keras3 library that moved (or was never recorded, as in
     the keras3 nights from before) keeps a night out."""
-    from finetune import engines, environment
+    from finetune import engines
 
     keras3 = recorded_versions("keras3", "jax", monkeypatch)
-    assert set(environment.ENGINE_LIBRARIES["keras3"]) <= set(keras3)
+    own = set(engines.engine_class("keras3").libraries) - set(engines.engine_class("tf-keras").libraries)
+    assert own == {"keras", "keras-hub", "jax", "torch"} and own <= set(keras3)
     key3 = f"{KEY}/engine=keras3-jax"
     for i in range(3):
         write_night(tmp_path, i, [step_record(400, rng=random.Random(i), engine="keras3-jax")], versions=keras3)
@@ -212,7 +213,7 @@ def test_a_keras3_night_series_feeds_the_gate_from_nights(tmp_path, monkeypatch)
     assert group is not None and len(group["sessions_ms"]) == 3, why
     group, why = history.baseline_group(tmp_path, FP, key3, {**session3, "keras": "99.0.0"})
     assert group is None and "3 more with other versions: keras" in why and "99.0.0" in why
-    old = {name: version for name, version in keras3.items() if name not in environment.ENGINE_LIBRARIES["keras3"]}
+    old = {name: version for name, version in keras3.items() if name not in own}
     write_night(tmp_path, 6, [step_record(400, engine="keras3-jax")], versions=old)  # a keras3 night from before
     group, _ = history.baseline_group(tmp_path, FP, key3, session3)
     assert len(group["sessions_ms"]) == 3  # its keras version unknown: not one of these versions

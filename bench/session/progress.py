@@ -32,8 +32,8 @@ def resolved(mode: str, isatty: bool) -> str:
 
 
 class Progress:
-    """The session's progress: fed by the pytest hooks (start, finish of each test) and by the fine-tunes' Keras
-    callbacks (callback()); writes with `write(text, in_place, final)` (a Terminal)."""
+    """The session's progress: fed by the pytest hooks (start, finish of each test) and by the fine-tunes' training
+    loops (callback(): finetune.hooks); writes with `write(text, in_place, final)` (a Terminal)."""
 
     def __init__(self, plan: Plan, mode: str, write, clock=time.monotonic):
         self.plan = plan
@@ -94,12 +94,14 @@ class Progress:
         index = self.plan.fine_tune_names.get(key)
         return f"{index}/{self.plan.fine_tunes}" if index else f"?/{self.plan.fine_tunes}"
 
-    def callback(self, key, label: str, engine):
-        """A Keras callback (of `engine`'s Keras: a finetune.engines.Engine) that reports the fine-tune `key`
-        (bench.session.plan's key) named `label`."""
+    def callback(self, key, label: str):
+        """Hooks of a training loop (finetune.hooks; the Keras engines make them a callback) that report the
+        fine-tune `key` (bench.session.plan's key) named `label`."""
+        from finetune.hooks import Hooks
+
         progress = self
 
-        class Report(engine.callback_base()):
+        class Report(Hooks):
             def on_train_begin(self, logs=None):
                 self.began, self.steps, self.epoch = progress.clock(), 0, 0
                 self.per_epoch = self.params.get("steps") or 0

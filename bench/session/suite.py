@@ -145,12 +145,12 @@ class Suite(StoredFigures):
             pytest.skip(why)
 
     def reported(self, key, label: str) -> tuple:
-        """The progress callback of the fine-tune `key` (bench.session.plan's), where the session reports progress."""
-        return () if self.progress is None else (self.progress.callback(key, label, self.engine),)
+        """The progress hooks of the fine-tune `key` (bench.session.plan's), where the session reports progress."""
+        return () if self.progress is None else (self.progress.callback(key, label),)
 
     def slowdown(self) -> tuple:
-        """The planted slowdown's Keras callbacks for a fine-tune (none unless --plant-slowdown)."""
-        return gating.slowdown_callbacks(self.options.plant_slowdown, self.engine)
+        """The planted slowdown's hooks for a fine-tune (none unless --plant-slowdown)."""
+        return gating.slowdown_callbacks(self.options.plant_slowdown)
 
     def step_processes(self, config: RunConfig, batches: int, count: int) -> processes.Processes:
         """`count` timing processes of `config`'s training step over its first `batches` batches (bench.timing.processes),

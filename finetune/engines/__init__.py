@@ -1,6 +1,6 @@
 """The engines a fine-tune runs on, behind one interface (finetune/engines/base.py), imported only when chosen.
 
-    ENGINES[name] = "module:Class"        # adding an engine: one file and one row here
+    ENGINES[name] = "module:Class"        # adding an engine: one file and one row here (docs/engines.md)
 
 `$FINETUNE_ENGINES` adds rows for a process and its children (the timing processes inherit it): comma-separated
 `name=module:Class`, e.g. the unit tests' numpy engine, `fake=tests.fake_engine:FakeEngine`. Imports no framework.

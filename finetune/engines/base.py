@@ -1,6 +1,7 @@
-"""What the recipe (finetune.train) and the harness (bench/) ask of an engine, in one class. Imports no framework:
-an engine's module imports its own (TensorFlow, Keras 3, ...) inside its methods, so that listing, validating and
-choosing engines costs nothing."""
+"""What the recipe (finetune.train) and the harness (bench/) ask of an engine, in one class. Imports no framework,
+and neither do its defaults: an engine's module imports its own (TensorFlow, Keras 3, ...) inside its methods, so
+that listing, validating and choosing engines costs nothing, and an engine without TensorFlow inherits nothing
+that needs it (docs/engines.md, "Adding an engine")."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from finetune.errors import FinetuneError
 class Trained:
     """What an engine's fine-tune gives back: the step timer, the predictions of each validation split, the
     schedule's length, and the clock at the end of loading, training and predicting."""
-    timer: object  # finetune.timing.StepRecorder: per-step and per-epoch times and losses
+    timer: object  # finetune.timing.StepRecorder (hooks of the fine-tune's loop): per-step and per-epoch times, losses
     predictions: object  # numpy array, of the headline validation split
     others: dict  # split -> predictions, of the task's other validation splits (MNLI: mismatched)
     num_train_steps: int
@@ -25,13 +26,18 @@ class Trained:
 
 class Engine:
     """One engine. A subclass sets `name` (and `backends` where it takes one) and implements `train` and
-    `step_bench`; the rest has defaults that fit an engine which places ops on the device it is asked for."""
+    `step_bench`; the rest has defaults that fit an engine which places ops on the device it is asked for, runs on
+    one device, and whose results depend on the recipe's libraries alone."""
 
     name: ClassVar[str] = ""
     backends: ClassVar[tuple] = ()  # the --backend values it takes; () for none
     chooses_device: ClassVar[bool] = True  # False: the backend places ops itself (no --device cpu|gpu of its own)
     speed_targets: ClassVar[bool] = False  # perf.BEST_BY_HOST's speed targets were measured on this engine
-    array_backend: ClassVar[str] = "tensorflow"  # whose arrays time the calibration and hold GPU memory (memory.py)
+    array_backend: ClassVar[str] = "numpy"  # whose arrays time the calibration and hold GPU memory (calibration.py
+    #                                         BLOCKS_OF, memory.py): tensorflow, jax, torch or numpy (no GPU memory)
+    # the libraries whose versions its results depend on (recorded with them, and a baseline's versions compared):
+    # the recipe's (tokenizer, data, metrics, harness); an engine adds its framework's
+    libraries: ClassVar[tuple] = ("transformers", "datasets", "evaluate", "numpy", "pytest-benchmark")
 
     def __init__(self, backend: str | None = None):
         self.validate(backend)
@@ -58,14 +64,10 @@ class Engine:
         and a one-line error where its libraries are missing."""
 
     def versions(self) -> dict:
-        """The library versions this engine's results depend on."""
+        """The versions of Python and of this engine's `libraries` (None: not installed)."""
         from finetune import environment
 
-        return environment.versions()
-
-    def callback_base(self) -> type:
-        """The Callback class of this engine's Keras, for the harness's callbacks (bench.session.gating, bench.session.progress)."""
-        raise NotImplementedError
+        return environment.versions(self.libraries)
 
     def profiler(self) -> tuple | None:
         """(start(logdir), stop()) of this engine's framework profiler, for finetune.profile; None: it has none."""
@@ -76,18 +78,22 @@ class Engine:
 
     # --- the recipe ----------------------------------------------------------------------------------------
     def train(self, config, prepared, verbose, callbacks: tuple) -> Trained:
-        """One fine-tune of `config` on `prepared`: fit() with the step timer and `callbacks`, then predict()."""
+        """One fine-tune of `config` on `prepared`: a fit() whose loop calls the hooks (finetune.hooks) of a new
+        finetune.timing.StepRecorder and of `callbacks` (the harness's and the profile's), then predict()."""
         raise NotImplementedError
 
     def step_bench(self, config, prepared, batches: int):
-        """The training step over the first `batches` prepared batches (finetune.steptime.StepBench's interface:
-        timed_pass, shape, rates, ms_per_step, traces, precision, close)."""
+        """The training step over the first `batches` prepared batches: a finetune.steptime.Described (shape, rates,
+        ms_per_step) that sets config, batches, rows, shapes, replicas, flops_per_step, tokens_per_batch and
+        padded_tokens_per_batch, and has timed_pass(), traces(), precision() and close() (multi-worker runs:
+        collective and allreduce_ms() too)."""
         raise NotImplementedError
 
     # --- devices and variants ------------------------------------------------------------------------------
     def device_kind(self, requested: str | None = None) -> str:
-        """Where this engine runs the step: "cpu" or "gpu" (`requested`: --device, where the engine chooses)."""
-        from finetune import runtime
+        """Where this engine runs the step: "cpu" or "gpu" (`requested`: --device, where the engine chooses; auto:
+        the GPU where the host has one, as finetune.hardware describes it)."""
+        from finetune import runtime  # its module imports no framework; device_kind reads the described host
 
         return requested or runtime.device_kind("auto")
 
@@ -99,17 +105,17 @@ class Engine:
         return None
 
     def replicas(self, device: str) -> int:
-        """How many devices a data-parallel run spreads a batch over."""
-        from finetune import runtime
-
-        return len(runtime.replica_devices(device))
+        """How many devices a data-parallel run spreads a batch over (one: an engine without data parallelism)."""
+        return 1
 
     def runs_as(self, perf):
         """The performance configuration as this engine runs it (finetune.perf.PerfConfig)."""
         return perf
 
     def unsupported(self, perf) -> str | None:
-        """Why this engine cannot run `perf` (None: it can)."""
+        """Why this engine cannot run `perf` (None: it can): by default, any data-parallel run (it has one device)."""
+        if perf.distribute != "none":
+            return f"{self.label} runs on one device: it has no --distribute {perf.distribute}"
         return None
 
     def collective(self, kind: str | None = None) -> str | None:

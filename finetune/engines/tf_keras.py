@@ -11,6 +11,7 @@ import numpy as np
 
 from finetune import flops, models, perf, runtime
 from finetune.engines.base import Engine, Trained
+from finetune.engines.keras_callbacks import keras_callbacks
 from finetune.errors import FinetuneError
 from finetune.hardware import Host
 from finetune.recipes import LOSSES, OPTIMIZERS, REGRESSION_LOSSES
@@ -21,6 +22,8 @@ from finetune.timing import StepRecorder
 class TfKeras(Engine):
     name = "tf-keras"
     speed_targets = True  # perf.BEST_BY_HOST's targets were measured on this engine
+    array_backend = "tensorflow"
+    libraries = ("tensorflow", "tf_keras") + Engine.libraries  # the records' order since before engines
 
     @classmethod
     def validate(cls, backend):
@@ -33,12 +36,6 @@ class TfKeras(Engine):
 
         if cluster.World.from_env().distributed:
             runtime.multi_worker_strategy()  # before TensorFlow's first op: collectives are configured once
-
-    def callback_base(self) -> type:
-        import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-        import tf_keras
-
-        return tf_keras.callbacks.Callback
 
     def profiler(self) -> tuple:
         import tensorflow as tf
@@ -57,7 +54,7 @@ class TfKeras(Engine):
             timer = step_timer()
             loaded = time.perf_counter()
             run.model.fit(run.train_ds, epochs=config.epochs, steps_per_epoch=run.steps_per_epoch,
-                          callbacks=[timer, *callbacks], verbose=verbose)
+                          callbacks=keras_callbacks(callback_class(), [timer, *callbacks]), verbose=verbose)
             trained = time.perf_counter()
             predictions = predict(run.model, run.eval_ds, prepared.task, local=run.steps_per_epoch is not None)
             # the other validation splits (MNLI: validation_mismatched), through the same padding
@@ -70,6 +67,12 @@ class TfKeras(Engine):
     def step_bench(self, config, prepared, batches: int):
         return StepBench(config, prepared, batches)
 
+    def replicas(self, device: str) -> int:
+        return len(runtime.replica_devices(device))  # a MirroredStrategy's: every logical device of the kind
+
+    def unsupported(self, perf) -> str | None:
+        return None  # every variant: tf.distribute's strategies run mirrored and multi-worker
+
     def collective(self, kind: str | None = None) -> str | None:
         return runtime.multi_worker_collective(kind)
 
@@ -77,15 +80,17 @@ class TfKeras(Engine):
         return []  # the default: what revisions from before engines take (bench/timing/timed_process.py under the A/B mode)
 
 
-def step_timer():
-    """finetune.timing.StepRecorder as a tf-keras callback."""
-    import finetune  # noqa: F401
+def callback_class() -> type:
+    """tf-keras's Callback, which fit() takes the hooks as (finetune/engines/keras_callbacks.py)."""
+    import finetune  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
     import tf_keras
 
-    class StepTimer(StepRecorder, tf_keras.callbacks.Callback):
-        pass
+    return tf_keras.callbacks.Callback
 
-    return StepTimer()
+
+def step_timer() -> StepRecorder:
+    """The step timer of a fine-tune (a function of the module: tests/kill_worker.py replaces it)."""
+    return StepRecorder()
 
 
 def build_model(config, prepared, num_train_steps: int):
