@@ -1,6 +1,6 @@
 """The benchmark session: its options, model, data and baselines, built once; the runs cached for the claims, the
 summary and --update-baselines; what runs here and what skips, with why. Its judgements, each figure against the
-stored group it has, are bench/session/stored.py's (StoredFigures); the records are bench/session/recording.py's, the judgements' rules
+stored group it has, are bench/session/comparisons.py's (StoredFigures); the records are bench/session/recording.py's, the judgements' rules
 bench/judge/verdicts.py's, the store bench/store/baselines.py's, the baseline update bench/store/update.py's, the
 cost estimate bench/session/plan.py's; the engine (finetune/engines) does everything framework-specific.
 """
@@ -21,10 +21,10 @@ from bench.timing import reference_revision
 from bench.store import baselines
 from bench.timing import processes
 from bench.session.tiers import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE, RECIPES, Options
-from bench.session.stored import StoredFigures
+from bench.session.comparisons import StoredFigures
 from bench.store.baselines import BASELINE_DIR
 from finetune import (FinetuneError, RunConfig, cluster, data, models, engines, environment, metrics, perf,
-                      runtime, steptime, tuned)
+                      runtime, steptime, tuned_choice)
 from finetune.hardware import Host
 from finetune.result import Result
 from finetune.tasks import METRIC_RANGE, TASKS
@@ -54,7 +54,7 @@ class Suite(StoredFigures):
         self._calibration = None
         self._collapse = None
         self._device_baselines: dict = {}  # fingerprint -> the baseline of another device's figures (judged.py)
-        self._lent: dict = {}  # quality key -> (bench.store.bands.Lent or None, why none): bands lent by other hosts
+        self._lent: dict = {}  # quality key -> (bench.store.lending.Lent or None, why none): bands lent by other hosts
         self.variant_results: dict = {}  # (variant, seed) -> Result of its fine-tune
         self._prepared = None
         self.quality_results: dict = {}  # (loss, optimizer, seed) -> Result
@@ -271,15 +271,15 @@ class Suite(StoredFigures):
         """This machine's stored choice for the session's engine (its claim measured on that engine), else
         perf.BEST_BY_HOST's row; a row's target was measured on tf-keras, so another engine has the rule's variant
         without a target (test_faster_than_the_course measures, and says, without a claim)."""
-        row = tuned.best_choice(self.perf_kind(), self.options.model, self.options.task, QUALITY_BATCH_SIZE,
+        row = tuned_choice.best_choice(self.perf_kind(), self.options.model, self.options.task, QUALITY_BATCH_SIZE,
                                 self.engine.label, self.host, self.baseline_dir)
-        if self.engine.speed_targets or row.target is None or tuned.measured_here(row):
+        if self.engine.speed_targets or row.target is None or tuned_choice.measured_here(row):
             return row
         return dataclasses.replace(row, target=None, evidence=f"{row.evidence}; measured on tf-keras: no speed claim "
                                                               f"for {self.options.engine_name} yet")
 
     def resolved_variant(self, name: str) -> str:
-        """A variant's name, `best` resolved for this machine (finetune.tuned: measured, else the rule)."""
+        """A variant's name, `best` resolved for this machine (finetune.tuned_choice: measured, else the rule)."""
         return self.best_variant if name == "best" else perf.variant_name(name)
 
     def variant_config(self, name: str) -> perf.PerfConfig:
