@@ -23,7 +23,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from finetune.errors import FinetuneError
-from finetune.gpus import GpuInfo, probe
+from finetune.gpu_devices import GpuInfo, probe
 
 # Instruction-set features the matmul kernels (oneDNN, Eigen, XLA:CPU) dispatch on; the rest of the flags
 # line (hundreds of them, some that differ between hypervisors) is left out of the fingerprint.

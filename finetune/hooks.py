@@ -1,4 +1,4 @@
-"""What a training loop tells those who watch it: the step timer (finetune.timing.StepRecorder), the harness's
+"""What a training loop tells those who watch it: the step timer (finetune.step_recorder.StepRecorder), the harness's
 progress (bench.session.progress), its planted slowdown (bench.session.gating) and the profile (finetune.profile).
 
     hooks = HookList([timer, *callbacks], steps=steps_per_epoch, epochs=epochs)   # an engine's own loop

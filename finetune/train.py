@@ -13,7 +13,7 @@ from finetune import cluster, data, engines, environment, memory, metrics
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
 from finetune.result import Result
-from finetune.timing import fit_time, steady_state
+from finetune.step_recorder import fit_time, steady_state
 
 
 MEASURE = "measure"

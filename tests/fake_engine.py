@@ -21,7 +21,7 @@ import numpy as np
 from finetune.engines import Engine, Trained
 from finetune.hooks import HookList
 from finetune.steptime import Described
-from finetune.timing import StepRecorder
+from finetune.step_recorder import StepRecorder
 
 
 def features(split) -> tuple[np.ndarray, np.ndarray]:

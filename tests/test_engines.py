@@ -13,7 +13,7 @@ import pytest
 from finetune import FinetuneError, RunConfig, engines
 from finetune.engines.keras_callbacks import keras_callbacks
 from finetune.hooks import HookList, Hooks
-from finetune.timing import StepRecorder
+from finetune.step_recorder import StepRecorder
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = "fake=tests.fake_engine:FakeEngine"

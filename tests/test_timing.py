@@ -2,7 +2,7 @@
 
 import pytest
 
-from finetune.timing import StepRecorder, steady_state
+from finetune.step_recorder import StepRecorder, steady_state
 
 
 def test_warmup_steps_are_left_out():

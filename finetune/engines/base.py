@@ -15,7 +15,7 @@ from finetune.errors import FinetuneError
 class Trained:
     """What an engine's fine-tune gives back: the step timer, the predictions of each validation split, the
     schedule's length, and the clock at the end of loading, training and predicting."""
-    timer: object  # finetune.timing.StepRecorder (hooks of the fine-tune's loop): per-step and per-epoch times, losses
+    timer: object  # finetune.step_recorder.StepRecorder (hooks of the fine-tune's loop): per-step and per-epoch times, losses
     predictions: object  # numpy array, of the headline validation split
     others: dict  # split -> predictions, of the task's other validation splits (MNLI: mismatched)
     num_train_steps: int
@@ -79,7 +79,7 @@ class Engine:
     # --- the recipe ----------------------------------------------------------------------------------------
     def train(self, config, prepared, verbose, callbacks: tuple) -> Trained:
         """One fine-tune of `config` on `prepared`: a fit() whose loop calls the hooks (finetune.hooks) of a new
-        finetune.timing.StepRecorder and of `callbacks` (the harness's and the profile's), then predict()."""
+        finetune.step_recorder.StepRecorder and of `callbacks` (the harness's and the profile's), then predict()."""
         raise NotImplementedError
 
     def step_bench(self, config, prepared, batches: int):

@@ -18,7 +18,7 @@ from finetune.engines.keras_callbacks import keras_callbacks
 from finetune.errors import FinetuneError
 from finetune.hardware import Host
 from finetune.steptime import Described
-from finetune.timing import StepRecorder
+from finetune.step_recorder import StepRecorder
 
 
 class _Stop(Exception):

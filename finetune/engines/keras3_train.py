@@ -15,7 +15,7 @@ from finetune.engines.keras3_variants import effective
 from finetune.engines.keras_callbacks import keras_callbacks
 from finetune.errors import FinetuneError
 from finetune.recipes import PEAK_LEARNING_RATE
-from finetune.timing import StepRecorder
+from finetune.step_recorder import StepRecorder
 
 
 def build_model(config, prepared, num_train_steps: int):

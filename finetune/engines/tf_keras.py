@@ -16,7 +16,7 @@ from finetune.errors import FinetuneError
 from finetune.hardware import Host
 from finetune.recipes import LOSSES, OPTIMIZERS, REGRESSION_LOSSES
 from finetune.steptime import Described
-from finetune.timing import StepRecorder
+from finetune.step_recorder import StepRecorder
 
 
 class TfKeras(Engine):
