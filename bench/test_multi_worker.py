@@ -12,6 +12,7 @@ import pytest
 
 import finetune  # noqa: F401
 from bench.session import multi_worker
+from bench.session import recording
 from bench.session.gating import in_the_fix_band
 from bench.session.tiers import QUALITY_BATCH_SIZE
 
@@ -55,7 +56,7 @@ def test_multi_worker_step_time(benchmark, suite, seed):
         assert single.rows == bench.rows * world.workers, "one process and the workers timed other rows"
     elif world.hosts == 1:  # the others' hosts unknown (None) or several: no core is shared with the chief
         multi_worker.wait_for_the_chief(marker)
-    record = suite.multi_worker_step_record(world, bench, step_ms, tier.step_passes * len(bench.batches),
+    record = recording.multi_worker_step_time(suite.context, world, bench, step_ms, tier.step_passes * len(bench.batches),
                                             single_ms, allreduce, benchmark.stats.stats.data)
     benchmark.extra_info.update(record.to_extra_info())
     assert bench.rows * world.workers == len(rows.tokenized["train"]), (

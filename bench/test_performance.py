@@ -15,6 +15,7 @@ record of bench.store.contract (its `kind` tells readers what it measured).
 import pytest
 
 import finetune  # noqa: F401
+from bench.session import recording
 from bench.session.gating import in_the_fix_band
 from bench.session.tiers import QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
 from bench.judge import learning
@@ -50,7 +51,7 @@ def test_variant_step_time(benchmark, suite, variant, seed):
     finally:
         bench.close()
     step_time_ms = bench.ms_per_step(benchmark.stats.stats.data)
-    record = suite.variant_step_record(variant, bench, step_time_ms, tier.variant_passes * len(bench.batches),
+    record = recording.variant_step_time(suite.context, variant, bench, step_time_ms, tier.variant_passes * len(bench.batches),
                                        pass_times_s=list(benchmark.stats.stats.data), profile=profiled)
     benchmark.extra_info.update(record.to_extra_info())
     assert bench.rows == tier.variant_batches * QUALITY_BATCH_SIZE, "not the same examples as the other variants"
@@ -105,7 +106,7 @@ def test_mirrored_scaling(benchmark, suite, seed):
     finally:
         single.close()
         mirrored.close()
-    record = suite.scaling_record(single, mirrored, passes)
+    record = recording.scaling(suite.context, single, mirrored, passes)
     benchmark.extra_info.update(record.to_extra_info())
     assert mirrored.replicas == replicas and record.per_replica_batch == QUALITY_BATCH_SIZE
     assert single.rows == mirrored.rows, "the single-device and mirrored passes must cover the same rows"
@@ -120,5 +121,5 @@ def test_variant_quality(benchmark, suite, variant, seed, request):
         pytest.skip(suite.variant_quality_skip(variant))
     benchmark.group = f"quality of performance variants {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(suite.variant_quality, args=(variant, seed), rounds=1, iterations=1)
-    benchmark.extra_info.update(suite.variant_quality_record(variant, result).to_extra_info())
+    benchmark.extra_info.update(recording.variant_quality(suite.context, variant, result).to_extra_info())
     in_the_fix_band(benchmark, suite, request.node.nodeid, result, variant)

@@ -6,6 +6,7 @@ default MRPC), judged on the task's GLUE metrics.
 
 import pytest
 
+from bench.session import recording
 from bench.session.gating import gate_of, skip_if_ungated
 from bench.judge import claims
 from bench.session.tiers import RECIPES, WINNER
@@ -15,7 +16,7 @@ from bench.session.tiers import RECIPES, WINNER
 def test_quality(benchmark, suite, loss, optimizer, seed, request):
     benchmark.group = f"quality {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(suite.quality, args=(loss, optimizer, seed), rounds=1, iterations=1)
-    benchmark.extra_info.update(suite.quality_record(result).to_extra_info())
+    benchmark.extra_info.update(recording.quality(suite.context, result).to_extra_info())
     verdicts = suite.compare_scores(request.node.nodeid, result, suite.quality_key(loss, optimizer))
     benchmark.extra_info["gate"] = gate_of(verdicts)
     failures = [message + claims.note(result) for _, (passed, message) in verdicts if passed is False]

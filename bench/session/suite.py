@@ -178,17 +178,11 @@ class Suite(StoredFigures):
         """What a benchmark times of a StepBench: its passes, slowed by --plant-slowdown where asked."""
         return gating.slowed(bench.timed_pass, self.options.plant_slowdown)
 
-    # --- records (bench/session/recording.py: pure functions of a run) --------------------------------------------------
+    # --- records (bench/session/recording.py: pure functions of a run; tests call them with `context`) ------------
     @property
     def context(self) -> recording.Context:
         return recording.Context(self.options.model, self.options.tier.name, self.options.epochs,
                                self.options.engine_name, self.options.plant_slowdown)
-
-    def quality_record(self, r: Result) -> contract.Quality:
-        return recording.quality(self.context, r)
-
-    def variant_quality_record(self, variant: str, r: Result) -> contract.VariantQuality:
-        return recording.variant_quality(self.context, variant, r)
 
     def step_record(self, c: RunConfig, described: dict, blocks_ms: list, pass_times_s: list,
                     reference_entry: dict | None = None) -> contract.StepTime:
@@ -200,20 +194,8 @@ class Suite(StoredFigures):
         self.step_results[(c.device, c.batch_size, c.seed)] = record
         return record
 
-    def variant_step_record(self, variant: str, bench, step_time_ms: float, steps: int,
-                            **more) -> contract.VariantStepTime:
-        """A variant's step-time record. Kept out of self.step_results: those are the course's step times, the
-        ones --update-baselines stores."""
-        return recording.variant_step_time(self.context, variant, bench, step_time_ms, steps, **more)
-
     def faster_record(self, course: Result, best: Result, variant: str, target: float | None) -> contract.Faster:
         return recording.faster(self.context, course, best, variant, target, self.runs_as(perf.VARIANTS[variant]))
-
-    def scaling_record(self, single, mirrored, passes: dict) -> contract.Scaling:
-        return recording.scaling(self.context, single, mirrored, passes)
-
-    def multi_worker_step_record(self, world, bench, step_ms, steps, single_ms, allreduce, passes):
-        return recording.multi_worker_step_time(self.context, world, bench, step_ms, steps, single_ms, allreduce, passes)
 
     def multi_worker_quality_record(self, world, r: Result) -> contract.MultiWorkerQuality:
         return recording.multi_worker_quality(self.context, world, self.engine.collective(), r)
