@@ -1,0 +1,114 @@
+"""The GPU box, rebuilt on a CPU: what a GPU runner without TensorFlow gets (docs/engines.md), as close as a CPU can.
+
+- its Python environment: Python 3.12, JAX 0.11, transformers 5, no TensorFlow, keras, keras-hub, datasets or
+  evaluate (.ci/gpu-box-venv builds it; $FINETUNE_GPU_BOX_PYTHON names its interpreter);
+- a copy of the working tree alone: no .venv, no ../shared, no Hub (HF_HUB_OFFLINE), no GLUE_DIR, no PYTHONPATH;
+- the carried folder `bench/gpu/check.py wheels` makes (wheels, the tokenizer, MRPC's GLUE files), which with the
+  tree must fit in what one call carries (64 MiB);
+- the check run there on JAX's CPU (JAX_PLATFORMS=cpu) under a wall-clock limit, and its records rendered by
+  `python -m bench.report` beside a CPU runner's.
+
+It failed on the code before it for each defect it was written for: the timing processes dropped the carried
+packages from PYTHONPATH, and no GLUE data travelled.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+CARRY_LIMIT = 64 * 2 ** 20
+RUN_LIMIT_S = 900
+SELECTION = ("bench/test_quality.py::test_quality[seed0-from_logits-linear-decay]", "bench/test_step_time.py",
+             "bench/test_performance.py::test_variant_step_time[seed0-course]",
+             "bench/test_performance.py::test_variant_step_time[seed0-bf16-bucket]")
+
+
+def size(paths) -> int:
+    return sum(p.stat().st_size for p in paths if p.is_file())
+
+
+def tree_copy(target: Path) -> Path:
+    """The working tree as a GPU call carries it: the files git tracks, and new ones it does not ignore."""
+    source_tree = Path(os.environ.get("FINETUNE_GPU_BOX_TREE") or ROOT)  # another tree: to show it fail on old code
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=source_tree,
+                            capture_output=True, check=True, timeout=60).stdout
+    for name in filter(None, listed.split(b"\0")):
+        source = source_tree / os.fsdecode(name)
+        if source.is_file():
+            (target / os.fsdecode(name)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / os.fsdecode(name))
+    return target
+
+
+@pytest.fixture(scope="module")
+def box(real_glue_dir, tmp_path_factory):
+    python = os.environ.get("FINETUNE_GPU_BOX_PYTHON")
+    if not python:
+        pytest.skip("the GPU box's environment is not built: .ci/gpu-box-venv out/gpu-box/venv, then "
+                    "FINETUNE_GPU_BOX_PYTHON=out/gpu-box/venv/bin/python python3 dev.py test tests/test_gpu_box.py")
+    python = str(Path(python).absolute())  # the run's working directory is the tree's copy
+    here = tmp_path_factory.mktemp("box")
+    tree, carry, out = tree_copy(here / "tree"), here / "carry", here / "out"
+    made = subprocess.run([sys.executable, "bench/gpu/check.py", "wheels", str(carry), "--tasks", "mrpc",
+                           "--glue-dir", str(real_glue_dir)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stderr[-2000:]
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run([python, "bench/gpu/check.py", "run", "--wheels", str(carry),
+                           "--out", str(out), "--backends", "jax", "--model", "tiny", "--tier", "ci",
+                           "--platform", "cpu", "--", *SELECTION, "--progress", "off", "--tb=short"],
+                          cwd=tree, env=env, capture_output=True, text=True, timeout=RUN_LIMIT_S)
+    return {"tree": tree, "carry": carry, "out": out, "done": done, "python": python}
+
+
+def test_the_box_has_its_packages_and_not_ours(box):
+    """The rehearsal is only worth what its environment resembles: Python 3.12, JAX 0.11, transformers 5, and none
+    of what must travel."""
+    code = ("import importlib.util, sys, jax, transformers; print(sys.version_info[:2], jax.__version__, "
+            "transformers.__version__, [m for m in ('tensorflow', 'tf_keras', 'keras', 'keras_hub', 'datasets', "
+            "'evaluate') if importlib.util.find_spec(m)])")
+    done = subprocess.run([box["python"], "-c", code], capture_output=True, text=True, timeout=120, cwd=box["tree"])
+    version, jax_version, transformers_version, present = done.stdout.strip().rsplit(" ", 3)
+    assert version == "(3, 12)" and jax_version.startswith("0.11") and transformers_version.startswith("5.")
+    assert present == "[]", f"the box has none of these; they travel as wheels: {present}"
+
+
+def test_the_tree_and_the_carried_folder_fit_one_call(box):
+    assert not (box["tree"] / ".venv").exists()
+    tree = size(box["tree"].rglob("*"))
+    carried = size(box["carry"].rglob("*"))
+    assert (box["carry"] / "glue" / "MRPC" / "train.tsv").is_file() and (box["carry"] / "tokenizer").is_dir()
+    assert tree + carried <= CARRY_LIMIT, f"tree {tree / 2**20:.1f} MiB + carried {carried / 2**20:.1f} MiB"
+
+
+def test_the_check_runs_the_suite_on_the_box(box):
+    done = box["done"]
+    failures = done.stdout.find("= FAILURES =")
+    assert done.returncode == 0, (done.stdout[failures:failures + 4000] if failures >= 0 else "") + \
+        done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"data from GLUE TSV in {(box['carry'] / 'glue').resolve()}" in done.stdout  # the carried MRPC
+    document = json.loads((box["out"] / "jax.json").read_text())
+    infos = [b["extra_info"] for b in document["benchmarks"]]
+    steps = [i for i in infos if i["kind"] == "step_time"]
+    assert steps and all(i["engine"] == "keras3-jax" for i in infos)
+    assert len(steps[0]["blocks_ms"]) >= 2, "the gated step time runs in timing processes (which need the carried keras)"
+    versions = document["machine_info"]["finetune"]["versions"]
+    assert versions["transformers"].startswith("5.") and versions["jax"].startswith("0.11")
+    assert {i["kind"] for i in infos} >= {"quality", "step_time", "variant_step_time"}
+
+
+def test_its_records_render_beside_a_cpu_runners(box, tmp_path):
+    report = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "bench.report", str(box["out"] / "jax.json"),
+                           str(FIXTURES / "cpu_epyc_bench.json"), "--out", str(report)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = (report / "report.md").read_text()
+    assert "keras3-jax" in text and "cpu-amd-epyc-7b13-2c" in text and "jax.json" in text
