@@ -78,18 +78,24 @@ class Peak:
     source: str
 
 
-# Peak dense tensor-core throughput per GPU and precision. TensorFlow runs float32 matmuls as TF32 on
-# Ampere and newer unless tf.config.experimental.enable_tensor_float_32_execution(False): record such
-# runs as "tf32". Turing (T4) and Volta (V100) have no bf16 or tf32 tensor cores.
+# Peak dense tensor-core throughput per GPU and precision. TensorFlow and JAX run float32 matmuls as TF32 on
+# Ampere and newer unless turned off (tf.config.experimental.enable_tensor_float_32_execution(False), JAX's
+# default matmul precision "highest"); PyTorch only with torch.backends.cuda.matmul.allow_tf32: such runs are
+# "tf32", the others "fp32", whose peak is the datasheet's FP32 (no tensor cores). Turing (T4) and Volta (V100)
+# have no bf16 or tf32 tensor cores.
 PEAK_FLOPS = {
     ("H100 SXM", "bf16"): Peak(989.4, "bf16", "NVIDIA H100 datasheet, SXM5: 1,979 with sparsity"),
     ("H100 SXM", "tf32"): Peak(494.7, "tf32", "NVIDIA H100 datasheet, SXM5: 989 with sparsity"),
+    ("H100 SXM", "fp32"): Peak(67.0, "fp32", "NVIDIA H100 datasheet, SXM5: FP32"),
     ("H100 PCIe", "bf16"): Peak(756.0, "bf16", "NVIDIA H100 datasheet, PCIe: 1,513 with sparsity"),
     ("H100 PCIe", "tf32"): Peak(378.0, "tf32", "NVIDIA H100 datasheet, PCIe: 756 with sparsity"),
+    ("H100 PCIe", "fp32"): Peak(51.0, "fp32", "NVIDIA H100 datasheet, PCIe: FP32"),
     ("H200", "bf16"): Peak(989.4, "bf16", "NVIDIA H200 datasheet, SXM: 1,979 with sparsity (H100 SXM compute)"),
     ("H200", "tf32"): Peak(494.7, "tf32", "NVIDIA H200 datasheet, SXM: 989 with sparsity"),
+    ("H200", "fp32"): Peak(67.0, "fp32", "NVIDIA H200 datasheet, SXM: FP32"),
     ("A100", "bf16"): Peak(312.0, "bf16", "NVIDIA A100 datasheet (SXM4 and PCIe, 40 and 80 GB): 624 with sparsity"),
     ("A100", "tf32"): Peak(156.0, "tf32", "NVIDIA A100 datasheet: 312 with sparsity"),
+    ("A100", "fp32"): Peak(19.5, "fp32", "NVIDIA A100 datasheet: FP32"),
     ("L40S", "bf16"): Peak(362.05, "bf16", "NVIDIA L40S datasheet: 733 with sparsity"),
     ("L40S", "tf32"): Peak(183.0, "tf32", "NVIDIA L40S datasheet: 366 with sparsity"),
     ("L4", "bf16"): Peak(121.0, "bf16", "NVIDIA L4 datasheet: 242 with sparsity"),

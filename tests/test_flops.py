@@ -83,12 +83,19 @@ def test_peak_for_tensorflow_device_names(device_name, precision, tflops):
     ("AMD EPYC 7B13", "fp32"),  # CPUs: no peak, so no MFU
     ("Intel(R) Xeon(R) Platinum 8480+", "bf16"),
     ("Tesla T4", "bf16"),  # Turing has no bf16 tensor cores
-    ("NVIDIA H100 80GB HBM3", "fp32"),  # TF runs float32 matmuls as TF32 there: say "tf32"
     ("NVIDIA H100 NVL", "bf16"),  # not in the table: no SXM number by mistake
     ("NVIDIA A10", "bf16"),  # the A10 is not the A10G
 ])
 def test_no_peak_where_none_is_known(device_name, precision):
     assert flops.peak_for(device_name, precision) is None
+
+
+def test_a_float32_row_that_ran_as_fp32_has_the_datasheets_fp32_peak():
+    """PyTorch runs float32 matmuls as FP32 unless allow_tf32: such a row is "fp32", with its own peak, far below
+    TF32's (it once had none, and its MFU fell back to a calibration)."""
+    fp32, tf32 = flops.peak_for("NVIDIA H100 80GB HBM3", "fp32"), flops.peak_for("NVIDIA H100 80GB HBM3", "tf32")
+    assert (fp32.tflops, fp32.precision, tf32.tflops) == (67.0, "fp32", 494.7)
+    assert flops.peak_for("NVIDIA H200", "float32").tflops == 67.0
 
 
 def test_h100_pcie_is_not_taken_for_sxm():

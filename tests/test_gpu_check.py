@@ -103,3 +103,34 @@ def test_a_failed_test_in_the_session_fails_the_check_after_its_report(tmp_path,
     assert "Traceback" not in captured.err and captured.err.strip().splitlines()[-1] == (
         f"gpu_check: tests failed on jax: test_planted::test_planted_failure (records: {tmp_path / 'out' / 'jax.json'};"
         f" report: {tmp_path / 'out' / 'report'})")
+
+
+def test_float32_is_labelled_as_what_the_backend_runs():
+    """TF32 only where the backend allows it in this process: PyTorch's torch.backends.cuda.matmul.allow_tf32 (off
+    by default) or float32 matmul precision; JAX unless its default matmul precision is "highest"."""
+    keras3_step = pytest.importorskip("finetune.engines.keras3_step", reason="Keras 3 is not installed: "
+                                      "FINETUNE_EXTRAS=keras3-jax,keras3-torch python3 dev.py test tests/test_gpu_check.py")
+    if importlib.util.find_spec("torch"):
+        import torch
+
+        before = torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision()
+        try:
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.set_float32_matmul_precision("highest")
+            assert keras3_step.tf32_allowed("torch") is False
+            torch.backends.cuda.matmul.allow_tf32 = True
+            assert keras3_step.tf32_allowed("torch") is True
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = before[0]
+            torch.set_float32_matmul_precision(before[1])
+    if importlib.util.find_spec("jax"):
+        import jax
+
+        before = jax.config.jax_default_matmul_precision
+        try:
+            assert keras3_step.tf32_allowed("jax") is (str(before or "default").lower() not in ("highest", "float32"))
+            jax.config.update("jax_default_matmul_precision", "highest")
+            assert keras3_step.tf32_allowed("jax") is False
+        finally:
+            jax.config.update("jax_default_matmul_precision", before)
+

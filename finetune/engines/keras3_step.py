@@ -116,4 +116,19 @@ class StepBench(Described):
     def precision(self) -> str:
         kind = device_kind(self.config.backend)
         return Host.here().matmul_precision(self.model.dtype_policy.compute_dtype, kind,
-                                            tf32_enabled=self.config.backend != "torch")
+                                            tf32_enabled=tf32_allowed(self.config.backend))
+
+
+def tf32_allowed(backend: str) -> bool:
+    """Whether the backend lets float32 matmuls run as TF32 on a GPU that has it, as it is set in this process:
+    PyTorch only with torch.backends.cuda.matmul.allow_tf32 (off by default) or a float32 matmul precision below
+    "highest"; JAX unless its default matmul precision is "highest" (XLA's DEFAULT is TF32 there)."""
+    if backend == "torch":
+        import torch
+
+        return bool(torch.backends.cuda.matmul.allow_tf32) or torch.get_float32_matmul_precision() != "highest"
+    if backend == "jax":
+        import jax
+
+        return str(jax.config.jax_default_matmul_precision or "default").lower() not in ("highest", "float32")
+    return True  # TensorFlow: TF32 unless tf.config.experimental.enable_tensor_float_32_execution(False)
