@@ -188,7 +188,7 @@ def test_a_planted_slowdown_fails_the_step_time_gate_end_to_end(real_glue_dir, t
     done = step_session(real_glue_dir, f"--benchmark-json={unplanted}", "--baselines", str(tmp_path / "none"),
                         env=ONE_THREAD)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    here = stored_sessions_of_this_host(json.loads(unplanted.read_text()), tmp_path, (0.97, 1.0, 1.03))
+    stored_sessions_of_this_host(json.loads(unplanted.read_text()), tmp_path, (0.97, 1.0, 1.03))
     out = tmp_path / "planted.json"
     done = step_session(real_glue_dir, "--baselines", str(tmp_path), "--plant-slowdown", "1.0", "--reference", "HEAD",
                         f"--benchmark-json={out}", env=ONE_THREAD)
