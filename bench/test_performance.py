@@ -37,15 +37,15 @@ def _bench(suite, name, seed, batches, batch_size=QUALITY_BATCH_SIZE):
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_variant_step_time(benchmark, suite, variant, seed):
+def test_variant_step_time(benchmark, suite, variant, seed, variant_batch):
     if suite.variant_step_skip(variant):
         pytest.skip(suite.variant_step_skip(variant))
     tier = suite.options.tier
-    bench = _bench(suite, variant, seed, tier.variant_batches)
+    bench = _bench(suite, variant, seed, tier.variant_batches, batch_size=variant_batch)
     try:
         bench.timed_pass()  # warm-up over every batch, so every shape is traced and compiled before timing
         traced = bench.traces()
-        benchmark.group = f"performance variants {suite.options.model} batch {QUALITY_BATCH_SIZE}"
+        benchmark.group = f"performance variants {suite.options.model} batch {variant_batch}"
         benchmark.pedantic(suite.timed(bench), rounds=tier.variant_passes, iterations=1)
         profiled = suite.profile(bench) if suite.options.profile else None  # after timing: never in the figure
     finally:
@@ -54,7 +54,7 @@ def test_variant_step_time(benchmark, suite, variant, seed):
     record = recording.variant_step_time(suite.context, variant, bench, step_time_ms, tier.variant_passes * len(bench.batches),
                                        pass_times_s=list(benchmark.stats.stats.data), profile=profiled)
     benchmark.extra_info.update(record.to_extra_info())
-    assert bench.rows == tier.variant_batches * QUALITY_BATCH_SIZE, "not the same examples as the other variants"
+    assert bench.rows == tier.variant_batches * variant_batch, "not the same examples as the other variants"
     assert bench.traces() == traced, f"retraced while timed ({traced} -> {bench.traces()}): the warm-up missed a shape"
 
 

@@ -38,6 +38,8 @@ def test_step_time(benchmark, suite, device, batch_size, seed, request):
         record = suite.step_record(config, processes.described, blocks_ms, list(benchmark.stats.stats.data),
                                    None if reference is None else reference.record(blocks_ms))
         benchmark.extra_info.update(record.to_extra_info())
+        # the timed step's peak memory, from the timing processes (bench/conftest.py's is this pytest process's)
+        benchmark.extra_info.update(processes.peak_memory())
 
         def retime() -> list:  # only when the first session looks slower: as many passes again, same processes
             mark = processes.timed()

@@ -114,6 +114,8 @@ VARIANTS = {
     "bf16-xla-buckets": PerfConfig(padding="buckets", jit_compile=True, precision="mixed_bfloat16"),
     "fp16-xla-bucket8": PerfConfig(padding="bucket", pad_multiple=8, jit_compile=True, precision="mixed_float16"),
     "mirrored": PerfConfig(distribute="mirrored"),
+    # one shape for every batch in both precisions: the GPU box's rows (bench/gpu/plan.py), one XLA compile each on JAX
+    "bf16-fixed": PerfConfig(padding="fixed", precision="mixed_bfloat16"),
 }
 
 

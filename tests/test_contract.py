@@ -110,7 +110,8 @@ def test_the_report_of_two_old_files_renders_as_before_the_contract(tmp_path):
     H100 host's batch-32 CPU row is no longer a "7.84x"; the engine column, tf-keras for files from before engines, and
     the Engines section; a speed-up's 90% interval from the rows' passes, and the step table's legend on which rows
     the gated step and the named variants time; the quality table shows the gate recorded at run time, bands only
-    with --rejudge)."""
+    with --rejudge; the legend's GPU peaks, measured matmul beside the datasheet, and memory of the process that ran
+    the step)."""
     from bench.report import cli as report
 
     assert report.main([str(FIXTURES / "gpu_h100_bench.json"), str(FIXTURES / "cpu_epyc_bench.json"),

@@ -59,6 +59,9 @@ def test_every_benchmark_of_the_ci_tier_runs_on_the_fake_engine_or_skips_saying_
     assert {r["kind"] for r in records} == KINDS and {r["engine"] for r in records} == {"fake"}
     step = next(r for r in records if r["kind"] == "step_time")
     assert [len(p) for p in step["blocks_ms"]] == [5, 5, 5]  # its timing processes inherit the row
+    # the timed step's peak memory is the timing processes' (each ran nothing else), not this pytest process's
+    assert step["memory_of"] == "timing processes" and 0 < step["peak_rss_mb"]
+    assert all(r.get("memory_of") is None for r in records if r["kind"] != "step_time")
     # its versions are its libraries' (the base's: the recipe's), no TensorFlow among them
     versions = document["machine_info"]["finetune"]["versions"]
     assert set(versions) == {"python", "transformers", "datasets", "evaluate", "numpy", "pytest-benchmark"}

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 CARRY_LIMIT = 64 * 2 ** 20
 RUN_LIMIT_S = 900
+BUDGET_S = 160  # install 20 + report 10 + two JAX sessions of 63 s, by bench/gpu/budget.py's GPU estimates
 SELECTION = ("bench/test_quality.py::test_quality[seed0-from_logits-linear-decay]", "bench/test_step_time.py",
              "bench/test_performance.py::test_variant_step_time[seed0-course]",
              "bench/test_performance.py::test_variant_step_time[seed0-bf16-bucket]")
@@ -65,7 +66,11 @@ def box(real_glue_dir, tmp_path_factory):
                            "--out", str(out), "--backends", "jax", "--model", "tiny", "--tier", "ci",
                            "--platform", "cpu", "--", *SELECTION, "--progress", "off", "--tb=short"],
                           cwd=tree, env=env, capture_output=True, text=True, timeout=RUN_LIMIT_S)
-    return {"tree": tree, "carry": carry, "out": out, "done": done, "python": python}
+    # the prepared command, with a budget that the plan's (GPU) estimates fill with two of JAX's four sessions
+    budgeted = subprocess.run([python, "bench/gpu/check.py", "run", "--wheels", str(carry), "--out", str(out),
+                               "--backends", "jax", "--model", "tiny", "--platform", "cpu", "--budget-s",
+                               str(BUDGET_S)], cwd=tree, env=env, capture_output=True, text=True, timeout=RUN_LIMIT_S)
+    return {"tree": tree, "carry": carry, "out": out, "done": done, "python": python, "budgeted": budgeted}
 
 
 def test_the_box_has_its_packages_and_not_ours(box):
@@ -102,6 +107,22 @@ def test_the_check_runs_the_suite_on_the_box(box):
     versions = document["machine_info"]["finetune"]["versions"]
     assert versions["transformers"].startswith("5.") and versions["jax"].startswith("0.11")
     assert {i["kind"] for i in infos} >= {"quality", "step_time", "variant_step_time"}
+
+
+def test_the_prepared_command_runs_what_fits_its_budget_and_names_the_rest(box):
+    """`run --budget-s`: the plan printed first, the sessions that fit run (one JAX row each: its own peak memory),
+    the others named as left out, the fixed-shape rows recorded at batch 32 and the report written."""
+    done = box["budgeted"]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert out.index("gpu_check: plan for NVIDIA H100 80GB HBM3, budget 160 s") < out.index("-k test_variant_step_time")
+    assert "left out, over the budget: jax: bf16 batch 8" in out and "left out, over the budget: jax: fp32 batch 8" in out
+    assert "jax: fp32 batch 32: " in out and " s measured, 63 s estimated (pytest exit 0)" in out
+    records = [b["extra_info"] for b in json.loads((box["out"] / "jax-1.json").read_text())["benchmarks"]]
+    assert [(r["kind"], r["variant"], r["batch_size"], r["precision"]) for r in records] == [
+        ("variant_step_time", "fixed", 32, "fp32")]
+    assert records[0]["distinct_shapes"] == 1 and records[0]["tier"] == "quick"
+    assert (box["out"] / "report" / "report.md").is_file() and not (box["out"] / "jax-2.json").exists()
 
 
 def test_its_records_render_beside_a_cpu_runners(box, tmp_path):

@@ -972,3 +972,23 @@ def test_a_candidates_quality_is_every_metric_inside_the_fix_band_and_a_run_that
     assert ranking.quality({"accuracy": 0.9}, "all-positive", 0.68, 408, group, "f", limits, {})["why"].startswith(
         "COLLAPSED to all-positive")
     assert ranking.quality({"mcc": 0.3}, None, None, 408, group, "f", limits, {})["passed"] is False  # nothing judged
+
+
+def test_the_expected_gpu_step_is_its_flops_at_30_to_50_percent_of_the_measured_matmul():
+    """The docs' figure: bert-base, batch 32, length 128, bf16 is 2.145e12 FLOPs a step; at 30-50% of 790 TFLOP/s,
+    5.4-9.1 ms. The range's ends are inside it; past them, named with the factor."""
+    from bench.judge import expected
+
+    found = expected.expected(2.145449705472e12, 790.0)
+    assert found.fast_ms == pytest.approx(5.4315, abs=1e-3) and found.slow_ms == pytest.approx(9.0525, abs=1e-3)
+    assert found.text() == "5.43-9.05 ms"
+    assert found.judge(found.slow_ms) == "as expected" and found.judge(found.fast_ms) == "as expected"
+    assert found.judge(found.slow_ms * 1.5) == "slower than expected (1.50x the slow end)"
+    assert found.judge(found.fast_ms / 2) == ("faster than expected (2.00x the fast end): check the FLOPs and the "
+                                              "rate")
+    assert expected.expected(1e12, 100.0, mfu=(0.5, 0.5)) == expected.Expected(20.0, 20.0)
+    for bad in ((0.0, 790.0, (0.3, 0.5)), (1e12, 0.0, (0.3, 0.5)), (1e12, 790.0, (0.6, 0.5)),
+                (1e12, 790.0, (0.0, 0.5)), (1e12, 790.0, (0.3, 1.5))):
+        with pytest.raises(ValueError, match="no expected step"):
+            expected.expected(*bad[:2], mfu=bad[2])
+    assert expected.MFU_RANGE == (0.30, 0.50)

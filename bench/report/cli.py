@@ -15,8 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.judge import expected
 from bench.store import baselines
-from bench.report.steps import CHART_FIGURE, StepRow, pick_reference, plot_step_times, step_rows, step_table
+from bench.report.steps import (CHART_FIGURE, StepRow, expected_rows, pick_reference, plot_step_times, step_rows,
+                                step_table)
 from bench.report.tables import engine_table, faster_table, multi_worker_table, profile_table, quality_table
 from bench.report.runs import Run, differences, load_runs
 from finetune.errors import FinetuneError
@@ -53,9 +55,10 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
                                  "examples/s", "gated ms/step (batch 8)", "peak memory MB", "scores"], engines)
     lines += ["", "## Step time", "", "![step time](step_time.png)", "", f"The chart: {CHART_FIGURE}.", "",
               "Median over seeds (n). Achieved FLOP/s = training FLOPs per step (finetune.flops) / step time; "
-              "MFU = achieved / the peak at the row's precision: a GPU's dense datasheet peak, or a CPU's calibration "
-              "matmul measured in the same run; n/a where neither is known. Peak memory: the process's peak resident "
-              "set during the benchmark (MB), and TensorFlow's peak GPU memory where there are GPUs.",
+              "MFU = achieved / the peak at the row's precision: a GPU's dense datasheet peak (and, marked measured, "
+              "its calibration matmul measured in the same run), or a CPU's calibration matmul; n/a where neither is "
+              "known. Peak memory: the peak resident set during the benchmark (MB), and the engine's peak GPU memory where "
+              "there are GPUs, measured in the process that ran the step (the gated step time: its timing processes).",
               f"Speed-up = reference ms/step / row ms/step, for rows of the reference's task and batch size only "
               "(other rows' steps hold other rows and lengths: the gated step times the first rows, the named "
               f"variants a length sample); reference: {reference.label if reference else 'none'}.",
@@ -65,7 +68,7 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
                              "ms/step", "n",
                              "examples/s", "tokens/s", "TFLOP/s", "MFU", "speed-up", "peak memory MB"],
                             step_table(steps, reference, bool(by_file)))
-    peaks = {(row.peak.tflops, row.peak.precision, row.peak.source) for row in steps if row.peak}
+    peaks = {(one.tflops, one.precision, one.source) for row in steps for one in (row.peak, row.measured_peak) if one}
     lines += ["", *(f"- peak {tflops:g} TFLOP/s {precision}: {source}" for tflops, precision, source in sorted(peaks))]
     lines += ["", "Variant \"-\": the course's pipeline timed on prepared batches (bench/test_step_time.py, the gated "
               "figure, on the first training rows); named variants: bench/test_performance.py, each timed on the same "
@@ -75,6 +78,16 @@ def render(runs: list[Run], steps: list[StepRow], reference: StepRow | None, qua
               "are steady training steps on prepared batches; \"Faster than the course\" below is whole fine-tunes "
               "(compiles, retraces and the input pipeline included): the two can disagree, and the second is what a "
               "user waits for.", ""]
+    against = expected_rows(steps)
+    if against:
+        low, high = expected.MFU_RANGE
+        lines += ["### GPU rows against their expected step", "",
+                  f"Expected: the row's training FLOPs at {100 * high:.0f}-{100 * low:.0f}% MFU of the matmul measured "
+                  "in the same run at its precision (bench/judge/expected.py); slower means the GPU waits on something "
+                  "else than its matmuls, faster a miscounted FLOP or rate.", ""]
+        lines += markdown_table(["row", "training FLOPs/step", "measured matmul TFLOP/s", "expected ms/step",
+                                 "ms/step", "verdict"], against)
+        lines += [""]
     profiled = profile_table(runs)
     if profiled:
         lines += ["### Where the time goes", "",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from bench.judge import speedup
+from bench.judge import expected, speedup
 from bench.store import contract
 from bench.report.runs import Run, hardware_of, records
 from finetune import calibration, flops
@@ -67,6 +67,20 @@ class StepRow:
             return None
         return flops.Peak(measured / 1000.0, self.precision,
                           f"measured: {self.calibration['size']}^3 {self.precision} matmul on this CPU in the same run")
+
+
+    @property
+    def measured_peak(self) -> flops.Peak | None:
+        """A GPU's matmul measured in the same run (the calibration, 8192^3) at the row's precision, or None (CPUs:
+        `peak` is already the measured one)."""
+        if self.device != "gpu" or self.precision is None:
+            return None
+        measured = calibration.peak_gflops(self.calibration, self.precision)
+        if not measured:
+            return None
+        return flops.Peak(measured * self.replicas / 1000.0, self.precision,
+                          f"measured: {self.calibration.get('size', '?')}^3 {self.precision} matmul on this GPU in the "
+                          "same run")
 
 
 def pass_rates(r, stats: dict | None = None) -> list:
@@ -142,11 +156,33 @@ def step_table(rows: list[StepRow], reference: StepRow | None, by_file: bool) ->
             row.precision or "n/a", row.variant or "-", f"{row.step_time_ms:.1f}", str(row.n),
             f"{row.examples_per_s:.1f}", f"{row.tokens_per_s:,.0f}",
             "n/a" if achieved is None else f"{achieved / 1e12:.2f}",
-            "n/a" if utilisation is None else f"{100 * utilisation:.1f}% of {peak.tflops:g} {peak.precision}",
+            mfu_text(achieved, peak, row.measured_peak),
             "reference" if row is reference else (
                 speed_up(reference, row) if same_rows(row, reference) else "other task, batch or rows"),
             memory_text(row.peak_rss_mb, row.peak_gpu_memory_mb),
         ])
+    return table
+
+
+def mfu_text(achieved: float | None, peak: flops.Peak | None, measured: flops.Peak | None) -> str:
+    """MFU against the datasheet's (or a CPU's measured) peak, and on GPUs also against the matmul measured there."""
+    parts = [f"{100 * flops.mfu(achieved, one):.1f}% of {one.tflops:g} {one.precision}"
+             + (" measured" if one is measured else "") for one in (peak, measured)
+             if one is not None and achieved is not None]
+    return "; ".join(parts) or "n/a"
+
+
+def expected_rows(rows: list[StepRow]) -> list[list[str]]:
+    """GPU rows against their expected step (bench.judge.expected): FLOPs at 30-50% of the matmul measured in the
+    same run at the row's precision."""
+    table = []
+    for row in rows:
+        measured = row.measured_peak
+        if measured is None or not row.flops_per_step:
+            continue
+        found = expected.expected(row.flops_per_step, measured.tflops)
+        table.append([row.label, f"{row.flops_per_step:.4g}", f"{measured.tflops:g} {measured.precision}",
+                      found.text(), f"{row.step_time_ms:.2f}", found.judge(row.step_time_ms)])
     return table
 
 

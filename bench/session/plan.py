@@ -131,8 +131,9 @@ def timed_seconds(name: str, params: dict, suite, costs: Costs) -> float:
         variant = params["variant"]
         if suite.variant_step_skip(variant):
             return 0.0
-        jit = suite.variant_config(variant).jit_compile
-        return costs.passes_s((tier.variant_passes + 1) * tier.variant_batches,
+        jit = suite.runs_as(suite.variant_config(variant)).jit_compile  # keras3 on JAX: XLA for every variant
+        ratio = params.get("variant_batch", QUALITY_BATCH_SIZE) / QUALITY_BATCH_SIZE
+        return costs.passes_s(round((tier.variant_passes + 1) * tier.variant_batches * ratio),
                               xla_shapes=tier.variant_batches if jit else 0)
     if name == "test_mirrored_scaling":
         replicas = suite.scaling_replicas()

@@ -96,6 +96,8 @@ class Tier:
     # variant learns needs no baseline, and .ci/run requires it live (--require-live best-learns), 3.4 min on the
     # AVX2 EPYC where no claim is stored
     best_without_claim: bool = True
+    # the batch sizes of test_variant_step_time (the course's 8 unless a tier asks for more: the GPU box's 8 and 32)
+    variant_batch_sizes: tuple = (8,)
 
     def times_variant(self, name: str, best: str | None) -> str | None:
         """Why this tier does not time the performance variant `name` (`best`: this host's where it carries a speed
@@ -114,11 +116,19 @@ class Tier:
 # multiple8 45 s, fixed 32 s, bf16 33 s, mirrored 30 s (one replica on a CPU).
 CI_VARIANTS = ("course", "bucket", "bf16-bucket")
 
+# The GPU box's tier (bench/gpu/check.py run --budget-s; bench/gpu/budget.py): a few minutes of a scarce GPU, so only
+# the step of one fixed shape (every batch padded to the data's longest pair: one XLA compile per row on JAX), in
+# float32 and bf16 at batch 8 and 32. Its fine-tunes are the ci tier's (a random-weight model's quality tests skip).
+QUICK_VARIANTS = ("fixed", "bf16-fixed")
+
 TIERS = {
     "full": Tier("full", epochs=3, max_train_samples=None, step_batches=24, step_passes=4, step_processes=3,
                  variant_batches=24, variant_passes=3, batch_sizes=(8, 32)),
     "ci": Tier("ci", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=16, step_passes=5, step_processes=3,
                variant_batches=4, variant_passes=3, batch_sizes=(8,), learner_pairs=1, step_variants=CI_VARIANTS),
+    "quick": Tier("quick", epochs=1, max_train_samples=CI_TRAIN_ROWS, step_batches=8, step_passes=3, step_processes=1,
+                  variant_batches=8, variant_passes=3, batch_sizes=(8, 32), learner_pairs=1,
+                  step_variants=QUICK_VARIANTS, best_without_claim=False, variant_batch_sizes=(8, 32)),
 }
 QUALITY_BATCH_SIZE = 8
 # Performance variants (bench/test_performance.py). Their quality check is a fine-tune of the tier's length per

@@ -40,6 +40,9 @@ class Record:
     rss_scope: str | None = None  # window, or process where the kernel cannot reset the peak
     peak_gpu_memory_mb: float | None = None  # the engine's array library's peak GPU memory, on GPU hosts
     gpu_memory_scope: str | None = None  # process where that peak cannot be reset (JAX); else the benchmark's
+    # where those peaks were measured: "timing processes" (the gated step time: the largest of the processes that ran
+    # only the timed step, bench.timing.processes); None: the pytest process, during the benchmark
+    memory_of: str | None = None
     gate: dict | None = None  # each compared figure: passed, failed or "skipped: <why>"
     # --plant-slowdown's factor (a test hook: every timed step slept this fraction of itself more), 0.0 for a real
     # measurement, so that a planted run never passes for one: bench.ingest refuses it, and a planted session is

@@ -41,6 +41,8 @@ class WorkerTimeout(WorkerFailed):
     """A timing process gave no answer within its limit (bench.timing.timeouts) and was killed, with what it started."""
 
 
+# what a timing process's pass answer may carry besides ms_per_step: its peak memory (finetune.memory.peak)
+MEMORY_FIELDS = ("peak_rss_mb", "rss_scope", "peak_gpu_memory_mb", "gpu_memory_scope")
 QUIT_S = 60.0  # closing: a process of the course's step ends in about a second (TensorFlow's teardown)
 
 
@@ -77,6 +79,7 @@ class Worker:
     def __init__(self, python: str, tree: Path, options: list[str], name: str = "worker", env: dict | None = None,
                  limits: timeouts.Limits | None = None, together: int = 1):
         self.name, self.python = name, python
+        self.memory = {}  # its last pass's peak memory (finetune.memory.peak's fields), where it reports one
         self.limits = limits or limits_here()
         self._benches = benches_of(options)
         self.ready_limit_s = self.limits.ready_s(self._benches, together, rows=rows_of(options))
@@ -138,7 +141,9 @@ class Worker:
 
     def timed_pass(self, slowdown: float | None = None) -> float:
         """One timed pass (ms per step); `slowdown`: this pass planted that fraction slower (the test hook)."""
-        self.ms.append(self._timed("pass" if slowdown is None else f"pass {slowdown}")["ms_per_step"])
+        answer = self._timed("pass" if slowdown is None else f"pass {slowdown}")
+        self.ms.append(answer["ms_per_step"])
+        self.memory = {name: value for name, value in answer.items() if name in MEMORY_FIELDS} or self.memory
         return self.ms[-1]
 
     def ask(self, line: str) -> dict:
@@ -251,6 +256,16 @@ class Processes:
         """Per process, its passes as ms per step (those after the mark `since`, where given)."""
         since = since or [0] * len(self.workers)
         return [list(worker.ms[start:]) for worker, start in zip(self.workers, since)]
+
+    def peak_memory(self) -> dict:
+        """The peak memory of the timed step, measured where it ran: the largest of the processes' (each runs only
+        this step), in finetune.memory.peak's fields; {} where none reported one (older revisions)."""
+        found = [worker.memory for worker in self.workers if worker.memory]
+        if not found:
+            return {}
+        peak = max(found, key=lambda m: (m.get("peak_gpu_memory_mb") or 0.0, m.get("peak_rss_mb") or 0.0))
+        return {**peak, "peak_rss_mb": max(m["peak_rss_mb"] for m in found if "peak_rss_mb" in m),
+                "memory_of": "timing processes"}
 
     def close(self) -> None:
         close_all(self.workers)

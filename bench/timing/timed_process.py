@@ -72,6 +72,12 @@ def main(argv=None) -> int:
         step_bench = import_module("finetune.keras3" if chosen else "finetune.steptime").StepBench
         bench = step_bench(config, data.prepare(config), args.batches)
         versions = environment.versions(args.engine) if chosen else environment.versions()
+    try:  # the peak memory of this process's steps, reported with each pass (revisions before finetune.memory: none)
+        from finetune import memory
+    except ImportError:
+        memory = None
+    backend = engine.array_backend if engines is not None else "tensorflow"
+    scope = memory.reset(backend) if memory is not None else None
     bench.timed_pass()  # untimed: tracing and per-shape set-up
     # what the record of a gated step time says of the work (older revisions, timed by the A/B mode, lack it)
     shape = bench.shape() if hasattr(bench, "shape") else None
@@ -88,7 +94,10 @@ def main(argv=None) -> int:
         seconds = bench.timed_pass()
         if slowdown:  # the test hook of bench.sensitivity: this pass made F slower
             time.sleep(seconds * slowdown)
-        print(json.dumps({"ms_per_step": 1000.0 * (time.perf_counter() - begun) / len(bench.batches)}), flush=True)
+        ms = 1000.0 * (time.perf_counter() - begun) / len(bench.batches)
+        # the peak so far of this process, which runs nothing but this step: the timed step's own memory (per row)
+        print(json.dumps({"ms_per_step": ms, **(memory.peak(scope, backend) if memory is not None else {})}),
+              flush=True)
     if hasattr(bench, "close"):  # revisions before engines have none
         bench.close()
     return 0
