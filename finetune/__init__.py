@@ -10,6 +10,10 @@ is set *before* TensorFlow is first imported. Import `finetune` before `tensorfl
 import glob
 import os
 
+# The environment as this process found it, before this package (and what it imports) set anything: the reference
+# revision's timing processes start from it (bench.timing.processes.initial_environment).
+STARTING_ENVIRONMENT = dict(os.environ)
+
 # TensorFlow's C++ log: where no NVIDIA driver is installed, its CUDA probe logs an error on every start ("failed
 # call to cuInit: ... UNKNOWN ERROR (303)"), so only fatal messages are shown there; elsewhere warnings are hidden
 # and errors shown. TF_CPP_MIN_LOG_LEVEL set by the caller wins (0 shows everything, the probe included).

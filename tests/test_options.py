@@ -111,7 +111,7 @@ def test_a_bad_epochs_is_refused_with_the_same_line_by_the_cli_and_by_pytest(cap
     ("cli", "--distribute", "horovod", "unknown distribute 'horovod': choose one of none, mirrored"),
     ("pytest", "--seeds", "0", "must be a positive whole number, got '0': pass e.g. --seeds 3"),
     ("pytest", "--device", "auto", "unknown device 'auto': choose one of cpu, gpu"),
-    ("pytest", "--tier", "quick", "unknown tier 'quick': choose one of full, ci"),
+    ("pytest", "--tier", "slow", "unknown tier 'slow': choose one of full, ci, quick"),
     ("pytest", "--progress", "bar", "unknown progress mode 'bar': choose one of auto, live, lines, off"),
     ("pytest", "--plant-slowdown", "-0.2", "must be a number, 0 or more, got '-0.2': pass e.g. --plant-slowdown 0.2"),
     ("pytest", "--plant-slowdown", "nan", "got 'nan'"),

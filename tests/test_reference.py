@@ -139,6 +139,21 @@ def test_the_reference_starts_from_the_environment_the_session_started_with(monk
     assert "FINETUNE_SET_AFTER_START" not in env and "PATH" in env
 
 
+def test_where_setproctitle_moved_the_environment_the_reference_starts_from_finetunes_snapshot(monkeypatch):
+    """pytest-xdist's workers set their title with setproctitle, which moves the environment over what
+    /proc/self/environ reads (this test's sibling once saw a variable set after start there, in a worker): the
+    snapshot `finetune` took on import stands in, without what was set since."""
+    import types
+
+    import finetune
+    from bench.timing import processes
+
+    monkeypatch.setitem(sys.modules, "setproctitle", types.ModuleType("setproctitle"))
+    monkeypatch.setattr(finetune, "STARTING_ENVIRONMENT", {"PATH": "/bin", "ONLY_IN_THE_SNAPSHOT": "1"})
+    monkeypatch.setenv("FINETUNE_SET_AFTER_START", "1")
+    assert processes.initial_environment() == {"PATH": "/bin", "ONLY_IN_THE_SNAPSHOT": "1"}
+
+
 def test_the_pass_order_is_lazy_for_a_session_that_may_time_any_number_of_passes():
     """Processes asks for 10**9 rounds: a list of them would take all the memory there is."""
     import itertools

@@ -203,11 +203,17 @@ def in_time_order(blocks_ms: list[list[float]]) -> list[float]:
 
 def initial_environment() -> dict:
     """The environment this process was started with (Linux: /proc/self/environ), before anything it imported set
-    a variable (TF_USE_LEGACY_KERAS, a oneDNN or threading setting); this process's own where it cannot be read."""
+    a variable (TF_USE_LEGACY_KERAS, a oneDNN or threading setting). Where that cannot be read, or where setproctitle
+    is loaded (pytest-xdist's workers title themselves with it, and it moves the environment over the area that
+    /proc/self/environ reads: a variable set later was seen there), the environment as `finetune` found it on import."""
+    import finetune
+
+    if "setproctitle" in sys.modules:
+        return dict(finetune.STARTING_ENVIRONMENT)
     try:
         raw = Path("/proc/self/environ").read_bytes()
     except OSError:
-        return dict(os.environ)
+        return dict(finetune.STARTING_ENVIRONMENT)
     pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
     return {os.fsdecode(k): os.fsdecode(v) for k, v in pairs}
 
