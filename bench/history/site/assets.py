@@ -53,6 +53,7 @@ SCRIPT = r"""// The site's one script: draws a runner's charts with Plotly from 
 // table.sortable by the header clicked (numbers by their data-value, text by itself; empty cells last).
 (function () {
   "use strict";
+  var LONG = 150;  // points beyond which a series is drawn as a line in its interval's band
   function fmt(v) { return v === null || v === undefined ? "" : Number(v).toPrecision(4); }
   function esc(s) { return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
   function when(s) { return s.replace("T", " ").replace("+00:00", " UTC"); }
@@ -70,15 +71,23 @@ SCRIPT = r"""// The site's one script: draws a runner's charts with Plotly from 
       minus[i] = has ? c.y[i] - c.low[i] : NaN;
       anyInterval = anyInterval || has;
     }
-    var series = {type: "scatter", mode: "lines+markers", x: xs, y: c.y, customdata: custom, name: c.figure,
-                  marker: {size: n > 200 ? 3 : 6, color: "#4c72b0"}, line: {width: 1, color: "#4c72b0"},
+    // a long series is a line in a band (two paths); a short one, markers with error bars (a node per point)
+    var long = n > LONG;
+    var series = {type: "scatter", mode: long ? "lines" : "lines+markers", x: xs, y: c.y, customdata: custom,
+                  name: c.figure, marker: {size: 6, color: "#4c72b0"}, line: {width: 1, color: "#4c72b0"},
                   hovertemplate: "night %{x}: %{customdata[0]}<br>revision %{customdata[1]}<br>%{customdata[2]}" +
                                  "<br><b>%{y:.4g}" + esc(unit) + "</b> %{customdata[3]}<extra></extra>"};
-    if (anyInterval) {
+    var traces = [];
+    if (anyInterval && long) {
+      var edge = {type: "scatter", mode: "lines", x: xs, line: {width: 0}, hoverinfo: "skip", connectgaps: false};
+      traces.push(Object.assign({y: c.low}, edge),
+                  Object.assign({y: c.high, fill: "tonexty", fillcolor: "rgba(76,114,176,0.22)"}, edge));
+    } else if (anyInterval) {
       series.error_y = {type: "data", symmetric: false, array: plus, arrayminus: minus, thickness: 1, width: 0,
                         color: "#9bb0d3"};
     }
-    var traces = [series], shapes = [], notes = [];
+    traces.push(series);
+    var shapes = [], notes = [];
     if (c.marks.length) {
       var mx = [], my = [], colours = [], texts = [];
       c.marks.forEach(function (m) {

@@ -5,6 +5,7 @@ Every link and asset is relative, so the site works from file:// and from any st
 
 from __future__ import annotations
 
+import itertools
 from html import escape
 
 from bench.history.site import charts as charts_
@@ -88,8 +89,10 @@ def change_html(data: dict, mark) -> str:
 
 def runner_page(runner: Runner, st) -> str:
     data = charts_.page_data(runner)
-    parts = [f"<h1>{escape(runner.fingerprint)}</h1>",
-             f"<p>{badge(st.state)} " + "; ".join(escape(w) for w in st.why) + "</p>", gates_html(st.gates)]
+    why = "".join(f"<li>{escape(w)}" + (f"<br><span class=muted>{escape(h)}</span>" if h else "") + "</li>"
+                  for w, h in itertools.zip_longest(st.why, st.how, fillvalue=""))
+    parts = [f"<h1>{escape(runner.fingerprint)}</h1>", f'<div class="state">{badge(st.state)}<ul>{why}</ul></div>',
+             gates_html(st.gates)]
     if runner.nights:
         parts.append(f"<p>{len(runner.nights)} night(s), {escape(runner.nights[0].when)} to "
                      f"{escape(runner.latest.when)}; revisions <code>{escape(runner.nights[0].revision)}</code> .. "

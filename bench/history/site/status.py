@@ -30,6 +30,7 @@ class Status:
     state: str  # GREEN, RED, WAITING or EMPTY
     why: tuple  # one line each
     gates: tuple
+    how: tuple = ()  # what judges each red change: the confirm or ack command --fail-on-new names
 
     @property
     def needs(self) -> int:
@@ -78,16 +79,31 @@ def failed_in_latest(runner: Runner) -> list[str]:
     return found
 
 
+def unjudged(line: str) -> tuple[str, str]:
+    """(the reason, the command that would judge it) of a --fail-on-new line (bench.history.cli.new_changes):
+    "<fingerprint>: <series>: NEW change at <night>: <size>: confirm it with ..., or acknowledge it with ..."."""
+    body = line.split(": ", 1)[1]  # the page names the fingerprint already
+    for marker in (": confirm it with ", ": acknowledge it with "):
+        if marker in body:
+            reason, _, rest = body.partition(marker)
+            return reason, marker[2:] + rest
+    return body, ""
+
+
 def status(runner: Runner, directory) -> Status:
     if not runner.nights:
         return Status(EMPTY, ("no readable nights" + (f" ({len(runner.unreadable)} unreadable)"
                                                       if runner.unreadable else ""),), ())
     gates = tuple(step_gates(runner) + [change_gate(runner)])
     stored = (runner.stored, [])
-    red = [line.split(": ", 1)[1] for line in cli.new_changes(directory, runner.fingerprint, (runner.analysed, stored))]
+    red, how = [], []
+    for line in cli.new_changes(directory, runner.fingerprint, (runner.analysed, stored)):
+        reason, command = unjudged(line)
+        red.append(reason)
+        how.append(command)
     red += failed_in_latest(runner)
     if red:
-        return Status(RED, tuple(red), gates)
+        return Status(RED, tuple(red), gates, tuple(how))
     waiting = [g for g in gates if not g.live]
     if len(waiting) == len(gates):
         soonest = min(g.needs for g in gates)
