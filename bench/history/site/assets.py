@@ -161,14 +161,15 @@ SCRIPT = r"""// The site's one script: draws a runner's charts with Plotly from 
 """
 
 
-def write(site: Path, charts: bool = True) -> list[Path]:
-    """SITE/assets/: site.css, site.js and, where a page has charts, plotly.min.js."""
+def write(site: Path, charts: bool = True, plotly: Path | None = None) -> list[Path]:
+    """SITE/assets/: site.css, site.js and, where a page has charts, plotly.min.js (`plotly`: another build of
+    plotly.js to copy instead of the package's, e.g. the basic partial bundle: the pages draw only scatter traces)."""
     assets = Path(site) / "assets"
     assets.mkdir(parents=True, exist_ok=True)
     (assets / "site.css").write_text(STYLE, encoding="utf-8")
     (assets / "site.js").write_text(SCRIPT, encoding="utf-8")
     written = [assets / "site.css", assets / "site.js"]
     if charts:
-        shutil.copyfile(plotly_js(), assets / "plotly.min.js")
+        shutil.copyfile(plotly or plotly_js(), assets / "plotly.min.js")
         written.append(assets / "plotly.min.js")
     return written
