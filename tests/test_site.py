@@ -118,6 +118,7 @@ def test_the_hardware_comparison_has_each_runners_latest_step_with_its_interval_
     assert (row.engine, row.device, row.precision) == ("tf-keras", "cpu", "fp32")
     assert row.step_low < row.step_ms < row.step_high and row.step_night.endswith(revision(4)[:12])
     assert row.mfu == pytest.approx(4.2e10 / 0.29 / 350e9, rel=0.02) and row.fit_ms and row.fit_s == 135.0
+    assert row.fit_night == row.step_night  # the latest fine-tune, not the first
     amx = hardware_table.rows_of(runner.load(AMX_HISTORY, AMX))
     assert len(amx) == 1 and amx[0].step_night.endswith("c6174dbe90f2") and amx[0].fit_ms is None
 

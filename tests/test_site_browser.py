@@ -124,7 +124,8 @@ def test_the_change_at_night_5_is_marked_with_its_bisected_commit(site, browser)
         assert "A/B SLOWER: ratio 1.084" in at_5 and "bisected to 0d6f09e" in at_5
     listed = page.locator("li.change.worse[data-night='5']").first.inner_text()
     assert "0d6f09e" in listed and "revisions b0d371eb1430 .. 0a0bf93e55b0" in listed
-    shapes = page.evaluate("Array.from(document.querySelectorAll('div.chart')).map(d => d.layout.shapes.map(s => s.x0))")
+    shapes = page.evaluate("Array.from(document.querySelectorAll('div.chart'))"
+                           ".map(d => d.layout.shapes.map(s => s.x0))")
     assert [4.5] in shapes and [4.5, 8.5] in shapes  # the step, and the ratio's slowdown and its revert
     page.screenshot(path=str(SCREENSHOTS / "amx.png"), full_page=True)
     page.close()

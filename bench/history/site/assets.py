@@ -49,8 +49,8 @@ pre { background: #f6f8fa; padding: 8px; overflow-x: auto; }
 .muted { color: #656d76; }
 """
 
-SCRIPT = r"""// The site's one script: draws a runner's charts with Plotly from the JSON in its page (#runner-data), and sorts a
-// table.sortable by the header clicked (numbers by their data-value, text by itself; empty cells last).
+SCRIPT = r"""// The site's one script: draws a runner's charts with Plotly from the JSON in its page (#runner-data),
+// and sorts a table.sortable by the header clicked (numbers by their data-value, text by itself; empty cells last).
 (function () {
   "use strict";
   var LONG = 150;  // points beyond which a series is drawn as a line in its interval's band

@@ -73,10 +73,10 @@ def rows_of(runner: Runner) -> list[Row]:
                                 f"{peak.tflops:g} TFLOP/s {peak.precision}" if peak else "",
                                 record.peak_rss_mb, record.peak_gpu_memory_mb,
                                 described=(session.get("hardware") or {}).get("described", {}).get(record.device, ""))
-            elif type(record) is contract.Quality and record.step_time_ms and (record.engine, record.device) not in fits:
+            elif type(record) is contract.Quality and record.step_time_ms:
                 seconds = sum(record.epoch_s) if record.epoch_s else record.wall_time_s
-                fits[record.engine, record.device or "cpu"] = (record.step_time_ms, seconds, night.name,
-                                                               record.peak_rss_mb)
+                fits.setdefault((record.engine, record.device or "cpu"),
+                                (record.step_time_ms, seconds, night.name, record.peak_rss_mb))
     for (engine, device), (fit_ms, fit_s, name, memory) in fits.items():
         same = [r for key, r in rows.items() if key[:2] == (engine, device)]
         row = same[0] if same else rows.setdefault((engine, device, "fp32"), Row(runner.fingerprint, engine, device,
