@@ -96,7 +96,7 @@ SCRIPT = r"""// The site's one script: draws a runner's charts with Plotly from 
         my.push(c.y[c.x.indexOf(m.night)]);
         colours.push(colour);
         texts.push(["change at night " + (m.night + 1) + ": " + esc(m.size), "revisions " + m.revisions.join(" .. "),
-                    m.verdicts.length ? m.verdicts.map(esc).join("<br>") : "no verdict yet"]);
+                    esc(m.label).split("\n").slice(1).join("<br>")]);  // the verdicts in a few words
         shapes.push({type: "line", xref: "x", yref: "paper", x0: m.night + 0.5, x1: m.night + 0.5, y0: 0, y1: 1,
                      line: {color: colour, width: 1.5, dash: "dot"}});
         notes.push({x: m.night + 0.5, xref: "x", y: 1, yref: "paper", yanchor: "top", xanchor: "left",
