@@ -25,7 +25,7 @@ from finetune.perf import VARIANTS, variant
 MAIN_FLAGS = ("--task", "--model", "--engine", "--backend", "--loss", "--optimizer", "--epochs", "--batch-size",
               "--seed", "--max-train-samples", "--max-eval-samples", "--glue-dir", "--device", "--warmup-steps",
               "--json", "--profile")
-SPEED_FLAGS = ("--perf", "--padding", "--pad-multiple", "--jit-compile", "--precision", "--distribute")
+SPEED_FLAGS = ("--perf", "--padding", "--pad-multiple", "--jit-compile", "--precision", "--distribute", "--update")
 # --perf picks a row of finetune.perf.VARIANTS; each of the other speed flags, when given, overrides that field of it.
 PERF_FLAGS = tuple(options.BY_FLAG[flag].dest for flag in SPEED_FLAGS if flag != "--perf")
 

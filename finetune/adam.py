@@ -69,3 +69,24 @@ def lazy_adam_class():
 
     _LAZY = LazyAdam
     return _LAZY
+
+
+def bytes_per_step(model, update: str, batches) -> dict:
+    """What one update of `model`'s trainable weights moves in memory, as finetune/bandwidth.py's floor counts it:
+    28 bytes a weight (ADAM_BYTES_PER_WEIGHT) for `dense` and `fused`; for `lazy`, the word embedding (the largest
+    variable whose rows are token ids) only at the rows a batch holds (their mean over `batches`, (features, labels)
+    pairs with "input_ids"), the rest dense. {"update_bytes", "weights", "rows_touched"} (rows: lazy only)."""
+    import numpy as np
+
+    from finetune.bandwidth import ADAM_BYTES_PER_WEIGHT
+
+    sizes = [(int(np.prod(v.shape)), tuple(v.shape)) for v in model.trainable_variables]
+    weights = sum(size for size, _ in sizes)
+    found = {"weights": weights, "update_bytes": float(ADAM_BYTES_PER_WEIGHT * weights)}
+    if update != "lazy":
+        return found
+    table = max((s for s in sizes if len(s[1]) == 2), key=lambda s: s[1][0])  # the word embedding: most rows
+    rows = float(np.mean([len(np.unique(np.asarray(x["input_ids"]))) for x, _ in batches]))
+    found["rows_touched"] = round(rows, 1)
+    found["update_bytes"] = float(ADAM_BYTES_PER_WEIGHT * (weights - table[0] + rows * table[1][1]))
+    return found

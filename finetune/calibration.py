@@ -8,7 +8,10 @@ throughput is the best of a few timed blocks after an untimed one (a block: `REP
 so the work has finished), which is the figure a stall can only lower, never raise.
 
     from finetune import calibration
-    calibration.measure("cpu")   # {"fp32_gflops": 112.4, "bf16_gflops": 401.0, "size": 1024, ...}
+    calibration.measure("cpu")   # {"fp32_gflops": 112.4, "bf16_gflops": 401.0, "size": 1024, "triad_gbps": 21.3, ...}
+
+On CPUs it also measures the memory's bandwidth (finetune/bandwidth.py, a STREAM triad on the step's cores): the
+floor of the optimizer's update, which moves every weight, its gradient and two moments each step.
 """
 
 from __future__ import annotations
@@ -123,6 +126,10 @@ def measure(device_kind: str = "cpu", host: Host | None = None, backend: str = "
             block = BLOCKS_OF[backend](device_kind, dtype, n)
         if block is not None:
             found[f"{short}_gflops"] = round(_gflops(block, n), 1)
+    if device_kind == "cpu":  # the memory's rate beside the matmuls': the floor of the optimizer's update
+        from finetune import bandwidth
+
+        found.update(bandwidth.triad())
     found["seconds"] = round(time.perf_counter() - started, 2)
     return found
 

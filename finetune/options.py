@@ -20,7 +20,7 @@ from pathlib import Path
 
 from finetune.config import BACKENDS, DEVICES, ENGINES, RunConfig
 from finetune.models import MODELS
-from finetune.perf import DISTRIBUTES, PADDINGS, PRECISIONS, VARIANTS
+from finetune.perf import DISTRIBUTES, PADDINGS, PRECISIONS, UPDATES, VARIANTS
 from finetune.recipes import LOSSES, OPTIMIZERS
 from finetune.tasks import TASKS
 
@@ -235,6 +235,9 @@ OPTIONS = (
     Option("--pad-multiple", "round padded lengths up to a multiple of N", type=Whole(1, 8), metavar="N", cli=SAME),
     Option("--jit-compile", "compile the training step with XLA (one compile per distinct batch shape)",
            action=argparse.BooleanOptionalAction, cli=SAME),
+    Option("--update", "{choices}: how Adam applies (finetune/adam.py): the course's op by op, one kernel per variable "
+                       "(the same arithmetic), or the word embedding's touched rows only (other arithmetic)",
+           noun="update", cli=Surface(None, UPDATES)),
     Option("--precision", "{choices} (mixed_float16 needs a GPU; mixed_bfloat16 a CPU with AVX512_BF16/AMX or an "
                           "Ampere+ GPU)", noun="precision", cli=Surface(None, PRECISIONS)),
     Option("--distribute", "{choices}: data-parallel over every device of the kind (mirrored) or over the workers "

@@ -48,6 +48,7 @@ PADDINGS = ("dynamic", "multiple", "bucket", "fixed", "buckets")
 GROUPED_PADDINGS = ("bucket", "buckets")  # the paddings that group rows of similar length into batches
 BUCKET_COUNT = 4  # buckets: the fixed padded lengths (XLA compiles once per length and batch size)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+UPDATES = ("dense", "fused", "lazy")  # Adam's update (finetune/adam.py): the course's op by op, one kernel, touched rows
 DISTRIBUTES = ("none", "mirrored", "multi-worker")
 
 
@@ -58,9 +59,11 @@ class PerfConfig:
     jit_compile: bool = False
     precision: str = "float32"
     distribute: str = "none"
+    update: str = "dense"  # the optimizer's update (finetune/adam.py); tf-keras only
 
     def __post_init__(self):
-        for name, table in (("padding", PADDINGS), ("precision", PRECISIONS), ("distribute", DISTRIBUTES)):
+        for name, table in (("padding", PADDINGS), ("precision", PRECISIONS), ("distribute", DISTRIBUTES),
+                            ("update", UPDATES)):
             if getattr(self, name) not in table:
                 raise FinetuneError(f"unknown {name} {getattr(self, name)!r}: choose one of {', '.join(table)}")
         if self.pad_multiple is not None and (not isinstance(self.pad_multiple, int) or self.pad_multiple < 1):
@@ -77,12 +80,15 @@ class PerfConfig:
             # strategy's cross-replica merge (an open tf-keras issue); refused rather than crashing mid-run.
             raise FinetuneError("--jit-compile with --distribute mirrored is broken in tf-keras (merge_call inside "
                                 "an XLA function): use one of them")
+        if self.jit_compile and self.update == "lazy":
+            raise FinetuneError("--update lazy with --jit-compile: the rows a batch touched (tf.unique) have a shape "
+                                "XLA cannot compile for; use one of them")
 
     @property
     def changes_numerics(self) -> bool:
         """Other arithmetic (precision, XLA's fusions, replicas' reductions) or other batches (bucketing)."""
         return (self.precision != "float32" or self.jit_compile or self.groups_by_length
-                or self.distribute != "none")
+                or self.distribute != "none" or self.update == "lazy")
 
     @property
     def groups_by_length(self) -> bool:
@@ -116,6 +122,12 @@ VARIANTS = {
     "mirrored": PerfConfig(distribute="mirrored"),
     # one shape for every batch in both precisions: the GPU box's rows (bench/gpu/plan.py), one XLA compile each on JAX
     "bf16-fixed": PerfConfig(padding="fixed", precision="mixed_bfloat16"),
+    # the optimizer's update (finetune/adam.py): one kernel per variable (the course's arithmetic), or the word
+    # embedding's touched rows only (other arithmetic: a quality check), alone and with the CPUs' best paddings
+    "fused": PerfConfig(update="fused"),
+    "lazy": PerfConfig(update="lazy"),
+    "bucket-lazy": PerfConfig(padding="bucket", update="lazy"),
+    "bf16-bucket-lazy": PerfConfig(padding="bucket", precision="mixed_bfloat16", update="lazy"),
 }
 
 

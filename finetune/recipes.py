@@ -25,12 +25,13 @@ def _from_logits_loss():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def _adam(num_train_steps: int, jit_compile: bool = False):
+def _adam(num_train_steps: int, jit_compile: bool = False, update: str = "dense"):
     # The course's other pitfall: Keras' default Adam learning rate is 1e-3. This is what compile(optimizer="adam")
-    # builds (keras.optimizers.get("adam"): Adam with every default), with only XLA set explicitly.
-    import tf_keras as keras
+    # builds (keras.optimizers.get("adam"): Adam with every default), with only XLA set explicitly; `update`: how it
+    # applies (finetune/adam.py; dense is the course's).
+    from finetune import adam
 
-    return keras.optimizers.Adam(jit_compile=jit_compile)
+    return adam.adam(update, jit_compile=jit_compile)
 
 
 def linear_decay_schedule(num_train_steps: int):
@@ -41,10 +42,10 @@ def linear_decay_schedule(num_train_steps: int):
     )
 
 
-def _linear_decay(num_train_steps: int, jit_compile: bool = False):
-    import tf_keras as keras
+def _linear_decay(num_train_steps: int, jit_compile: bool = False, update: str = "dense"):
+    from finetune import adam
 
-    return keras.optimizers.Adam(learning_rate=linear_decay_schedule(num_train_steps), jit_compile=jit_compile)
+    return adam.adam(update, learning_rate=linear_decay_schedule(num_train_steps), jit_compile=jit_compile)
 
 
 LOSSES = {
@@ -52,7 +53,8 @@ LOSSES = {
     "from_logits": _from_logits_loss,
 }
 
-# Each takes the schedule length, num_train_steps = len(train batches) * epochs, and whether the update uses XLA.
+# Each takes the schedule length, num_train_steps = len(train batches) * epochs, whether the update uses XLA, and
+# how it applies (finetune/adam.py).
 OPTIMIZERS = {
     "adam": _adam,
     "linear-decay": _linear_decay,

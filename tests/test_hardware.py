@@ -137,3 +137,14 @@ def test_calibration_measures_the_host_precisions_only():
     assert found["fp32_gflops"] > 0 and "bf16_gflops" not in found and "fp16_gflops" not in found
     assert calibration.peak_gflops(found, "fp32") == found["fp32_gflops"] == calibration.peak_gflops(found, "tf32")
     assert calibration.peak_gflops(found, "bf16") is None and calibration.peak_gflops(None, "fp32") is None
+
+
+def test_the_cpu_calibration_measures_the_memorys_bandwidth_on_the_steps_cores():
+    """A STREAM triad beside the matmul (finetune/bandwidth.py): a rate any host's DRAM reaches (over 1 GB/s, under
+    1 TB/s: a miscount by the arrays' size or the passes would leave that range), on the usable cores."""
+    from finetune import bandwidth
+
+    found = bandwidth.triad(mib=32)
+    assert 1.0 < found["triad_gbps"] < 1000.0 and found["threads"] == bandwidth.threads_here() and found["mib"] == 32
+    assert bandwidth.floor_ms(28 * 22.7e6, 20.0) == pytest.approx(31.78)  # dense Adam of minilm-l6 at 20 GB/s
+    assert bandwidth.ADAM_BYTES_PER_WEIGHT == 28

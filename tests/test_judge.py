@@ -931,6 +931,31 @@ def test_the_shortlist_puts_the_unchanged_arithmetic_first_only_among_the_lead()
     assert ranking.shortlist({"course": {"ratio": 1.0, "faster": False}}, {}, "course") == ["course"]
 
 
+def test_the_choice_rests_on_the_projected_whole_fine_tune_where_every_row_has_one():
+    """xla wins the step (0.74x) but its compiles lose the fine-tune (0.95x); bucket wins the fine-tune: chosen.
+    A row without a projection leaves every row to its step."""
+    def row(ratio, low, high, faster, whole):
+        return {"ratio": ratio, "low": low, "high": high, "faster": faster, "indistinguishable": False,
+                "whole": dict(zip(("ratio", "low", "high", "faster"), whole))}
+
+    plain = SimpleNamespace(changes_numerics=False)
+    rows = {"xla": row(0.74, 0.72, 0.77, True, (0.95, 0.93, 0.97, False)),
+            "bucket": row(0.80, 0.78, 0.82, True, (0.81, 0.79, 0.83, True)),
+            "course": row(1.0, 1.0, 1.0, False, (1.0, 1.0, 1.0, False))}
+    candidates = {"xla": plain, "bucket": plain}
+    assert ranking.shortlist(rows, candidates, "course") == ["bucket", "course"]
+    view = ranking.chosen_on(rows)
+    assert view["xla"]["ratio"] == 0.95 and view["bucket"]["low"] == 0.79 and view["xla"]["high"] == 0.97
+    assert not view["bucket"]["indistinguishable"] and not view["xla"]["indistinguishable"]  # 0.93 > 0.83
+    assert rows["xla"]["ratio"] == 0.74  # the rows themselves keep their step figures
+    del rows["course"]["whole"]
+    assert ranking.shortlist(rows, candidates, "course") == ["xla", "bucket", "course"]
+    assert ranking.chosen_on({}) == {}
+    tied = {"a": row(0.8, 0.7, 0.9, True, (0.80, 0.70, 0.85, True)), "b": row(0.8, 0.7, 0.9, True, (0.84, 0.85, 0.9, True)),
+            "course": row(1.0, 1.0, 1.0, False, (1.0, 1.0, 1.0, False))}
+    assert ranking.chosen_on(tied)["b"]["indistinguishable"]  # its low (0.85) touches the fastest's high
+
+
 def test_the_whole_fine_tune_adds_each_replicates_compiles_to_its_steps():
     rows = ranking.judged({"course": [280.0, 276.0, 282.0], "odd": [200.0, 201.0, 199.0],
                            "xla": [210.0, 207.0, 211.0]}, "course")
@@ -940,7 +965,9 @@ def test_the_whole_fine_tune_adds_each_replicates_compiles_to_its_steps():
     assert "whole" not in rows["odd"]  # a first pass per replicate, or none
     course, xla = rows["course"]["whole"], rows["xla"]["whole"]
     assert course == {"steps": 100, "seconds": pytest.approx(100 * 0.2793333 + 8.0), "compile_s": pytest.approx(8.0),
-                      "ratio": 1.0, "low": 1.0, "high": 1.0}
+                      "ratio": 1.0, "low": 1.0, "high": 1.0, "faster": False}
+    assert xla["faster"] is False  # 48 s of compiles against 8: slower over 100 steps, for all its faster step
+
     assert xla["compile_s"] == pytest.approx(48.0, abs=1e-9)
     assert xla["seconds"] == pytest.approx(100 * 0.20933333 + 48.0, abs=1e-5)
     verdict = blocks.paired_test([100 * ms / 1000 + 8.0 for ms in (280.0, 276.0, 282.0)],

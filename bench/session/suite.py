@@ -238,9 +238,14 @@ class Suite(StoredFigures, WhatRuns):
 
         with tempfile.TemporaryDirectory(prefix="profile-") as logdir:
             try:
-                return profile.profile_pass(bench, self.engine, Path(logdir))
+                found = profile.profile_pass(bench, self.engine, Path(logdir))
             except FinetuneError as err:  # e.g. an engine without a profiler: said in the record and the report
                 return {"unavailable": str(err)}
+        if getattr(bench, "model", None) is not None and self.options.engine_name == "tf-keras":
+            from finetune import adam  # the update's bytes: its roofline row in the report (finetune/bandwidth.py)
+
+            found.update(adam.bytes_per_step(bench.model, bench.config.perf.update, bench.batches))
+        return found
 
     def length_sample(self, count: int) -> data.PreparedData:
         """`count` training rows that follow the task's lengths (steptime.length_sample): every variant timed on

@@ -125,6 +125,7 @@ class PerfFields:
     perf_jit_compile: bool | None = None
     perf_precision: str | None = None
     perf_distribute: str | None = None
+    perf_update: str | None = None  # dense (the course's Adam), fused or lazy (finetune/adam.py); files before it: dense
 
 
 @dataclass(frozen=True, kw_only=True)

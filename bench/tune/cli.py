@@ -172,7 +172,11 @@ def run(args) -> int:
         print(line)
     print(f"choice for {fingerprint}: {choice} ({rows[choice]['described']})")
     whole = rows[choice].get("whole")
-    if whole and choice != baseline and whole["high"] >= 1.0:
+    on_whole = ranking.chosen_on(rows) is not rows  # every row projected: the choice rests on the whole fine-tune
+    if whole and choice != baseline and on_whole:
+        print(f"  chosen on its whole fine-tune of {whole['steps']} steps, projected with its compiles "
+              f"({whole['compile_s']:.0f} s): ratio {whole['ratio']:.3f} [{whole['low']:.3f}, {whole['high']:.3f}]")
+    elif whole and choice != baseline and whole["high"] >= 1.0:
         print(f"  but its whole fine-tune of {whole['steps']} steps, projected with its compiles "
               f"({whole['compile_s']:.0f} s), is not faster: ratio {whole['ratio']:.3f} "
               f"[{whole['low']:.3f}, {whole['high']:.3f}]")

@@ -36,6 +36,9 @@ def unsupported(perf: PerfConfig, backend: str) -> str | None:
         why = {"tensorflow": "Keras 3 does not train under MultiWorkerMirroredStrategy (keras-team/keras#20585)",
                "torch": "Keras 3 has no multi-process API on torch"}.get(backend, "no multi-process API")
         return f"keras3-{backend}: {why}; multi-worker runs on --engine tf-keras or --engine keras3 --backend jax"
+    if perf.update != "dense":
+        return (f"keras3-{backend}: --update {perf.update} is tf-keras's Adam (finetune/adam.py); Keras 3 applies its "
+                "own optimizer inside the compiled train step")
     if perf.jit_compile and backend == "torch":
         return "keras3-torch: jit_compile is torch.compile there, not XLA; the torch backend runs eagerly"
     return None

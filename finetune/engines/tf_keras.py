@@ -101,7 +101,8 @@ def build_model(config, prepared, num_train_steps: int):
     if config.perf.precision != "float32":
         loss = perf.float32_logits(loss)
     xla = {"jit_compile": True} if config.perf.jit_compile else {}  # the course's compile() call otherwise
-    optimizer = OPTIMIZERS[config.optimizer](num_train_steps, jit_compile=optimizer_jit_compile(config))
+    optimizer = OPTIMIZERS[config.optimizer](num_train_steps, jit_compile=optimizer_jit_compile(config),
+                                             update=config.perf.update)
     model.compile(optimizer=optimizer, loss=loss, **xla)
     if config.perf.distribute == "multi-worker":
         # fit()'s logs: tf-keras's "auto" sums the workers' values of metrics that are synchronised already, so
