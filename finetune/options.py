@@ -235,15 +235,15 @@ OPTIONS = (
     Option("--pad-multiple", "round padded lengths up to a multiple of N", type=Whole(1, 8), metavar="N", cli=SAME),
     Option("--jit-compile", "compile the training step with XLA (one compile per distinct batch shape)",
            action=argparse.BooleanOptionalAction, cli=SAME),
-    Option("--update", "{choices}: how Adam applies (finetune/adam.py): the course's op by op, one kernel per variable "
-                       "(the same arithmetic), or the word embedding's touched rows only (other arithmetic)",
-           noun="update", cli=Surface(None, UPDATES)),
     Option("--precision", "{choices} (mixed_float16 needs a GPU; mixed_bfloat16 a CPU with AVX512_BF16/AMX or an "
                           "Ampere+ GPU)", noun="precision", cli=Surface(None, PRECISIONS)),
     Option("--distribute", "{choices}: data-parallel over every device of the kind (mirrored) or over the workers "
                            "of python -m bench.launch (multi-worker, docs/multi-worker.md); --batch-size stays the "
                            "global batch, split over the replicas", noun="distribute", cli=Surface(None, DISTRIBUTES)),
     # pytest only (bench/session/tiers.py Options.from_pytest reads them)
+    Option("--update", "{choices}: how Adam applies (finetune/adam.py): the course's op by op, one kernel per variable "
+                       "(the same arithmetic), or the word embedding's touched rows only (other arithmetic)",
+           noun="update", cli=Surface(None, UPDATES)),
     Option("--seeds", "seeds (repeats) per benchmark: 0..N-1", type=Whole(1, 3), metavar="N",
            pytest=Surface(1, help=DEFAULT)),
     Option("--tier", "how long the benchmarks train: {choices} (full: the course's 3 epochs; ci: one epoch over the "

@@ -163,8 +163,8 @@ def test_a_missing_history_folder_is_one_line_naming_it_exit_2(tmp_path):
 
 def test_without_plotly_publishing_stops_in_one_line_naming_it_and_its_install(tmp_path):
     write_nights(tmp_path / "h", 2)
-    code = ("import sys; sys.modules['plotly'] = None; from bench.history import cli; "
-            f"sys.exit(cli.main(['publish', {str(tmp_path / 'h')!r}, '--out', {str(tmp_path / 'site')!r}]))")
+    code = ("import sys; sys.modules['plotly'] = None; from bench.history.site import publish; "
+            f"sys.exit(publish.main([{str(tmp_path / 'h')!r}, '--out', {str(tmp_path / 'site')!r}]))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "plotly" in done.stderr and "pip install -e '.[site]'" in done.stderr and not (tmp_path / "site").exists()
@@ -172,8 +172,8 @@ def test_without_plotly_publishing_stops_in_one_line_naming_it_and_its_install(t
 
 def test_publishing_imports_neither_tensorflow_nor_transformers(tmp_path):
     write_nights(tmp_path / "h", 30, slower_from=15)
-    code = ("import sys; from bench.history import cli; "
-            f"status = cli.main(['publish', {str(tmp_path / 'h')!r}, '--out', {str(tmp_path / 'site')!r}]); "
+    code = ("import sys; from bench.history.site import publish; "
+            f"status = publish.main([{str(tmp_path / 'h')!r}, '--out', {str(tmp_path / 'site')!r}]); "
             "print(status, sorted(m for m in ('tensorflow', 'transformers', 'tf_keras', 'keras', 'datasets', 'jax', "
             "'torch') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

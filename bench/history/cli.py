@@ -38,7 +38,9 @@ from bench.history import nights
 from bench.store import baselines
 from finetune.errors import FinetuneError
 
-COMMANDS = ("list", "confirm", "bisect", "ack", "publish")  # the first word of the command line; none: list
+# the first word of the command line; none: list. `publish` (bench/history/site/publish.py) is routed by __main__.py:
+# the site reads the history through this module's functions, so this module must not import it
+COMMANDS = ("list", "confirm", "bisect", "ack")
 
 
 def analysed(directory: Path, fingerprint: str, problems: list | None = None) -> tuple[list, list]:
@@ -195,7 +197,7 @@ def parse_args(argv: list[str]):
         parser.add_argument("directory", type=Path, nargs="?",
                             default=Path(os.environ.get("FINETUNE_HISTORY", "history")),
                             help="the history folder (default: $FINETUNE_HISTORY, else ./history)")
-    if command not in ("bisect", "publish"):
+    if command != "bisect":
         parser.add_argument("--fingerprint", default=None, help="only this machine's nights")
     if command == "list":
         parser.add_argument("--figure", default=None, help="only series whose name contains this")
@@ -205,10 +207,6 @@ def parse_args(argv: list[str]):
                             help="exit 1 while a change for the worse has no verdict (A/B or ack) that judges it")
     elif command == "ack":
         add_ack_arguments(parser)
-    elif command == "publish":
-        from bench.history.site import publish
-
-        publish.add_arguments(parser)
     else:
         from bench.history import bisection
 
@@ -238,10 +236,6 @@ def main(argv=None) -> int:
         if not args.directory.is_dir():
             raise FinetuneError(f"{args.directory}: no such history folder: write nights with pytest bench/ "
                                 f"--history {args.directory}")
-        if args.command == "publish":
-            from bench.history.site import publish
-
-            return publish.run(args)
         prints = [args.fingerprint] if args.fingerprint else nights.fingerprints(args.directory)
         if args.fingerprint and args.fingerprint not in nights.fingerprints(args.directory):
             raise FinetuneError(f"{args.directory}: no nights of {args.fingerprint}; it has: "

@@ -159,22 +159,24 @@ def profile_table(runs: list[Run]) -> list[list[str]]:
                               for label, ms in found["categories"].items())
             if found.get("waiting_ms") is not None:  # recorded since 2026-12-04: a caller's wait, not busy time
                 parts += f"; the callers' waits {found['waiting_ms']:.0f} ms (not busy)"
-            parts += update_roofline(found, (run.calibration or {}).get("triad_gbps"))
+            parts += update_roofline(found, (run.calibration or {}).get("triad_gbps"),
+                                     (run.calibration or {}).get("threads") or 1)
             wall = "n/a" if found.get("wall_ms") is None else f"{found['wall_ms']:.1f}"
             table.append([hardware_of(run, r.device), r.engine, r.variant, wall, f"{found['busy_ms']:.1f}", parts])
     return table
 
 
-def update_roofline(found: dict, gbps: float | None) -> str:
+def update_roofline(found: dict, gbps: float | None, threads: int = 1) -> str:
     """The optimizer update's row against its memory floor: its bytes a step (finetune.adam.bytes_per_step) at the
-    bandwidth measured in the same run (finetune/bandwidth.py), and its busy time as a multiple of that floor."""
+    bandwidth measured in the same run on `threads` threads (finetune/bandwidth.py), and its busy time (thread time)
+    as a multiple of that floor in thread time (the floor's wall time on every thread the triad used)."""
     if not found.get("update_bytes") or not gbps:
         return ""
     floor = bandwidth.floor_ms(found["update_bytes"], gbps)
     busy = found["categories"].get("optimizer update")
-    against = f", {busy / floor:.1f}x the floor" if busy else ""
-    return (f"; update roofline: {found['update_bytes'] / 1e6:.0f} MB a step at {gbps:g} GB/s = floor "
-            f"{floor:.1f} ms{against}")
+    against = f", busy {busy / (floor * threads):.1f}x the floor's {floor * threads:.0f} thread-ms" if busy else ""
+    return (f"; update roofline: {found['update_bytes'] / 1e6:.0f} MB a step at {gbps:g} GB/s on {threads} "
+            f"thread(s) = floor {floor:.1f} ms{against}")
 
 
 # --- faster than the course ---------------------------------------------------------------------------

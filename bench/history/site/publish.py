@@ -22,6 +22,30 @@ from bench.history.site import assets, hardware_table, html_pages, latest_report
 from finetune.errors import FinetuneError
 
 
+def parse_args(argv: list[str]):
+    """The command line of `python -m bench.history publish` (routed by bench/history/__main__.py)."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m bench.history publish", description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path, nargs="?", default=Path(os.environ.get("FINETUNE_HISTORY", "history")),
+                        help="the history folder (default: $FINETUNE_HISTORY, else ./history)")
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    try:
+        if not args.directory.is_dir():
+            raise FinetuneError(f"{args.directory}: no such history folder: write nights with pytest bench/ "
+                                f"--history {args.directory}")
+        return run(args)
+    except FinetuneError as err:
+        print(f"bench.history: {err}", file=sys.stderr)
+        return 2
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("results", nargs="*", type=Path,
                         help="pytest-benchmark JSON files of the latest night(s): the site's report (bench.report)")
