@@ -954,6 +954,10 @@ def test_the_choice_rests_on_the_projected_whole_fine_tune_where_every_row_has_o
     tied = {"a": row(0.8, 0.7, 0.9, True, (0.80, 0.70, 0.85, True)), "b": row(0.8, 0.7, 0.9, True, (0.84, 0.85, 0.9, True)),
             "course": row(1.0, 1.0, 1.0, False, (1.0, 1.0, 1.0, False))}
     assert ranking.chosen_on(tied)["b"]["indistinguishable"]  # its low (0.85) touches the fastest's high
+    named = {"z_fast": row(0.9, 0.8, 1.0, True, (0.80, 0.75, 0.85, True)),  # the fastest, last by name
+             "a_slow": row(0.8, 0.7, 0.9, True, (0.90, 0.84, 0.95, True))}
+    view = ranking.chosen_on(named)
+    assert view["a_slow"]["indistinguishable"] and not view["z_fast"]["indistinguishable"]
 
 
 def test_the_whole_fine_tune_adds_each_replicates_compiles_to_its_steps():
@@ -1019,3 +1023,6 @@ def test_the_expected_gpu_step_is_its_flops_at_30_to_50_percent_of_the_measured_
         with pytest.raises(ValueError, match="no expected step"):
             expected.expected(*bad[:2], mfu=bad[2])
     assert expected.MFU_RANGE == (0.30, 0.50)
+    # the edges that are allowed: every FLOP at the rate (MFU 1), and rates and counts below 1 (units, not zero)
+    assert expected.expected(1e12, 100.0, mfu=(0.5, 1.0)).fast_ms == pytest.approx(10.0)
+    assert expected.expected(0.5, 0.5).slow_ms == pytest.approx(0.5 / (0.3 * 0.5e9))
