@@ -108,6 +108,19 @@ def test_the_lazy_update_differs_from_the_dense_one_only_in_its_sparse_variables
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.name)
 
 
+def test_the_updates_bytes_are_28_a_weight_and_lazy_counts_only_the_batches_embedding_rows():
+    """The roofline's numerator (finetune.adam.bytes_per_step): dense and fused move every weight, its gradient and
+    two moments; lazy moves the embedding's rows that the batches hold (their mean distinct ids), the rest dense."""
+    model = tiny_model(seed=3)
+    weights = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    assert adam.bytes_per_step(model, "dense", []) == {"weights": weights, "update_bytes": 28.0 * weights}
+    assert adam.bytes_per_step(model, "fused", [])["update_bytes"] == 28.0 * weights
+    batches = [({"input_ids": np.array([[1, 2, 2], [3, 1, 0]])}, None), ({"input_ids": np.array([[5, 5, 5]])}, None)]
+    lazy = adam.bytes_per_step(model, "lazy", batches)  # distinct ids: 4 (0, 1, 2, 3) and 1 (5): 2.5 a batch
+    assert lazy["rows_touched"] == 2.5
+    assert lazy["update_bytes"] == 28.0 * (weights - VOCAB * WIDTH + 2.5 * WIDTH)
+
+
 def test_an_unknown_update_is_named():
     with pytest.raises(ValueError, match="unknown update 'sgd': choose one of dense, fused, lazy"):
         adam.adam("sgd")

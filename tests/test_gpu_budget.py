@@ -110,3 +110,13 @@ def test_a_folder_missing_one_wheel_is_one_line_naming_it_and_the_command(tmp_pa
     assert done.stderr.strip().splitlines()[-1] == (
         f"gpu_check: --wheels {folder}: no wheel of keras==3.15.1 in it; make the folder again where PyPI is "
         f"reachable: python bench/gpu/check.py wheels {folder}")
+
+
+def test_a_tier_beside_the_budget_is_refused_in_one_line(tmp_path):
+    """--budget-s runs the plan's own tier: another --tier would be silently dropped, so it is refused."""
+    done = subprocess.run([sys.executable, "bench/gpu/check.py", "run", "--wheels", str(tmp_path), "--out",
+                           str(tmp_path / "out"), "--budget-s", "420", "--tier", "full"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "gpu_check: --tier full with --budget-s: the budgeted plan runs its own tier, quick (bench/gpu/budget.py); "
+        "leave --tier out, or drop --budget-s to run whole tiers"]

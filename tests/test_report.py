@@ -327,6 +327,25 @@ def test_a_profiled_variant_shows_its_busy_time_by_category_and_its_waits_apart(
     assert row["variant"] == "course" and "400.0" in row.values()
     (parts,) = [cell for cell in row.values() if "dense matmuls" in cell]
     assert "dense matmuls 300 ms (75%)" in parts and "the callers' waits 277 ms (not busy)" in parts
+    assert "roofline" not in parts  # no bytes recorded, no bandwidth measured: no row
+
+
+def test_the_optimizer_update_gets_its_roofline_row_in_thread_time(tmp_path, capsys):
+    """The update's bytes (finetune.adam.bytes_per_step) at the run's triad bandwidth on its threads: 640 MB at
+    40 GB/s is a 16 ms floor, 32 thread-ms on 2 threads; 128 busy ms is 4.0x it."""
+    path = with_performance_benchmarks(tmp_path)
+    document = json.loads(path.read_text())
+    document["machine_info"]["finetune"]["calibration"] = {"size": 1024, "fp32_gflops": 180.0, "triad_gbps": 40.0,
+                                                           "threads": 2}
+    profiled = next(b for b in document["benchmarks"] if b["name"] == "test_variant_step_time[course]")
+    profiled["extra_info"]["profile"] = {"steps": 16, "wall_ms": 280.2, "busy_ms": 400.0, "update_bytes": 640e6,
+                                         "categories": {"dense matmuls": 272.0, "optimizer update": 128.0}}
+    path.write_text(json.dumps(document))
+    assert run_report(capsys, path, "--out", tmp_path / "out", "--reference", "gpu batch 32 bf16 course")[0] == 0
+    (row,) = table((tmp_path / "out" / "report.md").read_text(), "Where the time goes")
+    (parts,) = [cell for cell in row.values() if "dense matmuls" in cell]
+    assert parts.endswith("update roofline: 640 MB a step at 40 GB/s on 2 thread(s) = floor 16.0 ms, busy 4.0x the "
+                          "floor's 32 thread-ms"), parts
 
 
 def test_gpu_rows_show_mfu_against_the_measured_matmul_and_are_judged_against_their_expected_step(capsys, tmp_path):

@@ -127,7 +127,7 @@ def test_each_tools_flag_of_a_table_name_has_the_tables_help_converter_and_metav
     ("bench/history/bisection.py confirm", [], {"model": None, "glue_dir": "GLUE"}),
     ("bench/history/replay.py", [], {"baselines": baselines.BASELINE_DIR, "history": None, "seed": 0, "json": None}),
     ("bench/store/lending.py", [], {"baselines": baselines.BASELINE_DIR, "model": "minilm-l6"}),
-    ("bench/gpu/check.py", ["run", "--wheels", "w", "--out", "o"], {"model": "bert-base-random", "tier": "full"}),
+    ("bench/gpu/check.py", ["run", "--wheels", "w", "--out", "o"], {"model": "bert-base-random", "tier": None}),  # None: full, or with --budget-s the plan's quick
 ])
 def test_the_tools_defaults_are_as_they_were(tool, argv, expected, monkeypatch):
     """The model is each tool's own where it truly differs from the CLI's pick by GPU (the reason is beside it)."""

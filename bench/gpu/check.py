@@ -260,6 +260,7 @@ def finish(sessions: list[Session], target: Path) -> int:
 def run(args, pytest_args: list[str]) -> int:
     if args.budget_s is not None:
         return run_plan(args, pytest_args)
+    args.tier = args.tier or "full"
     env = prepared(args)
     if isinstance(env, int):
         return env
@@ -310,6 +311,9 @@ def run_plan(args, pytest_args: list[str]) -> int:
     """The prepared command: the plan's sessions, each started only where its estimate fits in what is left of the
     budget, each killed at what is left; then the report of every row measured."""
     started = time.monotonic()
+    if args.tier not in (None, plan.TIER):
+        return fail(f"--tier {args.tier} with --budget-s: the budgeted plan runs its own tier, {plan.TIER} "
+                    "(bench/gpu/budget.py); leave --tier out, or drop --budget-s to run whole tiers")
     made = planned(args)
     if isinstance(made, int):
         return made
@@ -385,7 +389,7 @@ def main(argv: list[str]) -> int:
     options.add_to(measure, ("--model",), model=options.Surface("bert-base-random", help=options.DEFAULT))
     # not from the table: --tier's names are bench.session.tiers', which imports numpy (absent here before the
     # wheels are installed); the pytest sessions this starts refuse a bad one (pytest's one line; exit 2 here)
-    measure.add_argument("--tier", default="full")
+    measure.add_argument("--tier", default=None, help="default: full; with --budget-s the plan's own (quick)")
     measure.add_argument("--platform", default="gpu", choices=["gpu", "cpu"],
                          help="cpu: check this script on a CPU (JAX_PLATFORMS=cpu)")
     shown = commands.add_parser("plan", help="print what run --budget-s would run and how long it should take")

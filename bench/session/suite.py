@@ -241,7 +241,7 @@ class Suite(StoredFigures, WhatRuns):
                 found = profile.profile_pass(bench, self.engine, Path(logdir))
             except FinetuneError as err:  # e.g. an engine without a profiler: said in the record and the report
                 return {"unavailable": str(err)}
-        if getattr(bench, "model", None) is not None and self.options.engine_name == "tf-keras":
+        if getattr(bench, "model", None) is not None:  # a Keras model (either engine's Adam moves 28 bytes a weight)
             from finetune import adam  # the update's bytes: its roofline row in the report (finetune/bandwidth.py)
 
             found.update(adam.bytes_per_step(bench.model, bench.config.perf.update, bench.batches))
