@@ -40,11 +40,11 @@ def test_the_plan_and_the_progress_lines_keep_pytests_report_whole(bench_run):
     _, stdout = bench_run
     lines = stdout.splitlines()
     plan = [line for line in lines if line.startswith("finetune: plan: ")]
-    assert len(plan) == 1 and "6 tests, 4 fine-tune(s)" in plan[0] and "about" in plan[0], plan
+    assert len(plan) == 1 and "6 tests, 3 fine-tune(s)" in plan[0] and "about" in plan[0], plan
     assert lines.index(plan[0]) < next(i for i, line in enumerate(lines) if line.startswith("fine-tune "))
-    progress = [line for line in lines if "fine-tune " in line and "/4 " in line]
-    for number in range(1, 5):
-        mine = [line for line in progress if line.startswith(f"fine-tune {number}/4 ")]
+    progress = [line for line in lines if "fine-tune " in line and "/3 " in line]
+    for number in range(1, 4):
+        mine = [line for line in progress if line.startswith(f"fine-tune {number}/3 ")]
         assert any("epoch 1/1, step " in line for line in mine) and any(": trained, " in line for line in mine), mine
     assert all(line.startswith("fine-tune ") for line in progress), progress  # nothing of pytest's on them
     letters = [line for line in lines if line and set(line.split(" [")[0]) <= set(".sF")]
@@ -57,8 +57,9 @@ def test_every_benchmark_keeps_the_contract(bench_run):
     document, _ = bench_run
     quality = [b["extra_info"] for b in document["benchmarks"] if "accuracy" in b["extra_info"]]
     steps = [b["extra_info"] for b in document["benchmarks"] if "accuracy" not in b["extra_info"]]
+    # the CI tier's recipes: the fix and each pitfall on its own (string + adam is the full tier's)
     assert {(q["loss"], q["optimizer"]) for q in quality} == {
-        ("string", "adam"), ("string", "linear-decay"), ("from_logits", "adam"), ("from_logits", "linear-decay")}
+        ("string", "linear-decay"), ("from_logits", "adam"), ("from_logits", "linear-decay")}
     assert [s["device"] for s in steps] == ["cpu"] + (["gpu"] if Host.here().gpus else [])  # gpu skips without one
     assert {b["extra_info"]["planted_slowdown"] for b in document["benchmarks"]} == {0.0}  # real measurements
     for info in quality:
@@ -88,13 +89,14 @@ def test_a_comparison_without_a_baseline_is_a_visible_skip(bench_run):
         gate = b["extra_info"]["gate"]
         assert gate and all(outcome.startswith("skipped: no baseline") and here in outcome
                             for outcome in gate.values()), gate
-    # 4 quality + the step times, skipped for want of a baseline (the gpu step time for want of a GPU, or of one)
+    # 3 quality + the step times, skipped for want of a baseline (the gpu step time for want of a GPU, or of one),
+    # and string + adam, which the CI tier leaves to the full tier
     assert f"{4 + 2} skipped" in stdout.strip().splitlines()[-1] and "no baseline for" in stdout
     # the session's gate summary: a line per gate, each a skip with its reason here, and the contract live
     gates = [line for line in stdout.splitlines() if line.startswith("gate ")]
     assert sum(line.startswith("gate quality band [seed0-") for line in gates) == 4, gates
     assert all(": skipped: " in line for line in gates if line.startswith("gate quality band")), gates
-    assert "gate JSON contract of every record: live, passed (5 record(s) read back whole)" in gates, gates
+    assert "gate JSON contract of every record: live, passed (4 record(s) read back whole)" in gates, gates
 
 
 def test_summary_names_collapsed_runs(bench_run):

@@ -75,25 +75,31 @@ def session_items(seed=0):
 
 def test_a_fine_tune_shared_by_several_tests_is_planned_once():
     made = plan.plan(session_items(), FakeSuite(), COSTS)
-    # the course's fix (faster_than), the best variant (faster_than), the three other recipes (test_quality)
-    assert made.fine_tunes == 5
+    # the course's fix (faster_than), the best variant (faster_than), the CI tier's two pitfalls (test_quality):
+    # string + adam is the full tier's only
+    assert made.fine_tunes == 4
     assert made.fine_tune_names[("recipe", WINNER, 0)] == 1 and made.fine_tune_names[("variant", "bf16-bucket", 0)] == 2
     by_name = {w.nodeid.split("::")[1].split("[")[0]: w for w in made.works}
     assert by_name["test_course_claims"].fine_tunes == () and by_name["test_course_claims"].seconds == 0
     quality = [w for w in made.works if "test_quality" in w.nodeid]
-    assert [len(w.fine_tunes) for w in quality] == [1, 1, 1, 0]  # the fix's fine-tune was started by faster_than
-    # the session's estimate: 5 fine-tunes, the CPU step-time session, three variants' passes; the GPU ones skip
+    # string + adam skips in the CI tier; the fix's fine-tune was started by faster_than
+    assert [len(w.fine_tunes) for w in quality] == [0, 1, 1, 0]
+    assert [w.seconds for w in quality][0] == 0
+    # the session's estimate: 4 fine-tunes, the CPU step-time session, three variants' passes; the GPU ones skip
     tier = TIERS["ci"]
     step_session = plan.PROCESS_S + tier.step_processes * (tier.step_passes + 1) * tier.step_batches * 0.5
     variants = 3 * plan.MODEL_S + (tier.variant_passes + 1) * tier.variant_batches * 0.5 * 3
-    assert made.seconds == pytest.approx(5 * COSTS.fine_tune_s() + step_session + variants)
-    assert "5 fine-tune(s)" in made.describe(len(made.works))
+    assert made.seconds == pytest.approx(4 * COSTS.fine_tune_s() + step_session + variants)
+    assert "4 fine-tune(s)" in made.describe(len(made.works))
+    full = plan.plan(session_items(), FakeSuite(tier="full"), COSTS)
+    # the whole grid, and the full tier checks bf16 too: the fix, the best, bf16, the three other recipes
+    assert full.fine_tunes == 6 and full.fine_tune_names[("recipe", ("string", "adam"), 0)] == 4
 
 
 def test_skipped_work_is_left_out_of_the_plan():
     suite = FakeSuite(unsupported={"bf16", "bf16-bucket"})
     made = plan.plan(session_items(), suite, COSTS)
-    assert ("variant", "bf16-bucket", 0) not in made.fine_tune_names and made.fine_tunes == 4
+    assert ("variant", "bf16-bucket", 0) not in made.fine_tune_names and made.fine_tunes == 3
     bf16 = [w for w in made.works if w.nodeid.endswith("[bf16-0]")]
     assert bf16 and all(w.seconds == 0 for w in bf16)
     gpu = [w for w in made.works if "gpu" in w.nodeid]
@@ -104,7 +110,7 @@ def test_every_tier_fine_tunes_the_best_variant_with_or_without_a_speed_claim():
     """That the host's best variant learns needs no baseline, and .ci/run requires that gate live: the CI tier
     fine-tunes it on a host without a claim too (an AVX2 CPU); a tier that did not would say why."""
     made = plan.plan(session_items(), FakeSuite(claim=None), COSTS)
-    assert made.fine_tune_names[("variant", "bf16-bucket", 0)] == 2 and made.fine_tunes == 5  # 4 recipes + best
+    assert made.fine_tune_names[("variant", "bf16-bucket", 0)] == 2 and made.fine_tunes == 4  # 3 recipes + best
     assert FakeSuite(claim=None).variant_quality_skip("bf16-bucket") is None
     thrifty = dataclasses.replace(TIERS["ci"], best_without_claim=False)
     suite = FakeSuite(claim=None)
@@ -115,7 +121,7 @@ def test_every_tier_fine_tunes_the_best_variant_with_or_without_a_speed_claim():
 
 def test_every_seed_is_its_own_fine_tune():
     made = plan.plan(session_items(0) + session_items(1), FakeSuite(), COSTS)
-    assert made.fine_tunes == 10 and made.fine_tune_names[("recipe", WINNER, 1)] == 6
+    assert made.fine_tunes == 8 and made.fine_tune_names[("recipe", WINNER, 1)] == 5
 
 
 def test_no_estimate_says_why():

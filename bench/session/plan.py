@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from bench.session import multi_worker
-from bench.session.tiers import QUALITY_BATCH_SIZE, RECIPES, WINNER
+from bench.session.tiers import QUALITY_BATCH_SIZE, WINNER
 
 # The cost model, fitted to sessions measured here (docs/running.md): a training step of the course's
 # configuration at batch 8 takes its FLOPs at EFFICIENCY x the calibrated fp32 rate, plus STEP_OVERHEAD_S. On the AMX
@@ -101,10 +101,12 @@ def minutes(seconds: float) -> str:
 def fine_tunes_of(name: str, params: dict, suite) -> list:
     """The fine-tunes the test `name` (with its parameters) needs: (kind, variant, seed) keys, as Suite caches them."""
     seed = params.get("seed", 0)
+    recipes = suite.options.tier.recipes
     if name == "test_quality":
-        return [("recipe", (params["loss"], params["optimizer"]), seed)]
+        recipe = (params["loss"], params["optimizer"])
+        return [("recipe", recipe, seed)] if recipe in recipes else []
     if name == "test_course_claims":
-        return [("recipe", recipe, seed) for recipe in RECIPES]
+        return [("recipe", recipe, seed) for recipe in recipes]
     if name == "test_faster_than_the_course":
         if suite.variant_skip("best") or suite.best_fine_tune_skip():
             return []

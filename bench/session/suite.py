@@ -19,7 +19,7 @@ from bench.session import recording
 from bench.timing import reference_revision
 from bench.store import baselines
 from bench.timing import processes
-from bench.session.tiers import QUALITY_BATCH_SIZE, RECIPES, Options
+from bench.session.tiers import QUALITY_BATCH_SIZE, Options
 from bench.session.comparisons import StoredFigures
 from bench.session.what_runs import WhatRuns
 from bench.store.baselines import BASELINE_DIR
@@ -103,7 +103,7 @@ class Suite(StoredFigures, WhatRuns):
     def session_keys(self) -> dict:
         """{"quality": [...], "step time": [...]}: the stored groups this session's gates compare against."""
         devices = [d for d in ("cpu", "gpu") if self.options.device in (None, d)]
-        return {"quality": [self.quality_key(*recipe) for recipe in RECIPES],
+        return {"quality": [self.quality_key(*recipe) for recipe in self.options.tier.recipes],
                 "step time": [self.step_key(d, b) for d in devices for b in self.options.tier.batch_sizes]}
 
     def baseline_holdings(self) -> str:
