@@ -22,7 +22,7 @@ from bench.store import update
 from bench.session.tiers import QUALITY_BATCH_SIZE, Options
 from bench.session.suite import Suite, invocation_args
 from bench.judge import learning
-from finetune import FinetuneError, cluster, memory, metrics
+from finetune import FinetuneError, cluster, compile_cache, memory, metrics
 
 SUITE = pytest.StashKey[Suite]()
 NIGHT_TMP = pytest.StashKey[Path]()  # the JSON asked of pytest-benchmark for --history alone
@@ -96,6 +96,10 @@ def pytest_report_header(config):
              f"finetune: baselines {suite.baseline_path.name} ({suite.baseline_holdings()})"]
     if suite.options.claims_not_shown():
         lines.append(f"finetune: claims not shown in this session: {suite.options.claims_not_shown()}")
+    cache = compile_cache.Snapshot.take()
+    if cache.folder is not None:
+        lines.append(f"finetune: compile cache {cache.folder} (${compile_cache.ENV}): {cache.held} executable(s) held; "
+                     "each fine-tune records whether its compiles were cold or warm")
     if suite.options.history is not None:
         lines.append(f"finetune: history {suite.options.history}/{suite.hardware_key}/: this session is kept as a "
                      "night; the gated step time is judged against this runner's nights where there are enough")

@@ -21,6 +21,10 @@ NVIDIA_DRIVER = bool(glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/proc/dri
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if NVIDIA_DRIVER else "3")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+# $FINETUNE_COMPILE_CACHE: XLA's persistent caches (TensorFlow's and JAX's), which both read when they start
+from finetune import compile_cache  # noqa: E402
+
+compile_cache.configure()
 
 from finetune.config import RunConfig  # noqa: E402
 from finetune.errors import FinetuneError  # noqa: E402

@@ -35,6 +35,7 @@ class Result:
     scores: dict | None = None  # the task's GLUE metrics on the headline validation split (finetune.tasks)
     eval_scores: dict | None = None  # validation split -> its GLUE metrics (MNLI: matched and mismatched)
     profile: dict | None = None  # --profile: ms per step by category of a few steady steps (finetune.profile)
+    compile_cache: str = "off"  # how the run found XLA's persistent cache (finetune.compile_cache.Snapshot.label)
 
     @property
     def headline(self) -> tuple[str, float]:

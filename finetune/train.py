@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from finetune import calibration as calibrate
-from finetune import cluster, data, engines, environment, memory, metrics
+from finetune import cluster, compile_cache, data, engines, environment, memory, metrics
 from finetune.config import RunConfig
 from finetune.errors import FinetuneError
 from finetune.result import Result
@@ -37,6 +37,7 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         calibration = calibrate.measure(engine.device_kind(config.device if config.device != "auto" else None),
                                         backend=engine.array_backend)
     scope = memory.reset(engine.array_backend)  # after the data: a bad input is reported before a framework starts
+    cache = compile_cache.Snapshot.take()
     run = engine.train(config, prepared, verbose, callbacks)
     timer, predictions, others = run.timer, run.predictions, run.others
     loaded, trained, predicted = run.loaded, run.trained, run.predicted
@@ -84,5 +85,6 @@ def finetune(config: RunConfig, prepared: data.PreparedData | None = None, verbo
         task=prepared.task.name,
         scores=scores,
         eval_scores=eval_scores,
+        compile_cache=cache.label(compiles=engine.compiles_with_xla(config)),
     )
 

@@ -87,7 +87,7 @@ def test_every_field_the_suite_writes_is_a_field_of_its_record():
     common = {f.name for f in dataclasses.fields(contract.Record)}
     assert {"peak_rss_mb", "rss_scope", "peak_gpu_memory_mb", "gate"} <= common
     result = SimpleNamespace(fit={"ms_per_step": 1, "compile_s": 1, "epoch_s": [1], "steps": 1}, examples_per_s=1,
-                             step_time={"median_ms": 1, "iqr_ms": 1}, peak_rss_mb=1)
+                             step_time={"median_ms": 1, "iqr_ms": 1}, peak_rss_mb=1, compile_cache="off")
     assert set(fit_fields(result)) <= {f.name for f in dataclasses.fields(contract.FitSpeed)}
     shape = {"flops_per_step": 1.0, "tokens_per_batch": 1.0, "padded_tokens_per_batch": 2.0, "batch_size": 8,
              "precision": "fp32", "batches": 16, "rows": 128}
@@ -167,7 +167,7 @@ def test_every_record_the_suite_writes_carries_its_sessions_planted_factor():
     config = {"task": "mrpc", "device": "cpu", "batch_size": 8, "seed": 0, "epochs": 1, "loss": "from_logits",
               "optimizer": "linear-decay", "max_train_samples": 2400}
     run = SimpleNamespace(config=config, fit={"ms_per_step": 2.0, "compile_s": 1.0, "epoch_s": [1.0], "steps": 1},
-                          examples_per_s=4.0, step_time={"median_ms": 2.0, "iqr_ms": 0.1}, peak_rss_mb=1.0,
+                          examples_per_s=4.0, step_time={"median_ms": 2.0, "iqr_ms": 0.1}, peak_rss_mb=1.0, compile_cache="off",
                           accuracy=0.7, f1=0.8, scores={"accuracy": 0.7, "f1": 0.8}, collapsed=None,
                           majority_accuracy=0.68, epoch_losses=[0.6], num_train_steps=300, metric_source="x",
                           num_eval_examples=408, data_source="x", wall_time_s={"total": 1.0}, perf_choice="bucket",

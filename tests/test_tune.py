@@ -295,3 +295,33 @@ def test_a_stored_choice_of_another_engine_keeps_its_claim_where_a_rule_of_tf_ke
         monkeypatch.setattr(tuned_choice, "best_choice", lambda *a, row=row, **k: row)
         assert Suite.best_choice(fake).target == target
     assert tuned_choice.measured_here(stored_row) and not tuned_choice.measured_here(rule)
+
+
+def _side(monkeypatch, tmp_path, labels, caches=True):
+    """bench.tune's side by side with fine-tunes that only report: each call of the choice takes the next label."""
+    calls = []
+
+    def fine_tune(c, args):
+        calls.append((c.text, quality.cache_of(c, args)))
+        if c.text == "course":
+            return {"fit_s": 100.0, "compile_cache": "off"}
+        label = labels[sum(1 for text, _ in calls if text == c.text) - 1]
+        return {"fit_s": 80.0 if label.startswith("cold") else 60.0, "compile_cache": label}
+
+    monkeypatch.setattr(tune, "fine_tune", fine_tune)
+    found = {"course": candidates.parse("course", "tf-keras"), "xla-buckets": candidates.parse("xla-buckets", "tf-keras")}
+    args = SimpleNamespace(compile_caches=str(tmp_path) if caches else None)
+    return tune.side_by_side(found, "course", "xla-buckets", {}, args), calls
+
+
+def test_the_side_by_side_gives_a_compiling_choice_cold_and_then_warm_from_its_own_cache(monkeypatch, tmp_path):
+    side, calls = _side(monkeypatch, tmp_path, ["cold (0 held, 5 stored)", "warm (5 held, 0 stored)"])
+    assert side["ratio"] == 0.8 and side["ratio_warm"] == 0.6
+    assert side["choice"]["compile_cache"].startswith("cold") and side["choice_warm"]["compile_cache"].startswith("warm")
+    (cold, warm) = [cache for text, cache in calls if text == "xla-buckets"]
+    assert cold == warm == tmp_path / "xla-buckets"  # the candidate's own folder, both times
+    # a choice that compiles nothing has no warm run to give, and a tune without caches gives none
+    side, calls = _side(monkeypatch, tmp_path, ["unused: no XLA compile (0 held, 0 stored)"])
+    assert "choice_warm" not in side and len(calls) == 2
+    side, calls = _side(monkeypatch, tmp_path, ["cold (0 held, 5 stored)"], caches=False)
+    assert "choice_warm" not in side and calls[1][1] is None

@@ -33,7 +33,7 @@ def fit_fields(r: Result) -> dict:
     """A fine-tune's speed in the JSON contract: the headline over whole epochs, the diagnostics beside it."""
     return {"step_time_ms": r.fit["ms_per_step"], "examples_per_s": r.examples_per_s, "compile_s": r.fit["compile_s"],
             "epoch_s": r.fit["epoch_s"], "steps_timed": r.fit["steps"], "median_step_ms": r.step_time["median_ms"],
-            "step_time_iqr_ms": r.step_time["iqr_ms"], "peak_rss_mb": r.peak_rss_mb}
+            "step_time_iqr_ms": r.step_time["iqr_ms"], "peak_rss_mb": r.peak_rss_mb, "compile_cache": r.compile_cache}
 
 
 def perf_fields(variant: perf.PerfConfig) -> dict:
@@ -113,7 +113,7 @@ def faster(ctx: Context, course: Result, best: Result, variant: str, target: flo
         examples_per_s=best.examples_per_s, course_examples_per_s=course.examples_per_s,
         median_step_ms=best.step_time["median_ms"], course_median_step_ms=course.step_time["median_ms"],
         accuracy=best.accuracy, f1=best.f1, course_accuracy=course.accuracy, course_f1=course.f1,
-        comparison=f"whole fine-tunes: {c['epochs']} epoch(s) over the same {best.num_train_examples} rows; "
+        compile_cache=best.compile_cache, comparison=f"whole fine-tunes: {c['epochs']} epoch(s) over the same {best.num_train_examples} rows; "
                    "ms per step = fit() wall time over every epoch / steps")
 
 

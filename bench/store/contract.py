@@ -74,6 +74,9 @@ class FitSpeed(Record):
     steps_timed: int | None = None
     median_step_ms: float | None = None  # steady-state median step: a diagnostic
     step_time_iqr_ms: float | None = None
+    # how the fine-tune found XLA's persistent cache (finetune.compile_cache): off, unused, cold, warm or partly
+    # warm, with what it held and stored; None: files from before it (no cache)
+    compile_cache: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,6 +212,7 @@ class Faster(Record, PerfFields):
     course_accuracy: float | None = None
     course_f1: float | None = None
     comparison: str | None = None  # how the two were timed
+    compile_cache: str | None = None  # the best variant's (FitSpeed.compile_cache): its compiles cold or warm
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,13 +16,22 @@ from bench.timing import processes, timeouts
 from bench.tune import candidates
 from bench.tune.candidates import Candidate
 from bench.tune.design import RECIPE, warn, whole_steps
-from finetune import metrics
+from finetune import compile_cache, metrics
 from finetune.errors import FinetuneError
 from finetune.tasks import METRIC_RANGE, TASKS
 
 
+def cache_of(c: Candidate, args) -> Path | None:
+    """Candidate `c`'s own XLA cache in this tune (finetune.compile_cache): its first fine-tune finds it empty (cold,
+    as on a fresh runner), a second one of the same candidate finds its compiles (warm, as on a nightly's second
+    night). None where the tune keeps no caches (args.compile_caches unset)."""
+    caches = getattr(args, "compile_caches", None)
+    return None if caches is None else Path(caches) / c.text.replace("/", "_").replace("@", "_at_")
+
+
 def fine_tune(c: Candidate, args) -> dict:
-    """A real fine-tune of candidate `c` with the course's fix: its scores and fit()'s time."""
+    """A real fine-tune of candidate `c` with the course's fix: its scores, fit()'s time, and how it found its XLA
+    cache (cold or warm, or unused where it compiles nothing)."""
     name, backend = candidates.engine_of(c.engine)
     with tempfile.TemporaryDirectory() as out:
         result = Path(out) / "result.json"
@@ -35,6 +44,9 @@ def fine_tune(c: Candidate, args) -> dict:
         warn(f"fine-tuning {c.text}: {args.quality_epochs} epoch(s)")
         limits = processes.limits_here()  # bench.timing.timeouts: its steps at a slow step, at least the command floor
         env = processes.tree_first({**os.environ, **c.env()}, processes.ROOT)
+        cache = cache_of(c, args)
+        if cache is not None:
+            env[compile_cache.ENV] = str(cache)
         done = timeouts.run(command, cwd=processes.ROOT, env=env,
                             capture_output=True, text=True, limit_s=limits.fine_tune_s(whole_steps(args)),
                             name=f"the fine-tune of {c.text}",
@@ -46,7 +58,7 @@ def fine_tune(c: Candidate, args) -> dict:
     return {"scores": found["scores"], "ms_per_step": found["fit"]["ms_per_step"],
             "fit_s": found["wall_time_s"]["train"], "compile_s": found["fit"].get("compile_s"),
             "num_eval_examples": found["num_eval_examples"], "collapsed": found.get("collapsed"),
-            "majority_accuracy": found.get("majority_accuracy")}
+            "majority_accuracy": found.get("majority_accuracy"), "compile_cache": found.get("compile_cache", "off")}
 
 
 def quality_band(args, fingerprint: str) -> tuple:

@@ -112,6 +112,10 @@ class Engine:
         """The performance configuration as this engine runs it (finetune.perf.PerfConfig)."""
         return perf
 
+    def compiles_with_xla(self, config) -> bool:
+        """Whether a run of `config` compiles with XLA (and so can use finetune.compile_cache)."""
+        return bool(self.runs_as(config.perf).jit_compile)
+
     def unsupported(self, perf) -> str | None:
         """Why this engine cannot run `perf` (None: it can): by default, any data-parallel run (it has one device)."""
         if perf.distribute != "none":

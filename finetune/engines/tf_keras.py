@@ -37,6 +37,10 @@ class TfKeras(Engine):
         if cluster.World.from_env().distributed:
             runtime.multi_worker_strategy()  # before TensorFlow's first op: collectives are configured once
 
+    def compiles_with_xla(self, config) -> bool:
+        """The training step's XLA (--jit-compile), or the optimizer's, which tf-keras compiles on GPU runs."""
+        return bool(config.perf.jit_compile) or optimizer_jit_compile(config)
+
     def profiler(self) -> tuple:
         import tensorflow as tf
 
