@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from finetune import compile_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +76,20 @@ def test_a_tf_keras_xla_fine_tune_stores_its_executables_cold_and_reads_them_bac
     warm = run_tiny_xla(tmp_path / "cache", tmp_path / "warm.json", real_glue_dir)
     assert warm["compile_cache"] == f"warm ({stored} held, 0 stored)"
     assert warm["step_losses"] == cold["step_losses"] and warm["accuracy"] == cold["accuracy"]
+
+
+def test_jax_keeps_its_compiles_in_the_folder_from_the_variable(tmp_path):
+    """JAX reads JAX_COMPILATION_CACHE_DIR when it starts: a jitted function's executable lands in DIR/jax, and a
+    second process finds it (as keras3-jax's train step would). Skips where JAX is not installed (the keras3 job's
+    environment has it: FINETUNE_EXTRAS=keras3-jax python3 dev.py test tests/test_compile_cache.py)."""
+    pytest.importorskip("jax", reason="JAX is not installed: FINETUNE_EXTRAS=keras3-jax python3 dev.py test "
+                                      "tests/test_compile_cache.py")
+    code = ("import finetune, jax, jax.numpy as jnp; from finetune import compile_cache; "
+            "before = compile_cache.Snapshot.take(); jax.jit(lambda x: jnp.tanh(x @ x.T).sum())(jnp.ones((64, 64)))"
+            ".block_until_ready(); print(before.label(compiles=True))")
+    env = {**os.environ, compile_cache.ENV: str(tmp_path), "JAX_PLATFORMS": "cpu"}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    labels = [subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=120).stdout.strip().splitlines()[-1] for _ in range(2)]
+    stored = compile_cache.entries(tmp_path / "jax")
+    assert stored > 0 and labels == [f"cold (0 held, {stored} stored)", f"warm ({stored} held, 0 stored)"], labels
