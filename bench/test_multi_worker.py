@@ -13,7 +13,7 @@ import pytest
 import finetune  # noqa: F401
 from bench.session import multi_worker
 from bench.session import recording
-from bench.session.gating import in_the_fix_band
+from bench.session.gating import in_the_fix_band, must_learn
 from bench.session.tiers import QUALITY_BATCH_SIZE
 
 pytestmark = pytest.mark.multi_worker
@@ -69,11 +69,11 @@ def test_multi_worker_step_time(benchmark, suite, seed):
 
 
 def test_multi_worker_quality(benchmark, suite, seed, request):
-    """The course's fix fine-tuned by every worker learns (a pretrained model: bench.session.multi_worker.must_learn), and
+    """The course's fix fine-tuned by every worker learns (a pretrained model: bench.session.gating.must_learn), and
     lands in the one-process fix's band (the baseline's, where this machine has one)."""
     _skip(suite)
     benchmark.group = f"quality on several workers {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(multi_worker.quality, args=(suite, seed), rounds=1, iterations=1)
     benchmark.extra_info.update(suite.multi_worker_quality_record(suite.world, result).to_extra_info())
     in_the_fix_band(benchmark, suite, request.node.nodeid, result, f"{suite.world.workers} workers",
-                    must_learn=multi_worker.must_learn(suite))
+                    must_learn=must_learn(suite))

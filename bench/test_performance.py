@@ -16,7 +16,7 @@ import pytest
 
 import finetune  # noqa: F401
 from bench.session import recording
-from bench.session.gating import in_the_fix_band
+from bench.session.gating import in_the_fix_band, must_learn, random_weights_skip
 from bench.session.tiers import QUALITY_BATCH_SIZE, SCALING_ROUNDS, WINNER
 from bench.judge import learning
 from finetune import metrics
@@ -73,6 +73,7 @@ def test_faster_than_the_course(benchmark, suite, seed, request):
     record = suite.faster_record(course, best, choice.variant, choice.target)
     benchmark.extra_info.update(record.to_extra_info())
     assert best.num_train_examples == course.num_train_examples and best.num_train_steps == course.num_train_steps
+    random_weights_skip(suite, f"best ({choice.variant})", best)
     learned = learning.learned(*learning.state(best))
     suite.figures_judged.append((request.node.nodeid, "learned", learned, ""))  # live even if the speed half skips
     assert learned, (
@@ -122,4 +123,4 @@ def test_variant_quality(benchmark, suite, variant, seed, request):
     benchmark.group = f"quality of performance variants {suite.options.model} {suite.options.epochs} epoch(s)"
     result = benchmark.pedantic(suite.variant_quality, args=(variant, seed), rounds=1, iterations=1)
     benchmark.extra_info.update(recording.variant_quality(suite.context, variant, result).to_extra_info())
-    in_the_fix_band(benchmark, suite, request.node.nodeid, result, variant)
+    in_the_fix_band(benchmark, suite, request.node.nodeid, result, variant, must_learn=must_learn(suite))

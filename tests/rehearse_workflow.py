@@ -169,7 +169,7 @@ class Rehearsal:
         files = sum(1 for p in (self.work / "artifacts" / name).rglob("*") if p.is_file())
         self.say(f"    artifact {name}: {files} file(s)")
 
-    def run(self, step: dict, job_env: dict) -> None:
+    def run(self, step: dict, job_env: dict, number: int = 0) -> None:
         text = step["run"]
         for old, new in self.replacements:
             text = text.replace(old, new)
@@ -182,7 +182,7 @@ class Rehearsal:
                **self.env_overrides, "GITHUB_OUTPUT": str(outputs), "GITHUB_ENV": str(env_file),
                "GITHUB_WORKSPACE": str(self.repo), "CI": "true", "GITHUB_ACTIONS": "true"}
         env.update(read_pairs(env_file))
-        log = self.work / "logs" / f"{len(self.log):02d}.log"
+        log = self.work / "logs" / f"step-{number:02d}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as sink:
             done = subprocess.run(["bash", "-e", "-c", text], cwd=self.repo, env=env, stdout=sink,
@@ -238,7 +238,7 @@ def rehearse(workflow: Path, job: str | None, rehearsal: Rehearsal, skip_runners
             try:
                 uses = step.get("uses", "")
                 if "run" in step:
-                    rehearsal.run(step, job_env)
+                    rehearsal.run(step, job_env, number)
                 elif uses.startswith("actions/checkout@"):
                     rehearsal.checkout(step)
                 elif uses.startswith("actions/cache/restore@"):

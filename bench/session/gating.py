@@ -21,6 +21,24 @@ def skip_if_ungated(gate: dict) -> None:
         pytest.skip("; ".join(dict.fromkeys(outcome.removeprefix("skipped: ") for outcome in gate.values())))
 
 
+def must_learn(suite) -> bool:
+    """A pretrained model's variants of the fix (a performance variant, the fix on several workers) must learn; a
+    random one's (tiny: its every recipe collapses on MRPC, the fix's too) are held to the fix's band alone, as
+    test_quality holds the fix."""
+    return suite.prepared().model.source != "random"
+
+
+def random_weights_skip(suite, who: str, result) -> None:
+    """Skip, saying why, where `result` did not learn and need not (must_learn): a random model proves nothing."""
+    from bench.judge import learning
+    from finetune import metrics
+
+    if not must_learn(suite) and not learning.learned(*learning.state(result)):
+        pytest.skip(f"{who} did not learn ({metrics.scores_text(result.scores, result.accuracy, result.f1)}), and "
+                    f"need not: {suite.options.model} has random weights, and its fix does not learn either "
+                    "(test_quality holds it to its band alone); a pretrained model's must")
+
+
 def in_the_fix_band(benchmark, suite, nodeid: str, result, who: str, must_learn: bool = True) -> None:
     """A fine-tune that is not one of the course's recipes (a performance variant, the fix on several workers):
     it must learn (where `must_learn`), and land in the band of the fix, the recipe it trains with. The gate's

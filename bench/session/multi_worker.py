@@ -41,12 +41,6 @@ def single_config(suite, seed: int) -> RunConfig:
     return suite.run_config(*WINNER, seed=seed, device=suite.perf_device())
 
 
-def must_learn(suite) -> bool:
-    """A pretrained model must learn on several workers as in one process; a random one (tiny) is held to the
-    one-process fix's band alone, as test_quality holds it."""
-    return suite.prepared().model.source != "random"
-
-
 def quality(suite, seed: int) -> Result:
     """The fix's fine-tune on every worker of the world (each worker's copy of the weights predicts; the chief's
     scores are reported)."""
