@@ -5,7 +5,8 @@ for it (issue 44: nightly-gpu.yml's steps run once on a CPU, the GPU parts skipp
         --env FINETUNE_EXTRAS=report,site --replace "--tier full=--tier ci --model tiny" --var PUBLISH_PAGES=true
 
 What each kind of step becomes here:
-- `uses: actions/checkout`: a full clone of this repository's HEAD (the workflows' fetch-depth 0) into WORK/repo;
+- `uses: actions/checkout`: a full clone of this repository's HEAD (the workflows' fetch-depth 0) into WORK/repo
+  (with `clean: false` and a clone there already, that clone moved to HEAD, its .venv/ kept: a second night);
 - `run:`: its text, each `${{ }}` expression replaced by its value, in `bash -e` (GitHub's shell for `run` where
   none is named), with the job's and the step's `env`, GITHUB_OUTPUT, GITHUB_ENV and GITHUB_WORKSPACE;
   `--replace OLD=NEW` edits the text first (the GPU's full tier, hours on a CPU, becomes a short one);
@@ -129,6 +130,13 @@ class Rehearsal:
         print(line, flush=True)
 
     def checkout(self, step: dict) -> None:
+        """A full clone of this repository's HEAD; with `clean: false` over an earlier night's clone, that clone
+        moved to HEAD with its ignored files kept (.venv/), as the action leaves a self-hosted runner's."""
+        if self.repo.exists() and (step.get("with") or {}).get("clean") is False and (self.repo / ".git").exists():
+            subprocess.run(["git", "-C", str(self.repo), "fetch", "-q", str(ROOT), "HEAD"], check=True)
+            subprocess.run(["git", "-C", str(self.repo), "checkout", "-q", "-f", "FETCH_HEAD"], check=True)
+            self.say("    checkout: the earlier clone moved to HEAD, its ignored files kept (clean: false)")
+            return
         if self.repo.exists():
             shutil.rmtree(self.repo)
         subprocess.run(["git", "clone", "-q", "--no-local", str(ROOT), str(self.repo)], check=True)
