@@ -144,6 +144,10 @@ def test_the_gate_summary_says_live_or_skipped_and_the_required_gates_that_were_
     assert summary.not_live(("best-learns",), [no_claim]) == []  # it learned, then skipped the speed half
     assert summary.line(no_claim) == ("gate best variant learns, and its speed claim [seed0]: live, passed "
                                            "(learned passed); the rest skipped: no speed claim for this CPU")
+    claimed = summary.Outcome("bench/test_performance.py::test_faster_than_the_course[seed0]", "passed", "",
+                              (("learned", True, ""), ("speed claim 0.627x <= 0.706x", True, "")))
+    assert summary.line(claimed) == ("gate best variant learns, and its speed claim [seed0]: live, passed (learned "
+                                     "passed; speed claim 0.627x <= 0.706x passed)")  # both halves named
     unlearned = summary.Outcome("bench/test_performance.py::test_faster_than_the_course[seed0]", "skipped",
                                      "tier ci fine-tunes the best variant only where it carries a speed claim")
     assert "the best variant learns was not live: tier ci" in summary.not_live(("best-learns",), [unlearned])[0]
