@@ -10,8 +10,8 @@ Both frameworks read their cache settings when they start, so the variable is re
   TF_XLA_FLAGS). It still traces the step and lowers it to HLO; only XLA's compile of it is skipped.
 - JAX keeps its compilation cache under DIR/jax (JAX_COMPILATION_CACHE_DIR), every compile kept (by default only
   those over 1 s are).
-A key holds the program, the shapes, the flags and the library's version, so a stale entry is never reused: it is
-only not hit. Each fine-tune records how it found the cache (`Snapshot.label`): a cold run (nothing held: a fresh
+An entry is keyed by the compiled computation (its program and shapes; TensorFlow's also by its signature), so a
+changed step is a miss, never a wrong hit; a new library version may miss everything once. Each fine-tune records how it found the cache (`Snapshot.label`): a cold run (nothing held: a fresh
 runner) and a warm one (what it compiles was held) are both honest figures, and never compared unlabelled.
 """
 
