@@ -29,16 +29,15 @@ FOLDERS = ("tf-xla", "jax")
 def configure(environ=os.environ) -> Path | None:
     """Point TensorFlow's and JAX's persistent caches into $FINETUNE_COMPILE_CACHE (a caller's own TF_XLA_FLAGS
     cache directory or JAX_COMPILATION_CACHE_DIR wins). None where the variable is unset: no cache."""
-    value = environ.get(ENV)
-    if not value:
+    folder = root(environ)
+    if folder is None:
         return None
-    root = Path(value).expanduser().absolute()
     flags = environ.get("TF_XLA_FLAGS", "")
     if TF_FLAG not in flags:
-        environ["TF_XLA_FLAGS"] = f"{flags} {TF_FLAG}={root / FOLDERS[0]}".strip()
-    environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(root / FOLDERS[1]))
+        environ["TF_XLA_FLAGS"] = f"{flags} {TF_FLAG}={folder / FOLDERS[0]}".strip()
+    environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(folder / FOLDERS[1]))
     environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-    return root
+    return folder
 
 
 def root(environ=os.environ) -> Path | None:

@@ -63,8 +63,7 @@ class Context:
         if parts[0] == "steps" and len(parts) == 4 and parts[2] == "outputs":
             return self.outputs.get(parts[1], {}).get(parts[3], "")
         if parts[0] == "github":
-            return {"run_id": self.run_id, "run_attempt": "1", "repository": self.repository,
-                    "workspace": ""}.get(parts[1], "")
+            return {"run_id": self.run_id, "run_attempt": "1", "repository": self.repository}.get(parts[1], "")
         if parts[0] == "needs":
             return "success"
         raise BadInput(f"the expression names {name!r}, which this rehearsal cannot give a value: add it to "
