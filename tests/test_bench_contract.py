@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.store import baselines
 from finetune.hardware import Host
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,15 +23,43 @@ def history_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("history")
 
 
+# The shared session's stored step time: passes of 16 batches in 1 ms, far faster than any host steps the tiny model
+# (about 160 ms a pass here), so its gate fails whatever the load beside it (not a timing comparison); a calibration
+# far from this host's (such a drift once turned a failure into a skip)
+STORED_PASS_MS = 1.0
+STORED_KEY = baselines.step_key("mrpc", "cpu", 8, passes=5, batches=16, processes=3)  # the CI tier's design
+
+
 @pytest.fixture(scope="module")
-def bench_run(real_glue_dir, tmp_path_factory, history_dir):
+def stored_dir(tmp_path_factory) -> Path:
+    """A baselines folder holding only this host's stored step time of the tiny model, from 3 dates, and no quality
+    group: the session's quality gates skip for want of a baseline, its step time gate fails."""
+    here = Host.here().key("gpu" if Host.here().gpus else "cpu")
+    directory = tmp_path_factory.mktemp("stored")
+    sessions = [[[STORED_PASS_MS * factor * (1 + 0.01 * (number - 2) + 0.005 * process) for number in range(5)]
+                 for process in range(3)] for factor in (0.97, 1.0, 1.03)]
+    baselines.write_atomic(directory / f"tiny__{here}.json", {
+        "model": "tiny", "hardware_key": here, "calibration": {"fp32_gflops": 1.0},
+        "figures": {STORED_KEY: {"sessions_ms": sessions,
+                                 "session_dates": ["2026-11-01", "2026-11-02", "2026-11-03"]}}})
+    return directory
+
+
+@pytest.fixture(scope="module")
+def bench_run(real_glue_dir, tmp_path_factory, history_dir, stored_dir):
+    """The CI tier's quality and step-time benchmarks of the tiny model, kept with --history: one session for every
+    test here but the SST-2 one and the planted slowdown's (each a session of its own: 30 to 70 s)."""
     out = tmp_path_factory.mktemp("bench") / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_quality.py::test_quality", "bench/test_step_time.py",
-         "--model", "tiny", "--tier", "ci", "--glue-dir", real_glue_dir, "-p", "no:cacheprovider", "-rs",
-         f"--benchmark-json={out}", "-q", "--progress", "lines", "--history", str(history_dir)],
+         "--model", "tiny", "--tier", "ci", "--glue-dir", real_glue_dir, "-p", "no:cacheprovider", "-rsf",
+         f"--benchmark-json={out}", "-q", "--progress", "lines", "--history", str(history_dir),
+         "--baselines", str(stored_dir)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # exit 1: the step time's gate failed (stored_dir), and nothing else did
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED ")]
+    assert done.returncode == 1 and len(failed) == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert failed[0].startswith("FAILED bench/test_step_time.py::test_step_time[seed0-batch8-"), failed
     return json.loads(out.read_text()), done.stdout
 
 
@@ -82,20 +111,24 @@ def test_every_benchmark_keeps_the_contract(bench_run):
 
 
 def test_a_comparison_without_a_baseline_is_a_visible_skip(bench_run):
-    """No baseline for tiny on this machine: every gate says skipped, and why, in the JSON and in pytest's summary."""
+    """No quality baseline for tiny on this machine: every quality gate says skipped, and why, in the JSON and in
+    pytest's summary; the step time, stored (stored_dir), is gated live."""
     document, stdout = bench_run
     here = document["machine_info"]["finetune"]["hardware_key"]
-    for b in document["benchmarks"]:
-        gate = b["extra_info"]["gate"]
+    quality = [b["extra_info"]["gate"] for b in document["benchmarks"] if "accuracy" in b["extra_info"]]
+    assert len(quality) == 3
+    for gate in quality:
         assert gate and all(outcome.startswith("skipped: no baseline") and here in outcome
                             for outcome in gate.values()), gate
-    # 3 quality + the step times, skipped for want of a baseline (the gpu step time for want of a GPU, or of one),
-    # and string + adam, which the CI tier leaves to the full tier
-    assert f"{4 + 2} skipped" in stdout.strip().splitlines()[-1] and "no baseline for" in stdout
+    # 3 quality, skipped for want of a baseline, the gpu step time for want of a GPU (or of a baseline), and
+    # string + adam, which the CI tier leaves to the full tier; the cpu step time failed against stored_dir
+    assert stdout.strip().splitlines()[-1].startswith(f"1 failed, {3 + 1 + 1} skipped in ")
+    assert "no baseline for" in stdout
     # the session's gate summary: a line per gate, each a skip with its reason here, and the contract live
     gates = [line for line in stdout.splitlines() if line.startswith("gate ")]
     assert sum(line.startswith("gate quality band [seed0-") for line in gates) == 4, gates
     assert all(": skipped: " in line for line in gates if line.startswith("gate quality band")), gates
+    assert any(line.startswith("gate step time (block gate) [seed0-batch8-cpu]: live, FAILED") for line in gates)
     assert "gate JSON contract of every record: live, passed (4 record(s) read back whole)" in gates, gates
 
 
@@ -210,22 +243,19 @@ def test_a_planted_slowdown_fails_the_step_time_gate_end_to_end(real_glue_dir, t
     assert 1.5 < reference["ratio"] < 3.0 and reference["low"] > 1.0, reference["described"]  # planted 2x, ours only
 
 
-def test_a_failed_gate_is_kept_as_a_night(bench_run, real_glue_dir, history_dir, tmp_path):
-    """--history keeps the session whose gate failed, as a night of real measurements: stored sessions that say this
-    host stepped 20 times as fast (nothing planted: the session runs as it is) fail the gated step time with exit 1,
-    and the night holds the failed gate, its records unplanted (0.0), beside the session above's night."""
+def test_a_failed_gate_is_kept_as_a_night(bench_run, history_dir):
+    """--history keeps the session whose gate failed, as a night of real measurements: the shared session's step
+    time, stored at far below what this host steps (stored_dir; nothing planted: the session runs as it is), failed
+    with exit 1, and its night holds the failed gate, its records unplanted (0.0)."""
     from bench.history import nights
 
-    # stored at 1/20 of this host's step: a failure whatever the load beside it (not a timing comparison)
-    here = stored_sessions_of_this_host(bench_run[0], tmp_path, (0.047, 0.05, 0.053))
-    done = step_session(real_glue_dir, "--baselines", str(tmp_path), "--history", str(history_dir))
-    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    (verdict,) = [line for line in done.stdout.splitlines() if line.startswith("baseline FAIL step_time_ms")]
-    assert "SLOWER" in verdict, verdict
-    kept = [json.loads(p.read_text()) for p in sorted((history_dir / here).glob("*.json"))]
-    gates = sorted(b["extra_info"]["gate"]["step_time_ms"] for k in kept for b in k["benchmarks"]
-                   if b["extra_info"]["kind"] == "step_time")
-    assert gates[0] == "failed" and len(kept) == 2
-    assert {b["extra_info"]["planted_slowdown"] for k in kept for b in k["benchmarks"]} == {0.0}
-    assert f"--history: this session kept as the night {history_dir / here}" in done.stdout
-    assert len(nights.load(history_dir, here)) == 2
+    document, stdout = bench_run
+    here = document["machine_info"]["finetune"]["hardware_key"]
+    (verdict,) = [line for line in stdout.splitlines() if line.startswith("baseline FAIL step_time_ms")]
+    assert "SLOWER" in verdict and "calibration" in verdict, verdict  # the drift is named, the failure kept
+    (night,) = nights.load(history_dir, here)
+    kept = json.loads(next((history_dir / here).glob("*.json")).read_text())
+    gates = [b["extra_info"]["gate"]["step_time_ms"] for b in kept["benchmarks"]
+             if b["extra_info"]["kind"] == "step_time" and b["extra_info"]["device"] == "cpu"]
+    assert gates == ["failed"]
+    assert {b["extra_info"]["planted_slowdown"] for b in kept["benchmarks"]} == {0.0}

@@ -162,6 +162,64 @@ def test_a_stored_choice_claims_its_intervals_upper_end_or_says_why_not(changes,
     assert found == target and why in said, said
 
 
+# bench.tune's figures on the AVX512_BF16 EPYC (2026-12-07, at dd11ba6): the course 364.8 ms a step and 11.0 s of
+# once-paid compiles; bf16-bucket-lazy's step interval up to 0.703 with 9.9 s, xla-buckets' up to 0.829 with 51.2 s
+EPYC = {"baseline_ms_per_step": 364.76, "baseline_compile_s": 11.03}
+LAZY = {"high": 0.7034, "whole": {"steps": 1377, "compile_s": 9.9, "ratio": 0.615, "low": 0.536, "high": 0.7062}}
+XLA = {"variant": "xla-buckets", "ratio": 0.794, "low": 0.761, "high": 0.8288,
+       "whole": {"steps": 1377, "compile_s": 51.25, "ratio": 0.877, "low": 0.849, "high": 0.9069}}
+
+
+@pytest.mark.parametrize("changes, steps, target, why", [
+    ({**EPYC, **LAZY}, None, 0.706, "its whole fine-tune of 1377 steps, compiles included's interval, 0.706x"),
+    ({**EPYC, **LAZY}, 1377, 0.706, "its whole fine-tune of 1377 steps"),  # the length it was projected for
+    ({**EPYC, **LAZY}, 300, 0.721, "its training step's interval projected to a fine-tune of 300 steps with its "
+                                   "compiles (10 s against the course's 11 s), 0.721x"),
+    ({**EPYC, **XLA}, 1377, 0.907, "its whole fine-tune of 1377 steps"),
+    ({**EPYC, **XLA}, 300, None, "up to 1.178x the course's, not faster over so few steps: no speed claim at this "
+                                 "length (its whole fine-tune of 1377 steps claims 0.907x)"),
+    ({**EPYC, **XLA}, 5000, 0.852, "projected to a fine-tune of 5000 steps"),  # towards the step's 0.829
+    ({**XLA}, 300, None, "the compiles it would need to project again are not stored: re-run python -m bench.tune"),
+    ({**EPYC, **XLA, "revision": "abc1234-dirty"}, 300, None, "uncommitted changes"),  # no claim at any length
+    ({"high": 0.64}, 300, 0.64, "its training step's interval, 0.640x"),  # no whole: the step's, as before
+])
+def test_a_stored_claim_is_projected_to_the_length_it_is_asserted_at(changes, steps, target, why):
+    """A compile weighs more over fewer steps: the CI tier's 300-step fine-tune is judged against the choice's
+    interval projected to 300 steps with its compiles and the course's, not the 1377 steps bench.tune projected."""
+    found, said = tuned_choice.claim(_tuned_row(**changes), steps)
+    assert found == target and why in said, said
+
+
+def test_at_length_is_the_whole_fine_tunes_seconds_at_the_steps_upper_end():
+    row = _tuned_row(**EPYC, **XLA)
+    course_s = 300 * 0.36476
+    assert tuned_choice.at_length(row, 300) == pytest.approx((course_s * 0.8288 + 51.25) / (course_s + 11.03))
+    assert tuned_choice.at_length(row, 1377) == pytest.approx(0.9069, abs=0.005)  # bench.tune's own, nearly
+    assert tuned_choice.at_length(row, 10 ** 9) == pytest.approx(0.8288, abs=1e-6)  # compiles vanish
+    assert tuned_choice.at_length(row, 0) is None and tuned_choice.at_length(_tuned_row(**XLA), 300) is None
+
+
+def test_the_session_projects_the_stored_claim_to_its_tiers_fine_tune(tmp_path):
+    """best_choice(steps=): the course's baseline figures are read from the stored candidates; the CI tier's 300
+    steps leave xla-buckets no claim (so that tier does not fine-tune it), the full tier's 1377 keep its 0.907."""
+    _store(tmp_path, {"by_engine": {"tf-keras": _tuned_row(**XLA)}, "baseline": "course", "revision": "abc1234",
+                      "candidates": {"course": {"ms_per_step": 364.76, "whole": {"steps": 1377, "compile_s": 11.03}}}})
+    ci = tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path, steps=300)
+    full = tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path, steps=1377)
+    assert ci.variant == full.variant == "xla-buckets" and ci.target is None and full.target == 0.907
+    assert "not faster over so few steps" in ci.evidence
+    assert tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path).target == 0.907  # no length: its own
+
+
+@pytest.mark.parametrize("task, tier, epochs, steps", [
+    ("mrpc", "ci", 1, 300), ("mrpc", "full", 3, 1377), ("rte", "full", 3, 936), ("mrpc", "ci", 2, 600)])
+def test_a_sessions_fine_tune_steps_are_its_epochs_over_its_rows(task, tier, epochs, steps):
+    from bench.session.tiers import TIERS, Options
+
+    options = Options("tiny", "test", task, TIERS[tier], "test", epochs, None, (0,), None, False, 0.0)
+    assert options.fine_tune_steps == steps
+
+
 def test_an_old_stored_choice_without_an_interval_is_read_and_reports_only(tmp_path):
     _store(tmp_path, {"by_engine": {"tf-keras": {"variant": "bucket", "quality": "not needed"}}, "revision": "f00"})
     choice = tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path)
@@ -288,7 +346,8 @@ def test_a_stored_choice_of_another_engine_keeps_its_claim_where_a_rule_of_tf_ke
                                  lambda _: True, "xla-buckets", 0.8, "measured")
     rule = perf.BestChoice("cpu", "CPUs with native bfloat16", lambda _: True, "bf16-bucket", 0.85, "Xeon")
     fake = SimpleNamespace(perf_kind=lambda: "cpu", options=SimpleNamespace(model="minilm-l6", task="mrpc",
-                                                                             engine_name="keras3-jax"),
+                                                                             engine_name="keras3-jax",
+                                                                             fine_tune_steps=300),
                            engine=SimpleNamespace(label="keras3-jax", speed_targets=False), host=None,
                            baseline_dir=None)
     for row, target in ((stored_row, 0.8), (rule, None)):

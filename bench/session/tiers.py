@@ -5,6 +5,7 @@ The options themselves are declared with the CLI's in finetune/options.py (one t
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,6 +254,15 @@ class Options:
         if self.tier.max_train_samples is not None:
             return self.tier.max_train_samples
         return LARGE_TASK_ROWS if TASKS[self.task].hub_rows["train"] > LARGE_TASK_ROWS else None
+
+    @property
+    def fine_tune_steps(self) -> int:
+        """The training steps of one of this session's fine-tunes at the course's batch: its epochs over its rows
+        (the task's Hub count where the tier takes them all), what a stored speed claim is projected to."""
+        from finetune.tasks import TASKS
+
+        rows = TASKS[self.task].hub_rows["train"]
+        return self.epochs * math.ceil(min(rows, self.train_rows or rows) / QUALITY_BATCH_SIZE)
 
     def claims_not_shown(self) -> str | None:
         """Why this session's tier cannot show the course's claims on its task, model and engine (declared in the

@@ -64,7 +64,7 @@ class WhatRuns:
         perf.BEST_BY_HOST's row; a row's target was measured on tf-keras, so another engine has the rule's variant
         without a target (test_faster_than_the_course measures, and says, without a claim)."""
         row = tuned_choice.best_choice(self.perf_kind(), self.options.model, self.options.task, QUALITY_BATCH_SIZE,
-                                self.engine.label, self.host, self.baseline_dir)
+                                self.engine.label, self.host, self.baseline_dir, self.options.fine_tune_steps)
         if self.engine.speed_targets or row.target is None or tuned_choice.measured_here(row):
             return row
         return dataclasses.replace(row, target=None, evidence=f"{row.evidence}; measured on tf-keras: no speed claim "
