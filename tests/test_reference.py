@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.judge import changes
+from bench.judge import blocks, changes
 from bench.store import contract
 from bench.history import nights
 from bench.timing import reference_revision
@@ -90,13 +90,26 @@ def test_a_revision_git_cannot_resolve_is_one_line_naming_the_flag():
     assert reference_revision.resolve("HEAD") == head
 
 
-def test_a_pytest_session_with_a_bad_reference_stops_before_any_test():
-    done = subprocess.run([sys.executable, "-m", "pytest", "bench/", "--model", "tiny", "--reference", "nope-xyz",
+@pytest.mark.parametrize("flags, says", [
+    (["--reference", "nope-xyz"], "--reference nope-xyz: not a commit of this repository"),
+    # the quick tier times one process: its ratio to the reference was a StatisticsError traceback at the first test
+    (["--reference", "HEAD", "--tier", "quick"], "--reference HEAD with --tier quick: the reference is judged over "
+                                                 "each side's timing processes, a spread needs two a side, and this "
+                                                 "tier times 1: use --tier ci or --tier full"),
+])
+def test_a_pytest_session_with_a_bad_reference_stops_before_any_test(flags, says):
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench/", "--model", "tiny", *flags,
                            "--co", "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
-    lines = [line for line in done.stderr.splitlines() if "--reference nope-xyz" in line]
-    assert len(lines) == 1 and "not a commit of this repository" in lines[0], done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if flags[1] in line]
+    assert len(lines) == 1 and says in lines[0] and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+def test_the_ab_test_needs_two_processes_a_side():
+    with pytest.raises(ValueError, match="at least two processes a side, not 1 and 3"):
+        blocks.ab_test([100.0], [200.0, 210.0, 190.0])
+    assert blocks.ab_test([100.0, 101.0], [200.0, 202.0]).ratio == pytest.approx(2.0, rel=0.01)
 
 
 def record(ms: float, ref_ms: float | None, commit="b" * 12) -> contract.StepTime:

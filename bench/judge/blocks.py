@@ -153,6 +153,8 @@ def stored_gate(new: list[list[float]], stored: list[list[list[float]]], alpha: 
 def ab_test(a: list[float], b: list[float], alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> Verdict:
     """B against A, each a list of per-process mean ms/step (independent blocks). Welch's t-test on the logs;
     the Mann-Whitney U p-value (one-sided, B greater) is added to the description."""
+    if min(len(a), len(b)) < 2:
+        raise ValueError(f"the A/B test needs at least two processes a side, not {len(a)} and {len(b)}")
     la, lb = [math.log(v) for v in a], [math.log(v) for v in b]
     va, vb = statistics.variance(la) / len(la), statistics.variance(lb) / len(lb)
     se = math.sqrt(va + vb)

@@ -200,10 +200,20 @@ class Options:
     require_live: tuple = ()  # --require-live: gates (bench.session.summary.REQUIRABLE) whose skip fails the session
 
     def __post_init__(self):
-        """A planted session that would be stored (PLANTED_REFUSED) cannot exist: refused in one line."""
-        refused = self.planted_refused()
+        """A planted session that would be stored (PLANTED_REFUSED) cannot exist, nor a reference with no spread to
+        judge it by: refused in one line."""
+        refused = self.planted_refused() or self.reference_refused()
         if refused:
             raise FinetuneError(refused)
+
+    def reference_refused(self) -> str | None:
+        """Why --reference cannot be judged in this tier, or None: the ratio to the reference is a Welch t-test over
+        each side's timing processes (bench.judge.blocks.ab_test), which needs two or more a side."""
+        if self.reference is None or self.tier.step_processes >= 2:
+            return None
+        return (f"--reference {self.reference} with --tier {self.tier.name}: the reference is judged over each "
+                f"side's timing processes, a spread needs two a side, and this tier times "
+                f"{self.tier.step_processes}: use --tier ci or --tier full")
 
     def planted_refused(self) -> str | None:
         """Why --plant-slowdown cannot run with the options that store this session, or None."""
