@@ -211,9 +211,10 @@ class Options:
         each side's timing processes (bench.judge.blocks.ab_test), which needs two or more a side."""
         if self.reference is None or self.tier.step_processes >= 2:
             return None
+        unset = ", or unset $FINETUNE_REFERENCE" if os.environ.get("FINETUNE_REFERENCE") else ""
         return (f"--reference {self.reference} with --tier {self.tier.name}: the reference is judged over each "
                 f"side's timing processes, a spread needs two a side, and this tier times "
-                f"{self.tier.step_processes}: use --tier ci or --tier full")
+                f"{self.tier.step_processes}: use --tier ci or --tier full{unset}")
 
     def planted_refused(self) -> str | None:
         """Why --plant-slowdown cannot run with the options that store this session, or None."""
