@@ -155,6 +155,25 @@ PERF_QUALITY_TIERS = ("full",)
 SCALING_ROUNDS = 2  # interleaved timed passes per configuration in test_mirrored_scaling (single, mirrored, ...)
 
 
+def train_rows(task: str, tier: Tier) -> int | None:
+    """The training rows of `tier` on `task`: the tier's, or a large task's slice (None: all)."""
+    from finetune.tasks import TASKS
+
+    if tier.max_train_samples is not None:
+        return tier.max_train_samples
+    return LARGE_TASK_ROWS if TASKS[task].hub_rows["train"] > LARGE_TASK_ROWS else None
+
+
+def fine_tune_steps(task: str, tier: Tier, epochs: int | None = None) -> int:
+    """The training steps of one of `tier`'s fine-tunes on `task` at the course's batch: its epochs (the tier's
+    unless given) over its rows (the task's Hub count where the tier takes them all)."""
+    from finetune.tasks import TASKS
+
+    rows = TASKS[task].hub_rows["train"]
+    epochs = tier.epochs if epochs is None else epochs
+    return epochs * math.ceil(min(rows, train_rows(task, tier) or rows) / QUALITY_BATCH_SIZE)
+
+
 def default_tier() -> tuple[Tier, str]:
     """The main job's tier when --tier is not given: the course's 3 epochs where TensorFlow sees a GPU; on CPUs the
     ci tier, which finishes in about half an hour on 2 cores (docs/running.md)."""
@@ -260,20 +279,13 @@ class Options:
     @property
     def train_rows(self) -> int | None:
         """The training rows of this tier on this task: the tier's, or a large task's slice (None: all)."""
-        from finetune.tasks import TASKS
-
-        if self.tier.max_train_samples is not None:
-            return self.tier.max_train_samples
-        return LARGE_TASK_ROWS if TASKS[self.task].hub_rows["train"] > LARGE_TASK_ROWS else None
+        return train_rows(self.task, self.tier)
 
     @property
     def fine_tune_steps(self) -> int:
-        """The training steps of one of this session's fine-tunes at the course's batch: its epochs over its rows
-        (the task's Hub count where the tier takes them all), what a stored speed claim is projected to."""
-        from finetune.tasks import TASKS
-
-        rows = TASKS[self.task].hub_rows["train"]
-        return self.epochs * math.ceil(min(rows, self.train_rows or rows) / QUALITY_BATCH_SIZE)
+        """The training steps of one of this session's fine-tunes (fine_tune_steps(): what a stored speed claim is
+        projected to)."""
+        return fine_tune_steps(self.task, self.tier, self.epochs)
 
     def claims_not_shown(self) -> str | None:
         """Why this session's tier cannot show the course's claims on its task, model and engine (declared in the
