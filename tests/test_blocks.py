@@ -119,6 +119,15 @@ def test_a_significant_slowdown_below_the_minimum_effect_passes_and_one_above_fa
     assert large.slower and "SLOWER" in large.describe()
 
 
+def test_the_ab_test_needs_two_processes_a_side():
+    """One process a side has no spread: a clear error (the quick tier's --reference is refused before it), not
+    statistics' StatisticsError from deep inside."""
+    for a, b in (([100.0], [200.0, 210.0, 190.0]), ([100.0, 101.0, 99.0], [200.0])):
+        with pytest.raises(ValueError, match=f"at least two processes a side, not {len(a)} and {len(b)}"):
+            blocks.ab_test(a, b)
+    assert blocks.ab_test([100.0, 101.0], [200.0, 202.0]).ratio == pytest.approx(2.0, rel=0.01)
+
+
 def test_the_ab_test_tells_a_10_percent_slowdown_from_an_unchanged_b():
     rng = random.Random(4)
     a = [sum(p) / len(p) for p in processes(rng, 4, 3, between=0.02, within=0.03)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.judge import blocks, changes
+from bench.judge import changes
 from bench.store import contract
 from bench.history import nights
 from bench.timing import reference_revision
@@ -104,12 +104,6 @@ def test_a_pytest_session_with_a_bad_reference_stops_before_any_test(flags, says
     assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if flags[1] in line]
     assert len(lines) == 1 and says in lines[0] and "Traceback" not in done.stderr, done.stderr[-2000:]
-
-
-def test_the_ab_test_needs_two_processes_a_side():
-    with pytest.raises(ValueError, match="at least two processes a side, not 1 and 3"):
-        blocks.ab_test([100.0], [200.0, 210.0, 190.0])
-    assert blocks.ab_test([100.0, 101.0], [200.0, 202.0]).ratio == pytest.approx(2.0, rel=0.01)
 
 
 def record(ms: float, ref_ms: float | None, commit="b" * 12) -> contract.StepTime:
