@@ -61,8 +61,9 @@ def test_variant_step_time(benchmark, suite, variant, seed, variant_batch):
 def test_faster_than_the_course(benchmark, suite, seed, request):
     """The best variant for this host against the course, as two whole fine-tunes of the tier's length (shared
     with test_quality and test_variant_quality: each runs once per session). The target is the stored tuned
-    choice's (its interval's upper end, projected to this tier's fine-tune: finetune.tuned_choice.claim), else
-    BEST_BY_HOST's; where there is none, the quality half is asserted and the speed half is a skip that says why."""
+    choice's (its interval's upper end, finetune.tuned_choice.claim, projected to this tier's fine-tune:
+    bench.judge.ranking.claim_at), else BEST_BY_HOST's; where there is none, the quality half is asserted and the
+    speed half is a skip that says why."""
     choice = suite.best_choice()
     _skip_unsupported(suite, "best")
     if suite.best_fine_tune_skip():

@@ -9,8 +9,8 @@ engine is the caller's choice; bench.tune also names the fastest engine overall)
 here: bench/tune/cli.py writes it.
 
 A stored choice keeps its claim (claim()): the upper end of its paired ratio's interval against the course, the
-whole fine-tune's projected with its compiles where bench.tune stored one (projected again for a fine-tune of
-another length: at_length()), else the training step's, is the speed target test_faster_than_the_course asserts
+whole fine-tune's projected with its compiles where bench.tune stored one (a session of another length projects it
+again: bench.judge.ranking.claim_at), else the training step's, is the speed target test_faster_than_the_course asserts
 on that machine. A choice without an interval (stored before bench.tune kept one), one from a tree with
 uncommitted changes, one judged against another baseline, or one whose interval reaches 1.0 (not faster) claims
 nothing, and says why.
@@ -76,13 +76,12 @@ def _judged_against(row: dict) -> tuple[str, str]:
     return variant, row.get("baseline_engine") or engine or "tf-keras"
 
 
-def claim(row: dict, steps: int | None = None) -> tuple[float | None, str]:
-    """(the speed target, in words why) of a stored choice (stored()'s row) for a fine-tune of `steps` training
-    steps (None: the length bench.tune projected): the upper end of its interval against the course, which
-    test_faster_than_the_course asserts as a whole fine-tune's ratio. The whole fine-tune's projection (compiles
-    included) where stored, at its own length; at another length, projected again (at_length()), since a compile
-    weighs more over fewer steps; else the training step's (a lower bound of the whole's: compiles only add). None,
-    and why, where the row cannot carry a claim."""
+def claim(row: dict) -> tuple[float | None, str]:
+    """(the speed target, in words why) of a stored choice (stored()'s row): the upper end of its interval against
+    the course, which test_faster_than_the_course asserts as a whole fine-tune's ratio. The whole fine-tune's
+    projection (compiles included) where stored: what the test measures at that length (a session of another
+    length projects it again: bench.judge.ranking.claim_at); else the training step's (a lower bound of the
+    whole's: compiles only add). None, and why, where the row cannot carry a claim."""
     variant, engine = _judged_against(row)
     if row.get("dirty") or str(row.get("revision") or "").endswith("-dirty"):
         return None, (f"measured on a tree with uncommitted changes ({row.get('revision')}): no speed claim; "
@@ -92,19 +91,6 @@ def claim(row: dict, steps: int | None = None) -> tuple[float | None, str]:
     if row.get("variant") == "course":
         return None, "the course itself: nothing faster was found, nothing to claim"
     whole = row.get("whole")
-    if _has_interval(whole) and steps not in (None, whole.get("steps")):
-        high = at_length(row, steps)
-        if high is None:
-            return None, (f"its whole fine-tune was projected for {whole.get('steps')} steps and this one has "
-                          f"{steps}; the compiles it would need to project again are not stored: re-run "
-                          "python -m bench.tune --store")
-        what = (f"its training step's interval projected to a fine-tune of {steps} steps with its compiles "
-                f"({whole['compile_s']:.0f} s against the course's {row['baseline_compile_s']:.0f} s)")
-        if high >= 1.0:
-            return None, (f"{what}: up to {high:.3f}x the course's, not faster over so few steps: no speed claim "
-                          f"at this length (its whole fine-tune of {whole.get('steps')} steps claims "
-                          f"{whole['high']:.3f}x)")
-        return round(high, 3), f"target: the upper end of {what}, {high:.3f}x the course's"
     if _has_interval(whole):
         high, what = whole["high"], f"its whole fine-tune of {whole.get('steps', '?')} steps, compiles included"
     elif _has_interval(row):
@@ -117,23 +103,7 @@ def claim(row: dict, steps: int | None = None) -> tuple[float | None, str]:
     return round(high, 3), f"target: the upper end of {what}'s interval, {high:.3f}x the course's"
 
 
-def at_length(row: dict, steps: int) -> float | None:
-    """The upper end of a stored choice's ratio to the course over a fine-tune of `steps` steps: its steps at the
-    upper end of the training step's interval, plus what each pays once (bench.tune's projection: a first pass
-    over a steady one, tracing and XLA's compiles), over the course's steps and its own once-paid seconds:
-    (steps x c x high + compile) / (steps x c + the course's compile), c the course's seconds a step. Over the
-    CI tier's 300 steps a choice whose compiles take 51 s against the course's 11 (xla-buckets on the AVX512_BF16
-    EPYC) is 1.18x, not the 0.91x of 1377. None where the row lacks a figure it needs."""
-    whole = row.get("whole") or {}
-    figures = (row.get("high"), whole.get("compile_s"), row.get("baseline_ms_per_step"), row.get("baseline_compile_s"))
-    if not all(isinstance(f, (int, float)) for f in figures) or steps <= 0:
-        return None
-    high, compile_s, course_ms, course_compile_s = figures
-    course_s = steps * course_ms / 1000.0
-    return (course_s * high + compile_s) / (course_s + course_compile_s)
-
-
-def describe(row: dict, steps: int | None = None) -> str:
+def describe(row: dict) -> str:
     """The evidence of a stored choice, in words."""
     text = f"bench.tune at {row.get('revision') or '?'} on {row.get('measured_at') or '?'}: training step "
     text += (f"{row['ratio']:.3f}x [{row['low']:.3f}, {row['high']:.3f}] the course's" if _has_interval(row)
@@ -144,7 +114,7 @@ def describe(row: dict, steps: int | None = None) -> str:
     quality = row.get("quality")
     if quality:
         text += f"; quality {quality}"
-    return f"{text}; {claim(row, steps)[1]}"
+    return f"{text}; {claim(row)[1]}"
 
 
 MEASURED_HERE = "this machine ("  # how a stored choice's row names what it needs: measured on this machine
@@ -156,9 +126,9 @@ def measured_here(row: perf.BestChoice) -> bool:
 
 
 def best_choice(device_kind: str, model: str, task: str = "mrpc", batch_size: int = 8, engine: str = "tf-keras",
-                host: Host | None = None, directory: Path | None = None, steps: int | None = None) -> perf.BestChoice:
-    """The stored choice for this machine where there is one, its claim() for a fine-tune of `steps` steps the
-    speed target; else perf.BEST_BY_HOST's rule, marked unmeasured where it claims nothing."""
+                host: Host | None = None, directory: Path | None = None) -> perf.BestChoice:
+    """The stored choice for this machine where there is one, its claim() the speed target; else
+    perf.BEST_BY_HOST's rule, marked unmeasured where it claims nothing."""
     host = host or Host.here()
     row = stored(model, task, device_kind, batch_size, engine, host, directory)
     if row is None:
@@ -168,4 +138,4 @@ def best_choice(device_kind: str, model: str, task: str = "mrpc", batch_size: in
                                                       "(python -m bench.tune --store measures it)")
         return rule
     return perf.BestChoice(device_kind, f"{MEASURED_HERE}{host.key(device_kind)}), {engine}, measured",
-                           lambda _: True, row["variant"], claim(row, steps)[0], describe(row, steps))
+                           lambda _: True, row["variant"], claim(row)[0], describe(row))

@@ -100,7 +100,7 @@ def test_judgements_live_in_bench_judge():
                if isinstance(node, ast.FunctionDef)}
     rules = {"learned", "stored_gate", "ab_test", "paired_test", "paired_ratio", "detect", "failures", "judge",
              "judge_quality", "band", "outside", "agreement", "shortlist", "ranked", "speed_up", "rate_spread",
-             "same_versions", "judges", "baseline_nights", "lender"}
+             "same_versions", "judges", "baseline_nights", "lender", "claim_at"}
     judge_defines = {node.name for path in (BENCH / "judge").glob("*.py")
                      for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)}
     assert rules <= judge_defines

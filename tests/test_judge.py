@@ -1026,3 +1026,47 @@ def test_the_expected_gpu_step_is_its_flops_at_30_to_50_percent_of_the_measured_
     # the edges that are allowed: every FLOP at the rate (MFU 1), and rates and counts below 1 (units, not zero)
     assert expected.expected(1e12, 100.0, mfu=(0.5, 1.0)).fast_ms == pytest.approx(10.0)
     assert expected.expected(0.5, 0.5).slow_ms == pytest.approx(0.5 / (0.3 * 0.5e9))
+
+
+# bench.tune's figures on the AVX512_BF16 EPYC (2026-12-07, at dd11ba6): the course 364.8 ms a step and 11.0 s of
+# once-paid compiles; bf16-bucket-lazy's step interval up to 0.703 with 9.9 s, xla-buckets' up to 0.829 with 51.2 s
+EPYC = {"baseline_ms_per_step": 364.76, "baseline_compile_s": 11.03}
+LAZY = {"high": 0.7034, "whole": {"steps": 1377, "compile_s": 9.9, "ratio": 0.615, "low": 0.536, "high": 0.7062}}
+XLA = {"high": 0.8288, "whole": {"steps": 1377, "compile_s": 51.25, "ratio": 0.877, "low": 0.849, "high": 0.9069}}
+
+
+@pytest.mark.parametrize("row, steps, expected", [
+    ({**EPYC, **LAZY}, 1377, None),  # the length bench.tune projected for: its claim as stored
+    ({**EPYC, "high": 0.64}, 300, None),  # no whole fine-tune stored: the step's claim, at any length
+    ({**EPYC, **LAZY}, 300, (0.721, "target: the upper end of its training step's interval projected to a fine-tune "
+                                    "of 300 steps with its compiles (10 s against the course's 11 s), 0.721x the "
+                                    "course's")),
+    ({**EPYC, **XLA}, 300, (None, "its training step's interval projected to a fine-tune of 300 steps with its "
+                                  "compiles (51 s against the course's 11 s): up to 1.178x the course's, not faster "
+                                  "over so few steps: no speed claim at this length (its whole fine-tune of 1377 "
+                                  "steps claims 0.907x)")),
+    ({**EPYC, **XLA}, 5000, (0.852, "target: the upper end of its training step's interval projected to a "
+                                    "fine-tune of 5000 steps with its compiles (51 s against the course's 11 s), "
+                                    "0.852x the course's")),  # towards the step's 0.829
+    ({**XLA}, 300, (None, "its whole fine-tune was projected for 1377 steps and this one has 300; the compiles it "
+                          "would need to project again are not stored: re-run python -m bench.tune --store")),
+])
+def test_a_stored_claim_is_projected_to_the_length_it_is_asserted_at(row, steps, expected):
+    """A compile weighs more over fewer steps: the CI tier's 300-step fine-tune is judged against the choice's
+    interval projected to 300 steps with its compiles and the course's, not the 1377 steps bench.tune projected."""
+    assert ranking.claim_at(row, steps) == expected
+
+
+def test_the_projection_is_the_whole_fine_tunes_seconds_at_the_steps_upper_end():
+    """(steps x c x high + compiles) / (steps x c + the course's compiles): bench.tune's own figure at its length,
+    nearly, and the step's upper end where the compiles vanish; the margin between just faster and not."""
+    row = {**EPYC, **XLA}
+    course_s = 300 * 0.36476
+    assert ranking.claim_at(row, 300)[1].endswith(f"up to {(course_s * 0.8288 + 51.25) / (course_s + 11.03):.3f}x "
+                                                  "the course's, not faster over so few steps: no speed claim at "
+                                                  "this length (its whole fine-tune of 1377 steps claims 0.907x)")
+    assert ranking.claim_at(row, 1376)[0] == pytest.approx(0.9069, abs=0.005)
+    assert ranking.claim_at(row, 10 ** 9)[0] == pytest.approx(0.8288, abs=1e-3)
+    # 1.0 is not faster: the length where the projection crosses 1 claims nothing, a step more claims
+    crossing = math.ceil(1000 * (51.25 - 11.03) / (364.76 * (1 - 0.8288)))
+    assert ranking.claim_at(row, crossing - 1)[0] is None and ranking.claim_at(row, crossing + 1)[0] is not None

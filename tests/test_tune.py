@@ -164,53 +164,46 @@ def test_a_stored_choice_claims_its_intervals_upper_end_or_says_why_not(changes,
     assert found == target and why in said, said
 
 
-# bench.tune's figures on the AVX512_BF16 EPYC (2026-12-07, at dd11ba6): the course 364.8 ms a step and 11.0 s of
-# once-paid compiles; bf16-bucket-lazy's step interval up to 0.703 with 9.9 s, xla-buckets' up to 0.829 with 51.2 s
-EPYC = {"baseline_ms_per_step": 364.76, "baseline_compile_s": 11.03}
-LAZY = {"high": 0.7034, "whole": {"steps": 1377, "compile_s": 9.9, "ratio": 0.615, "low": 0.536, "high": 0.7062}}
-XLA = {"variant": "xla-buckets", "ratio": 0.794, "low": 0.761, "high": 0.8288,
-       "whole": {"steps": 1377, "compile_s": 51.25, "ratio": 0.877, "low": 0.849, "high": 0.9069}}
+def _session(tmp_path, steps):
+    """The session's best_choice (bench/session/what_runs.py) for a fine-tune of `steps` steps, reading `tmp_path`."""
+    from types import SimpleNamespace
+
+    from bench.session.suite import Suite
+
+    fake = SimpleNamespace(perf_kind=lambda: "cpu", options=SimpleNamespace(model="minilm-l6", task="mrpc",
+                                                                             engine_name="tf-keras",
+                                                                             fine_tune_steps=steps),
+                           engine=SimpleNamespace(label="tf-keras", speed_targets=True), host=None,
+                           baseline_dir=tmp_path)
+    fake.claim_at_this_length = lambda row: Suite.claim_at_this_length(fake, row)
+    return Suite.best_choice(fake)
 
 
-@pytest.mark.parametrize("changes, steps, target, why", [
-    ({**EPYC, **LAZY}, None, 0.706, "its whole fine-tune of 1377 steps, compiles included's interval, 0.706x"),
-    ({**EPYC, **LAZY}, 1377, 0.706, "its whole fine-tune of 1377 steps"),  # the length it was projected for
-    ({**EPYC, **LAZY}, 300, 0.721, "its training step's interval projected to a fine-tune of 300 steps with its "
-                                   "compiles (10 s against the course's 11 s), 0.721x"),
-    ({**EPYC, **XLA}, 1377, 0.907, "its whole fine-tune of 1377 steps"),
-    ({**EPYC, **XLA}, 300, None, "up to 1.178x the course's, not faster over so few steps: no speed claim at this "
-                                 "length (its whole fine-tune of 1377 steps claims 0.907x)"),
-    ({**EPYC, **XLA}, 5000, 0.852, "projected to a fine-tune of 5000 steps"),  # towards the step's 0.829
-    ({**XLA}, 300, None, "the compiles it would need to project again are not stored: re-run python -m bench.tune"),
-    ({**EPYC, **XLA, "revision": "abc1234-dirty"}, 300, None, "uncommitted changes"),  # no claim at any length
-    ({"high": 0.64}, 300, 0.64, "its training step's interval, 0.640x"),  # no whole: the step's, as before
+# xla-buckets as bench.tune stored it on the AVX512_BF16 EPYC (2026-12-07, at dd11ba6): step up to 0.829 and 51 s of
+# compiles, the course 364.8 ms a step and 11 s
+XLA_ROW = {"variant": "xla-buckets", "ratio": 0.794, "low": 0.761, "high": 0.8288, "quality": "inside",
+           "whole": {"steps": 1377, "compile_s": 51.25, "ratio": 0.877, "low": 0.849, "high": 0.9069}}
+COURSE = {"course": {"ms_per_step": 364.76, "whole": {"steps": 1377, "compile_s": 11.03}}}
+
+
+@pytest.mark.parametrize("revision, steps, target, said", [
+    ("abc1234", 300, None, "over this session's 300 steps: its training step's interval projected to a fine-tune "
+                           "of 300 steps with its compiles (51 s against the course's 11 s): up to 1.178x"),
+    ("abc1234", 1377, 0.907, "its whole fine-tune of 1377 steps, compiles included's interval, 0.907x"),
+    ("abc1234", 5000, 0.852, "over this session's 5000 steps: target: the upper end of its training step's "
+                             "interval projected to a fine-tune of 5000 steps"),
+    ("abc1234-dirty", 300, None, "uncommitted changes"),  # no claim at any length: nothing to project
 ])
-def test_a_stored_claim_is_projected_to_the_length_it_is_asserted_at(changes, steps, target, why):
-    """A compile weighs more over fewer steps: the CI tier's 300-step fine-tune is judged against the choice's
-    interval projected to 300 steps with its compiles and the course's, not the 1377 steps bench.tune projected."""
-    found, said = tuned_choice.claim(_tuned_row(**changes), steps)
-    assert found == target and why in said, said
-
-
-def test_at_length_is_the_whole_fine_tunes_seconds_at_the_steps_upper_end():
-    row = _tuned_row(**EPYC, **XLA)
-    course_s = 300 * 0.36476
-    assert tuned_choice.at_length(row, 300) == pytest.approx((course_s * 0.8288 + 51.25) / (course_s + 11.03))
-    assert tuned_choice.at_length(row, 1377) == pytest.approx(0.9069, abs=0.005)  # bench.tune's own, nearly
-    assert tuned_choice.at_length(row, 10 ** 9) == pytest.approx(0.8288, abs=1e-6)  # compiles vanish
-    assert tuned_choice.at_length(row, 0) is None and tuned_choice.at_length(_tuned_row(**XLA), 300) is None
-
-
-def test_the_session_projects_the_stored_claim_to_its_tiers_fine_tune(tmp_path):
-    """best_choice(steps=): the course's baseline figures are read from the stored candidates; the CI tier's 300
-    steps leave xla-buckets no claim (so that tier does not fine-tune it), the full tier's 1377 keep its 0.907."""
-    _store(tmp_path, {"by_engine": {"tf-keras": _tuned_row(**XLA)}, "baseline": "course", "revision": "abc1234",
-                      "candidates": {"course": {"ms_per_step": 364.76, "whole": {"steps": 1377, "compile_s": 11.03}}}})
-    ci = tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path, steps=300)
-    full = tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path, steps=1377)
-    assert ci.variant == full.variant == "xla-buckets" and ci.target is None and full.target == 0.907
-    assert "not faster over so few steps" in ci.evidence
-    assert tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path).target == 0.907  # no length: its own
+def test_the_session_projects_the_stored_claim_to_its_tiers_fine_tune(tmp_path, revision, steps, target, said):
+    """The session reads the course's figures from the stored candidates and judges the claim at its own length
+    (bench.judge.ranking.claim_at): the CI tier's 300 steps leave xla-buckets no claim (so that tier does not
+    fine-tune it for one), the full tier's 1377 keep its 0.907."""
+    _store(tmp_path, {"by_engine": {"tf-keras": XLA_ROW}, "baseline": "course", "revision": revision,
+                      "candidates": COURSE})
+    choice = _session(tmp_path, steps)
+    assert choice.variant == "xla-buckets" and choice.target == target and said in choice.evidence, choice.evidence
+    assert tuned_choice.best_choice("cpu", "minilm-l6", directory=tmp_path).target == (  # no length: its own
+        None if revision.endswith("-dirty") else 0.907)
 
 
 @pytest.mark.parametrize("task, tier, epochs, steps", [
@@ -352,6 +345,7 @@ def test_a_stored_choice_of_another_engine_keeps_its_claim_where_a_rule_of_tf_ke
                                                                              fine_tune_steps=300),
                            engine=SimpleNamespace(label="keras3-jax", speed_targets=False), host=None,
                            baseline_dir=None)
+    fake.claim_at_this_length = lambda row: Suite.claim_at_this_length(fake, row)  # nothing stored to project here
     for row, target in ((stored_row, 0.8), (rule, None)):
         monkeypatch.setattr(tuned_choice, "best_choice", lambda *a, row=row, **k: row)
         assert Suite.best_choice(fake).target == target

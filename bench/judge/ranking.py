@@ -91,6 +91,34 @@ def projected(rows: dict, first_pass_s: dict, batches: int, steps: int, baseline
         row["whole"] = whole
 
 
+def claim_at(row: dict, steps: int) -> tuple[float | None, str] | None:
+    """A stored choice's claim (finetune.tuned_choice: its whole fine-tune's upper end, projected by projected()
+    for the steps bench.tune chose) for a fine-tune of `steps` steps, where a compile weighs more over fewer steps:
+    None where nothing changes (no whole fine-tune stored, or this very length), else (the target or None, why).
+    The same model as projected(): (steps x c x the training step's upper end + its compiles) / (steps x c + the
+    course's compiles), c the course's seconds a step (the row's baseline_ms_per_step and baseline_compile_s).
+    Over the CI tier's 300 steps xla-buckets on the AVX512_BF16 EPYC (51 s of compiles against the course's 11) is
+    1.18x, not its 0.907x of 1377 steps."""
+    whole = row.get("whole") or {}
+    if not isinstance(whole.get("high"), (int, float)) or steps == whole.get("steps"):
+        return None
+    figures = (row.get("high"), whole.get("compile_s"), row.get("baseline_ms_per_step"), row.get("baseline_compile_s"))
+    if not all(isinstance(f, (int, float)) for f in figures):
+        return None, (f"its whole fine-tune was projected for {whole.get('steps')} steps and this one has {steps}; "
+                      "the compiles it would need to project again are not stored: re-run python -m bench.tune "
+                      "--store")
+    high, compile_s, course_ms, course_compile_s = figures
+    course_s = steps * course_ms / 1000.0
+    projected_high = (course_s * high + compile_s) / (course_s + course_compile_s)
+    what = (f"its training step's interval projected to a fine-tune of {steps} steps with its compiles "
+            f"({compile_s:.0f} s against the course's {course_compile_s:.0f} s)")
+    if projected_high >= 1.0:
+        return None, (f"{what}: up to {projected_high:.3f}x the course's, not faster over so few steps: no speed "
+                      f"claim at this length (its whole fine-tune of {whole.get('steps')} steps claims "
+                      f"{whole['high']:.3f}x)")
+    return round(projected_high, 3), f"target: the upper end of {what}, {projected_high:.3f}x the course's"
+
+
 def quality(scores: dict, collapsed: str | None, majority: float | None, num_eval_examples: int, group: dict,
             where: str, limits: dict, collapse: dict) -> dict:
     """A candidate's fine-tune against the fix's stored band `group` (from `where`): {"passed", "why"}. A run that

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bench.judge import ranking
 from bench.session.tiers import PERF_QUALITY_TIERS, QUALITY_BATCH_SIZE
 from finetune import environment, perf, tuned_choice
 
@@ -64,11 +65,26 @@ class WhatRuns:
         perf.BEST_BY_HOST's row; a row's target was measured on tf-keras, so another engine has the rule's variant
         without a target (test_faster_than_the_course measures, and says, without a claim)."""
         row = tuned_choice.best_choice(self.perf_kind(), self.options.model, self.options.task, QUALITY_BATCH_SIZE,
-                                self.engine.label, self.host, self.baseline_dir, self.options.fine_tune_steps)
+                                self.engine.label, self.host, self.baseline_dir)
+        if row.target is not None and tuned_choice.measured_here(row):
+            row = self.claim_at_this_length(row)
         if self.engine.speed_targets or row.target is None or tuned_choice.measured_here(row):
             return row
         return dataclasses.replace(row, target=None, evidence=f"{row.evidence}; measured on tf-keras: no speed claim "
                                                               f"for {self.options.engine_name} yet")
+
+    def claim_at_this_length(self, row: perf.BestChoice) -> perf.BestChoice:
+        """The stored choice `row` with its claim projected to this session's fine-tune (bench.judge.ranking.claim_at:
+        a compile weighs more over fewer steps), where the stored projection was for another length."""
+        steps = self.options.fine_tune_steps
+        stored = tuned_choice.stored(self.options.model, self.options.task, self.perf_kind(), QUALITY_BATCH_SIZE,
+                                     self.engine.label, self.host, self.baseline_dir)
+        found = ranking.claim_at(stored, steps) if stored else None
+        if found is None:
+            return row
+        target, why = found
+        return dataclasses.replace(row, target=target, evidence=f"{row.evidence}; over this session's {steps} "
+                                                                f"steps: {why}")
 
     def resolved_variant(self, name: str) -> str:
         """A variant's name, `best` resolved for this machine (finetune.tuned_choice: measured, else the rule)."""
