@@ -1070,3 +1070,6 @@ def test_the_projection_is_the_whole_fine_tunes_seconds_at_the_steps_upper_end()
     # 1.0 is not faster: the length where the projection crosses 1 claims nothing, a step more claims
     crossing = math.ceil(1000 * (51.25 - 11.03) / (364.76 * (1 - 0.8288)))
     assert ranking.claim_at(row, crossing - 1)[0] is None and ranking.claim_at(row, crossing + 1)[0] is not None
+    even = {"high": 0.5, "baseline_ms_per_step": 1000.0, "baseline_compile_s": 10.0,
+            "whole": {"steps": 1377, "compile_s": 60.0, "high": 0.6}}  # over 100 steps: (50 + 60) / (100 + 10)
+    assert ranking.claim_at(even, 100)[0] is None and "up to 1.000x" in ranking.claim_at(even, 100)[1]
